@@ -1,0 +1,1 @@
+"""Sub-commands of ``drsched``; see :mod:`scheduler.cli`."""

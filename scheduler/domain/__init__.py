@@ -1,0 +1,1 @@
+"""The pure core: events, lifecycle, setpoint rules and units. No I/O here."""

@@ -1,0 +1,96 @@
+"""A DR event as the rest of drsched sees it, independent of YAML, SQL and HTTP.
+
+Plans produce :class:`PlanEvent` values; the store keeps them; the DR client
+maps them to the API body. Instants are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class TempUnit(StrEnum):
+    F = "F"
+    C = "C"
+
+
+LOAD_CONTROL = "LOAD_CONTROL"
+SIMPLE = "SIMPLE"
+AIR_CONDITIONER = "x-DEVICE_AIR_CONDITIONER"
+
+#: The one signal type each signal name goes with (DR spec, POST /requests).
+SIGNAL_TYPES: dict[str, str] = {SIMPLE: "level", LOAD_CONTROL: "x-loadControlLevelOffset"}
+
+
+@dataclass(frozen=True)
+class Signal:
+    signal_id: str
+    name: str
+    type: str
+    targets: tuple[str, ...]
+    min_temp: float | None = None
+    max_temp: float | None = None
+    temp_offset: float | None = None
+    unit: TempUnit | None = None
+
+    @property
+    def controls_air_conditioners(self) -> bool:
+        """True for the LOAD_CONTROL signal that drives HVAC setpoints."""
+        return self.name == LOAD_CONTROL and AIR_CONDITIONER in self.targets
+
+
+@dataclass(frozen=True)
+class EventTarget:
+    ven_id: str
+    resource_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlanEvent:
+    """One DR event: a requestID, a window and what it asks of whom.
+
+    ``source`` ("file:line") and ``program_id`` say where it came from and are
+    not part of its content: moving an event between files does not change it.
+    """
+
+    event_id: str
+    vtn_id: str
+    start: datetime
+    end: datetime
+    signals: tuple[Signal, ...]
+    targets: tuple[EventTarget, ...]
+    name: str | None = None
+    program_id: str | None = None
+    source: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        for instant in (self.start, self.end):
+            if instant.tzinfo is None or instant.utcoffset() != UTC.utcoffset(None):
+                raise ValueError(f"event {self.event_id}: instants must be UTC-aware")
+
+    def content(self) -> dict[str, Any]:
+        """What the event asks for, as JSON-ready data (no provenance)."""
+        data = asdict(self)
+        data.pop("source")
+        data.pop("program_id")
+        data["start"] = self.start.isoformat()
+        data["end"] = self.end.isoformat()
+        return data
+
+    def fingerprint(self) -> str:
+        """A stable hash of the content: equal fingerprints mean nothing to re-submit."""
+        canonical = json.dumps(self.content(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    @property
+    def ven_ids(self) -> frozenset[str]:
+        return frozenset(t.ven_id for t in self.targets)
+
+    def load_control(self) -> Signal | None:
+        """The signal that drives HVAC setpoints, if the event has one."""
+        return next((s for s in self.signals if s.controls_air_conditioners), None)

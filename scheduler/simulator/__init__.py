@@ -1,0 +1,1 @@
+"""A stand-in for both vendor clouds (DR Requests and BECON Connect) as one ASGI app."""
