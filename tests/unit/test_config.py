@@ -1,0 +1,75 @@
+"""The daemon config: overrides, secrets, durations and error messages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from scheduler.config import load_config
+from scheduler.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "drsched.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_are_enough_for_plan_commands() -> None:
+    config = load_config(None, {})
+    assert config.database.url == "sqlite:///var/drsched.db"
+    assert config.dr_api.submit_lead == timedelta(hours=24)
+
+
+def test_state_directory_moves_the_default_database() -> None:
+    config = load_config(None, {"STATE_DIRECTORY": "/var/lib/drsched"})
+    assert config.database.url == "sqlite:////var/lib/drsched/drsched.db"
+
+
+def test_environment_overrides_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "dr_api: {submit_lead: 24h}\nplans: {paths: [a.yaml]}\n")
+    env = {"DRSCHED_DR_API__SUBMIT_LEAD": "90s", "DRSCHED_PLANS__PATHS": "[b.yaml, c.yaml]"}
+    config = load_config(path, env)
+    assert config.dr_api.submit_lead == timedelta(seconds=90)
+    assert config.plans.paths == ["b.yaml", "c.yaml"]
+
+
+def test_secret_from_file_and_credentials_directory(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("file-token\n")
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "becon-key").write_text("cred-key")
+    path = write(tmp_path, f"dr_api: {{service_token_file: {tmp_path / 'token'}}}\n")
+    config = load_config(path, {"CREDENTIALS_DIRECTORY": str(creds)})
+    assert config.dr_api.service_token.get_secret_value() == "file-token"
+    assert config.becon.secret_key.get_secret_value() == "cred-key"
+
+
+def test_secrets_never_printed(tmp_path: Path) -> None:
+    path = write(tmp_path, "dr_api: {service_token: hunter2}\nbecon: {secret_key: s3cret}\n")
+    config = load_config(path, {})
+    shown = f"{config!r} {config} {config.redacted()}"
+    assert "hunter2" not in shown
+    assert "s3cret" not in shown
+
+
+def test_every_problem_named_by_key(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "dr_api: {submit_lead: 5x, country_code: USA}\nhvac: {overide: respect}\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, {})
+    text = str(info.value)
+    assert "dr_api.submit_lead: invalid duration '5x'" in text
+    assert "dr_api.country_code: must be an ISO 3166 alpha-2 code" in text
+    assert "hvac.overide: unknown key" in text
+    assert len(info.value.problems) == 3
+
+
+def test_yaml_syntax_error_has_position(tmp_path: Path) -> None:
+    path = write(tmp_path, "dr_api:\n  submit_lead: [1h\n")
+    with pytest.raises(ConfigError, match=r"drsched.yaml:3:1: YAML syntax"):
+        load_config(path, {})
