@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,12 +25,34 @@ def postgres_url() -> str | None:
     return None
 
 
+def _fresh_pg_database(server_url: str) -> Iterator[str]:
+    """A new empty database for one test, dropped afterwards.
+
+    Tests (and several developers' runs) share one server: a database each keeps
+    them from seeing each other's tables or locks.
+    """
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server_url)
+    name = f"drsched_t_{uuid.uuid4().hex[:12]}"
+    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
-def pg_url() -> str:
+def pg_url() -> Iterator[str]:
+    """URL of a fresh PostgreSQL database (skips unless enabled, see PG_HINT)."""
     url = postgres_url()
     if url is None:
         pytest.skip(PG_HINT)
-    return url
+    yield from _fresh_pg_database(url)
 
 
 @pytest.fixture
@@ -37,11 +61,12 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Each database drsched supports; PostgreSQL only when enabled (see PG_HINT)."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'drsched.db'}"
+        yield f"sqlite:///{tmp_path / 'drsched.db'}"
+        return
     url = postgres_url()
     if url is None:
         pytest.skip(PG_HINT)
-    return url
+    yield from _fresh_pg_database(url)
