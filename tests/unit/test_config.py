@@ -73,3 +73,15 @@ def test_yaml_syntax_error_has_position(tmp_path: Path) -> None:
     path = write(tmp_path, "dr_api:\n  submit_lead: [1h\n")
     with pytest.raises(ConfigError, match=r"drsched.yaml:3:1: YAML syntax"):
         load_config(path, {})
+
+
+def test_example_config_is_valid(tmp_path: Path) -> None:
+    example = Path(__file__).parents[2] / "config" / "drsched.example.yaml"
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    text = example.read_text().replace("/run/credentials/drsched.service", str(creds))
+    for name in ("dr-token", "becon-service-key", "becon-key"):
+        (creds / name).write_text(f"{name}-value")
+    config = load_config(write(tmp_path, text), {})
+    assert config.hvac.targets[1].facilities == ["IDU-0201"]
+    assert config.becon.secret_key.get_secret_value() == "becon-key-value"
