@@ -1,0 +1,1 @@
+"""The daemon's engine: decides what is due (pure), carries it out, wakes up on time."""

@@ -1,0 +1,275 @@
+"""The engine's DR actions: submit, reconcile, poll, delete, re-submit.
+
+Every call that changes the DR service (POST, DELETE) is preceded by a
+committed intent and followed by its committed outcome (DESIGN rule 2). A
+retryable failure leaves the intent open: the next tick (or the next start)
+reconciles it with a GET before anything else, so no request id is ever
+POSTed twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import structlog
+
+from scheduler.domain.lifecycle import Source, Status, Transition, transition
+from scheduler.engine import actions as act
+from scheduler.engine.decide import MISSED_DETAIL
+from scheduler.engine.model import EventView, HvacPhase, Intent, IntentKind, request_id_for
+from scheduler.engine.ports import DrApi, RemoteRequest
+from scheduler.engine.remote import HvacCall, on_remote_status
+from scheduler.errors import ApiError, NotFoundError, PermanentApiError, RetryableApiError
+
+if TYPE_CHECKING:
+    from scheduler.engine.runner import Engine
+
+log = structlog.get_logger("scheduler.engine.dr")
+
+_HVAC_PHASE = {HvacCall.START: HvacPhase.STARTED, HvacCall.STOP: HvacPhase.STOPPED}
+
+
+def api_detail(exc: ApiError) -> str:
+    """The vendor's code and message and our x-message-id, for a transition's detail."""
+    parts = [f"code {exc.code}" if exc.code else f"HTTP {exc.http_status}"]
+    if exc.message:
+        parts.append(repr(exc.message))
+    if exc.message_id:
+        parts.append(f"x-message-id {exc.message_id}")
+    return ", ".join(parts)
+
+
+class _Missing:
+    """The GET answered 404."""
+
+
+_MISSING = _Missing()
+
+
+class DrEffects:
+    def __init__(self, engine: Engine, api: DrApi, slots: asyncio.Semaphore) -> None:
+        self._engine = engine
+        self._api = api
+        self._slots = slots
+
+    async def run(self, view: EventView, action: act.Action) -> None:
+        self._engine.track(view.event_id, last_contact=self._engine.clock.now())
+        match action:
+            case act.Submit():
+                await self._submit(view, action)
+            case act.Reconcile(intent=intent):
+                await self.reconcile(intent, view)
+            case act.Poll(request_id=request_id):
+                await self._poll(view, request_id)
+            case act.Delete():
+                intent = Intent(
+                    view.event_id, IntentKind.DELETE, action.request_id, action.revision
+                )
+                await self._begin(intent, None)
+                await self._delete(intent, view)
+            case act.Resubmit():
+                await self._resubmit(view, action)
+
+    # -- intents ---------------------------------------------------------------
+
+    async def _begin(self, intent: Intent, change: Transition | None) -> None:
+        engine = self._engine
+        await engine.db(engine.store.begin_intent, intent, change, engine.clock.now())
+
+    async def _end(self, intent: Intent, outcome: str, change: Transition | None) -> None:
+        engine = self._engine
+        await engine.db(engine.store.end_intent, intent, outcome, change, engine.clock.now())
+        log.info(
+            "dr.intent_done",
+            event_id=intent.event_id,
+            request_id=intent.request_id,
+            kind=intent.kind.value,
+            outcome=outcome,
+            status=change.to_status.value if change else None,
+        )
+
+    def _change(
+        self, view: EventView, new: Status, source: Source, detail: str
+    ) -> Transition | None:
+        now = self._engine.clock.now()
+        return transition(view.event_id, view.status, new, at=now, source=source, detail=detail)
+
+    # -- submit ----------------------------------------------------------------
+
+    async def _submit(self, view: EventView, action: act.Submit) -> None:
+        intent = Intent(view.event_id, IntentKind.CREATE, action.request_id, action.revision)
+        detail = f"submitting as request {action.request_id}"
+        await self._begin(intent, self._change(view, Status.SUBMITTING, Source.CLOCK, detail))
+        await self._create(intent, replace_status(view, Status.SUBMITTING))
+
+    async def _create(self, intent: Intent, view: EventView) -> None:
+        """POST; record the outcome, or leave the intent open when it is unknown."""
+        event = await self._engine.db(self._engine.store.plan_event, intent.event_id)
+        bound = log.bind(event_id=intent.event_id, request_id=intent.request_id)
+        try:
+            async with self._slots:
+                await self._api.create(event, intent.request_id)
+        except RetryableApiError as exc:
+            bound.warning("dr.submit_unknown", error=str(exc), message_id=exc.message_id)
+            return
+        except PermanentApiError as exc:
+            bound.error("dr.rejected", error=str(exc), message_id=exc.message_id)
+            detail = f"rejected by the DR service: {api_detail(exc)}"
+            await self._end(
+                intent, "rejected", self._change(view, Status.FAILED, Source.API, detail)
+            )
+            return
+        detail = f"accepted as request {intent.request_id}"
+        await self._end(intent, "created", self._change(view, Status.PENDING, Source.API, detail))
+
+    # -- reconcile -------------------------------------------------------------
+
+    async def reconcile(self, intent: Intent, view: EventView | None) -> None:
+        """Finish an intent whose outcome is unknown, asking the DR service first."""
+        if view is None or view.status.is_terminal:
+            await self._end(intent, "abandoned", None)
+            return
+        if intent.kind == IntentKind.DELETE:
+            await self._delete(intent, view)
+            return
+        remote = await self._get(intent.request_id, view)
+        if remote is None:
+            return
+        if isinstance(remote, _Missing):
+            await self._create_missing(intent, view)
+            return
+        await self._found(intent, view, remote)
+
+    async def _found(self, intent: Intent, view: EventView, remote: RemoteRequest) -> None:
+        status = remote.status or Status.PENDING
+        outcome = on_remote_status(
+            view.event_id,
+            view.status,
+            status,
+            at=self._engine.clock.now(),
+            detail=f"request {intent.request_id} found at the DR service",
+        )
+        await self._end(intent, "created", outcome.transition)
+        await self._after(view.event_id, outcome.hvac, outcome.hvac_reason)
+
+    async def _create_missing(self, intent: Intent, view: EventView) -> None:
+        """The POST never reached the DR service: send it now, unless the window is over."""
+        if self._engine.clock.now() >= view.end:
+            change = self._change(view, Status.FAILED, Source.CLOCK, MISSED_DETAIL)
+            await self._end(intent, "not sent", change)
+            return
+        if view.revision != intent.revision:
+            await self._end(intent, "not sent", None)
+            intent = Intent(intent.event_id, IntentKind.CREATE, intent.request_id, view.revision)
+            await self._begin(intent, None)
+        await self._create(intent, view)
+
+    # -- poll ------------------------------------------------------------------
+
+    async def _get(self, request_id: str, view: EventView) -> RemoteRequest | _Missing | None:
+        """GET the request: the request, ``_MISSING`` on 404, None when unknown for now."""
+        bound = log.bind(event_id=view.event_id, request_id=request_id)
+        try:
+            async with self._slots:
+                return await self._api.get(request_id)
+        except NotFoundError:
+            return _MISSING
+        except ApiError as exc:
+            bound.warning("dr.get_failed", error=str(exc), message_id=exc.message_id)
+            return None
+
+    async def _poll(self, view: EventView, request_id: str) -> None:
+        remote = await self._get(request_id, view)
+        if remote is None:
+            return
+        if isinstance(remote, _Missing):
+            log.error("dr.request_missing", event_id=view.event_id, request_id=request_id)
+            return
+        if remote.status is None:
+            log.warning("dr.status_unknown", event_id=view.event_id, request_id=request_id)
+            return
+        await self.apply_remote(view, remote.status, f"request {request_id}")
+
+    async def apply_remote(self, view: EventView, status: Status, detail: str) -> None:
+        engine = self._engine
+        outcome = on_remote_status(
+            view.event_id, view.status, status, at=engine.clock.now(), detail=detail
+        )
+        if outcome.transition is None or not await engine.db(
+            engine.store.record, outcome.transition
+        ):
+            return
+        log.info(
+            "event.transition", event_id=view.event_id, to=status.value, source="api", detail=detail
+        )
+        await self._after(view.event_id, outcome.hvac, outcome.hvac_reason)
+
+    async def _after(self, event_id: str, call: HvacCall | None, reason: str) -> None:
+        if call is not None:
+            await self._engine.hvac_call(event_id, _HVAC_PHASE[call], reason)
+
+    # -- delete and re-submit --------------------------------------------------
+
+    async def _delete(self, intent: Intent, view: EventView) -> None:
+        """DELETE (404 means already gone); then cancel, or re-submit the changed event."""
+        bound = log.bind(event_id=view.event_id, request_id=intent.request_id)
+        try:
+            async with self._slots:
+                await self._api.delete(intent.request_id)
+        except NotFoundError:
+            bound.info("dr.delete_already_gone")
+        except RetryableApiError as exc:
+            bound.warning("dr.delete_unknown", error=str(exc), message_id=exc.message_id)
+            return
+        except PermanentApiError as exc:
+            await self._delete_refused(intent, view, exc)
+            return
+        if view.cancel_requested:
+            detail = f"deleted request {intent.request_id} at the DR service"
+            await self._end(
+                intent, "deleted", self._change(view, Status.CANCELED, Source.ADMIN, detail)
+            )
+            return
+        await self._end(intent, "deleted", None)
+        await self._create_revision(view, intent.request_id)
+
+    async def _delete_refused(
+        self, intent: Intent, view: EventView, exc: PermanentApiError
+    ) -> None:
+        """Too late to delete (no longer pending): learn the status; a cancel becomes local."""
+        log.warning(
+            "dr.delete_refused",
+            event_id=view.event_id,
+            request_id=intent.request_id,
+            error=str(exc),
+        )
+        await self._end(intent, "refused", None)
+        await self._poll(view, intent.request_id)
+
+    async def _resubmit(self, view: EventView, action: act.Resubmit) -> None:
+        intent = Intent(
+            view.event_id, IntentKind.DELETE, action.old_request_id, view.submitted_revision or 1
+        )
+        await self._begin(intent, None)
+        await self._delete(intent, view)
+
+    async def _create_revision(self, view: EventView, old_request_id: str) -> None:
+        new_id = request_id_for(view.event_id, view.revision, old_request_id)
+        note = Transition(
+            view.event_id,
+            view.status,
+            view.status,
+            self._engine.clock.now(),
+            Source.PLAN,
+            f"revision {view.revision} changed while pending: deleted request {old_request_id}, "
+            f"re-submitting as {new_id}",
+        )
+        intent = Intent(view.event_id, IntentKind.CREATE, new_id, view.revision)
+        await self._begin(intent, note)
+        await self._create(intent, view)
+
+
+def replace_status(view: EventView, status: Status) -> EventView:
+    return replace(view, status=status)

@@ -1,0 +1,86 @@
+"""Values the engine reasons about: what the database says, what the engine remembers.
+
+:class:`EventView` is read from the database (the source of truth) at every
+tick; :class:`Tracking` is the engine's own memory (last contact with the DR
+service, how far HVAC control went), which a restart may lose without harm:
+after a restart every submitted event is polled at once and HVAC is
+reconciled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from scheduler.domain.lifecycle import Status
+
+
+class IntentKind(StrEnum):
+    """An outside effect recorded before it is attempted (DESIGN rule 2)."""
+
+    CREATE = "create"  # POST /requests
+    DELETE = "delete"  # DELETE /requests/{id}
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A recorded intent: which request, for which revision of which event."""
+
+    event_id: str
+    kind: IntentKind
+    request_id: str
+    revision: int
+
+
+@dataclass(frozen=True)
+class EventView:
+    """One event as the decision core needs it.
+
+    ``request_id`` is the request last created (or being created) at the DR
+    service, None before the first submission; ``submitted_revision`` is the
+    revision that request carries, so ``revision > submitted_revision`` means
+    the plan changed after submission.
+    """
+
+    event_id: str
+    status: Status
+    start: datetime
+    end: datetime
+    revision: int = 1
+    request_id: str | None = None
+    submitted_revision: int | None = None
+    cancel_requested: bool = False
+    open_intent: Intent | None = None
+
+    @property
+    def changed_since_submission(self) -> bool:
+        return self.submitted_revision is not None and self.revision > self.submitted_revision
+
+
+class HvacPhase(StrEnum):
+    """How far HVAC control went for an event, in this process."""
+
+    NONE = "none"
+    PREPARED = "prepared"
+    STARTED = "started"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """The engine's memory of one event (not persisted; see the module docstring)."""
+
+    last_contact: datetime | None = None
+    hvac: HvacPhase = HvacPhase.NONE
+
+
+def request_id_for(event_id: str, revision: int, previous_request_id: str | None) -> str:
+    """``<id>`` for the first submission, ``<id>-r<N>`` for a re-submission of revision N.
+
+    A request id is never reused: the DR service keeps deleted ids, and a
+    re-submission of the same id would be answered 409.
+    """
+    if previous_request_id is None:
+        return event_id
+    return f"{event_id}-r{revision}"

@@ -1,0 +1,70 @@
+"""Adaptive polling: how often to GET a DR request, as a pure function of time.
+
+The DR API has no push notification (spec: "status is learned by polling
+GET"), so the engine polls: slowly far from the window, every few seconds
+close to its start and end (where statuses change), never after a terminal
+status. A poll is also never scheduled past the next zone boundary, so an
+event polled every 10 minutes a day ahead still gets fast polls a minute
+before its start.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from scheduler.domain.lifecycle import Status
+
+FAST = timedelta(seconds=5)
+NEAR = timedelta(seconds=30)
+INSIDE = timedelta(seconds=60)
+MEDIUM = timedelta(minutes=2)
+SLOW = timedelta(minutes=10)
+
+#: (distance to the nearest of start/end, interval): the first row that fits wins.
+ZONES: tuple[tuple[timedelta, timedelta], ...] = (
+    (timedelta(minutes=1), FAST),
+    (timedelta(minutes=10), NEAR),
+    (timedelta(hours=1), MEDIUM),
+)
+
+#: Statuses whose request exists at the DR service and may still change.
+POLLED = frozenset({Status.PENDING, Status.STANDBY, Status.ACTIVE})
+
+
+def poll_interval(
+    now: datetime, start: datetime, end: datetime, status: Status
+) -> timedelta | None:
+    """How long to wait after a poll at ``now``; None when nothing is left to learn."""
+    if status not in POLLED:
+        return None
+    distance = min(abs(now - start), abs(now - end))
+    for limit, interval in ZONES:
+        if distance <= limit:
+            return interval
+    if start <= now <= end:
+        return INSIDE
+    return SLOW
+
+
+def _boundaries(start: datetime, end: datetime) -> list[datetime]:
+    """Instants at which :func:`poll_interval` may change its answer."""
+    points: list[datetime] = []
+    for anchor in (start, end):
+        for limit, _ in ZONES:
+            points.extend((anchor - limit, anchor + limit))
+    return sorted(points)
+
+
+def next_poll_at(
+    last_poll: datetime | None, now: datetime, start: datetime, end: datetime, status: Status
+) -> datetime | None:
+    """When the next GET is due: at once if never polled, None for terminal statuses."""
+    if status not in POLLED:
+        return None
+    if last_poll is None:
+        return now
+    interval = poll_interval(last_poll, start, end, status)
+    assert interval is not None  # POLLED statuses always have one
+    due = last_poll + interval
+    crossed = [b for b in _boundaries(start, end) if last_poll < b < due]
+    return min(crossed, default=due)

@@ -1,0 +1,82 @@
+"""What the engine needs from the database and the DR Requests API, as Protocols.
+
+The real implementations are ``scheduler.store.daemon.DaemonStore`` (SQL)
+and ``scheduler.clients.dr_api.DrApiClient``; tests use small in-memory
+fakes. Store methods are synchronous (SQLAlchemy sessions): the engine calls
+them through one ``asyncio.to_thread`` bridge, one at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from scheduler.domain.events import PlanEvent
+from scheduler.domain.lifecycle import Status, Transition
+from scheduler.engine.model import EventView, Intent
+
+
+class EngineStore(Protocol):
+    def plan_revision(self) -> int:
+        """The counter each plan apply and cancel request bumps (changes made from a shell)."""
+        ...
+
+    def snapshot(self, planned_start_before: datetime) -> Sequence[EventView]:
+        """Every non-terminal event, except planned ones starting at or after the bound."""
+        ...
+
+    def plan_event(self, event_id: str) -> PlanEvent:
+        """The content of the event's current revision (what to POST)."""
+        ...
+
+    def open_intents(self) -> Sequence[Intent]:
+        """Intents recorded without an outcome: reconciled at start-up before anything new."""
+        ...
+
+    def begin_intent(self, intent: Intent, change: Transition | None, at: datetime) -> None:
+        """Commit the intent (and its transition, e.g. ``submitting``) before the call."""
+        ...
+
+    def end_intent(
+        self, intent: Intent, outcome: str, change: Transition | None, at: datetime
+    ) -> None:
+        """Commit the call's outcome (and the transition it leads to) after it."""
+        ...
+
+    def record(self, change: Transition) -> bool:
+        """Record a transition if the event is still in ``change.from_status``.
+
+        False when another writer moved it first (nothing written). A
+        transition whose from and to statuses are equal is an audit note.
+        """
+        ...
+
+
+class RemoteRequest(Protocol):
+    """A DR request as read back (GET); ``status`` is None for a value we do not know."""
+
+    @property
+    def status(self) -> Status | None: ...
+
+
+class DrApi(Protocol):
+    """The DR Requests API client (``scheduler.clients.dr_api.DrApiClient``).
+
+    Errors are ``scheduler.errors`` ones: ``RetryableApiError`` when the
+    outcome is unknown or worth retrying, ``NotFoundError`` for 404,
+    ``PermanentApiError`` for a rejection.
+    """
+
+    async def create(self, event: PlanEvent, request_id: str) -> object: ...
+
+    async def get(self, request_id: str) -> RemoteRequest: ...
+
+    async def delete(self, request_id: str) -> object: ...
+
+
+def status_name(status: Status | None) -> str:
+    return "unknown" if status is None else status.value
+
+
+__all__ = ["DrApi", "EngineStore", "RemoteRequest", "status_name"]

@@ -1,0 +1,172 @@
+"""The engine: read the database, ask the decision core what is due, carry it out.
+
+One :meth:`Engine.tick` reads a snapshot of the events near in time, calls
+:func:`scheduler.engine.decide.decide`, and runs the actions: one event's
+actions in order, different events concurrently, DR calls bounded by
+``dr_api.max_concurrency``. Database calls cross into the event loop in one
+place (:meth:`Engine.db`), one at a time, so SQLite sees a single writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, TypeVar
+
+import structlog
+
+from scheduler.clock import Clock
+from scheduler.domain.lifecycle import Source, Status, transition
+from scheduler.engine import actions as act
+from scheduler.engine.decide import Decision, Policy, decide
+from scheduler.engine.dr import DrEffects
+from scheduler.engine.hvac import HvacControl, NoHvac
+from scheduler.engine.model import EventView, HvacPhase, Tracking
+from scheduler.engine.ports import DrApi, EngineStore
+
+T = TypeVar("T")
+log = structlog.get_logger("scheduler.engine")
+
+
+class Engine:
+    """Carries out the decisions; holds the clock, the adapters and its memory of events."""
+
+    def __init__(
+        self,
+        store: EngineStore,
+        api: DrApi,
+        clock: Clock,
+        policy: Policy,
+        *,
+        hvac: HvacControl | None = None,
+        max_concurrency: int = 10,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.policy = policy
+        self.hvac: HvacControl = hvac or NoHvac()
+        self.memory: dict[str, Tracking] = {}
+        self._db_lock = asyncio.Lock()
+        self._dr = DrEffects(self, api, asyncio.Semaphore(max_concurrency))
+
+    async def db(self, fn: Callable[..., T], *args: object) -> T:
+        """The one bridge from the event loop to the (blocking) store."""
+        async with self._db_lock:
+            return await asyncio.to_thread(fn, *args)
+
+    async def start_up(self) -> None:
+        """Before anything new: HVAC reconcile, then every unfinished intent (GET)."""
+        await self.hvac.reconcile(self.clock.now())
+        intents = await self.db(self.store.open_intents)
+        log.info("engine.reconcile", open_intents=len(intents))
+        views = {v.event_id: v for v in await self._snapshot(self.clock.now())}
+        for view in views.values():
+            if view.status == Status.ACTIVE:  # hvac.reconcile resumed control of it
+                self.track(view.event_id, hvac=HvacPhase.STARTED)
+        await self._gather(self._dr.reconcile(i, views.get(i.event_id)) for i in intents)
+
+    async def tick(self) -> Decision:
+        """Do what is due now; return the decision, whose ``next_wake`` says when to come back."""
+        now = self.clock.now()
+        views = await self._snapshot(now)
+        decision = decide(views, self.memory, now, self.policy)
+        by_event: dict[str, list[act.Action]] = defaultdict(list)
+        for action in decision.actions:
+            by_event[action.event_id].append(action)
+        index = {v.event_id: v for v in views}
+        await self._gather(self._run_event(index[e], todo) for e, todo in by_event.items())
+        self._forget_all_but(index)
+        if decision.actions:
+            return replace(decision, next_wake=now)
+        return decision
+
+    async def _snapshot(self, now: datetime) -> Sequence[EventView]:
+        bound = now + self.policy.horizon + self.policy.submit_lead
+        return await self.db(self.store.snapshot, bound)
+
+    async def _gather(self, coroutines: Iterable[Coroutine[Any, Any, None]]) -> None:
+        async with asyncio.TaskGroup() as group:
+            for coroutine in coroutines:
+                group.create_task(coroutine)
+
+    async def _run_event(self, view: EventView, todo: list[act.Action]) -> None:
+        """One event's actions in order; a failure is logged and retried at a later tick."""
+        bound = log.bind(event_id=view.event_id, request_id=view.request_id)
+        for action in todo:
+            try:
+                await self._run(view, action)
+            except Exception:  # one event's bug must not stop the others; logged with its id
+                bound.exception("engine.action_failed", action=type(action).__name__)
+                self.track(view.event_id, last_contact=self.clock.now())
+                return
+
+    async def _run(self, view: EventView, action: act.Action) -> None:
+        match action:
+            case act.HvacPrepare():
+                await self.hvac_call(view.event_id, HvacPhase.PREPARED)
+            case act.HvacStop(reason=reason):
+                await self.hvac_call(view.event_id, HvacPhase.STOPPED, reason)
+            case act.MarkMissed(detail=detail):
+                await self._record_local(view, Status.FAILED, Source.CLOCK, detail)
+            case act.CancelPlanned():
+                await self._record_local(
+                    view, Status.CANCELED, Source.ADMIN, "canceled before submission"
+                )
+            case act.CancelLocally(request_id=request_id):
+                await self._cancel_locally(view, request_id)
+            case _:
+                await self._dr.run(view, action)
+
+    async def _record_local(
+        self, view: EventView, new: Status, source: Source, detail: str
+    ) -> None:
+        change = transition(
+            view.event_id, view.status, new, at=self.clock.now(), source=source, detail=detail
+        )
+        if change is not None and await self.db(self.store.record, change):
+            log.info(
+                "event.transition",
+                event_id=view.event_id,
+                to=new.value,
+                source=source.value,
+                detail=detail,
+            )
+
+    async def _cancel_locally(self, view: EventView, request_id: str) -> None:
+        """Stop HVAC first (idempotent), then record: a crash in between repeats the stop."""
+        await self.hvac_call(view.event_id, HvacPhase.STOPPED, "canceled locally")
+        detail = (
+            f"canceled locally from {view.status.value}: HVAC control stopped and setpoints "
+            f"restored; the DR service will still run its part of request {request_id}"
+        )
+        await self._record_local(view, Status.CANCELED, Source.ADMIN, detail)
+
+    async def hvac_call(self, event_id: str, phase: HvacPhase, reason: str = "") -> None:
+        """Call HVAC control at one of its points; its failure is logged, never fatal here."""
+        if phase == HvacPhase.STOPPED and self.memory.get(event_id, Tracking()).hvac == phase:
+            return
+        event = await self.db(self.store.plan_event, event_id)
+        now = self.clock.now()
+        calls = {
+            HvacPhase.PREPARED: lambda: self.hvac.prepare(event, now),
+            HvacPhase.STARTED: lambda: self.hvac.start(event, now),
+            HvacPhase.STOPPED: lambda: self.hvac.stop(event, now, reason),
+        }
+        self.track(event_id, hvac=phase)
+        log.info("hvac.call", event_id=event_id, phase=phase.value, reason=reason)
+        try:
+            await calls[phase]()
+        except Exception:  # HVAC trouble must not stop DR tracking; HVAC retries on its own
+            log.exception("hvac.call_failed", event_id=event_id, phase=phase.value)
+
+    def track(self, event_id: str, **changes: object) -> None:
+        current = self.memory.get(event_id, Tracking())
+        self.memory[event_id] = replace(current, **changes)  # type: ignore[arg-type]  # Tracking fields
+
+    def _forget_all_but(self, index: dict[str, EventView]) -> None:
+        """Keep memory bounded: drop events that left the snapshot (terminal or far away)."""
+        for event_id in [e for e in self.memory if e not in index]:
+            del self.memory[event_id]

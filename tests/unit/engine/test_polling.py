@@ -1,0 +1,91 @@
+"""Adaptive polling: slow far from the window, fast near start and end, none when terminal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scheduler.domain.lifecycle import Status
+from scheduler.engine.polling import FAST, POLLED, SLOW, next_poll_at, poll_interval
+
+START = datetime(2026, 7, 15, 18, 0, tzinfo=UTC)
+END = START + timedelta(hours=4)
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (START - timedelta(hours=20), SLOW),
+        (START - timedelta(minutes=30), timedelta(minutes=2)),
+        (START - timedelta(minutes=5), timedelta(seconds=30)),
+        (START - timedelta(seconds=59), FAST),
+        (START + timedelta(seconds=30), FAST),
+        (START + timedelta(hours=2), timedelta(seconds=60)),
+        (END - timedelta(seconds=10), FAST),
+        (END + timedelta(seconds=50), FAST),
+        (END + timedelta(hours=3), SLOW),
+    ],
+)
+def test_interval_by_distance_to_the_window(now: datetime, expected: timedelta) -> None:
+    assert poll_interval(now, START, END, Status.PENDING) == expected
+
+
+@pytest.mark.parametrize(
+    "status", [Status.PLANNED, Status.SUBMITTING, Status.COMPLETED, Status.CANCELED, Status.FAILED]
+)
+def test_no_polling_outside_submitted_statuses(status: Status) -> None:
+    assert poll_interval(START, START, END, status) is None
+    assert next_poll_at(START, START, START, END, status) is None
+
+
+def test_never_polled_is_due_at_once() -> None:
+    now = START - timedelta(hours=10)
+    assert next_poll_at(None, now, START, END, Status.PENDING) == now
+
+
+def test_slow_poll_does_not_skip_the_fast_zone() -> None:
+    last = START - timedelta(minutes=65)
+    due = next_poll_at(last, last, START, END, Status.PENDING)
+    assert due == START - timedelta(hours=1)
+
+
+instants = st.integers(min_value=-3 * 86400, max_value=3 * 86400).map(
+    lambda s: START + timedelta(seconds=s)
+)
+durations = st.integers(min_value=1, max_value=86400).map(lambda s: timedelta(seconds=s))
+polled = st.sampled_from(sorted(POLLED))
+
+
+@given(last=instants, length=durations, status=polled)
+def test_next_poll_is_after_the_last_and_at_most_slow(
+    last: datetime, length: timedelta, status: Status
+) -> None:
+    due = next_poll_at(last, last, START, START + length, status)
+    assert due is not None
+    assert last < due <= last + SLOW
+
+
+@given(offset=st.integers(min_value=-60, max_value=60), length=durations, status=polled)
+def test_fast_within_a_minute_of_start_or_end(
+    offset: int, length: timedelta, status: Status
+) -> None:
+    end = START + length
+    for anchor in (START, end):
+        assert poll_interval(anchor + timedelta(seconds=offset), START, end, status) == FAST
+
+
+@given(a=instants, b=instants)
+def test_closer_to_start_never_polls_slower(a: datetime, b: datetime) -> None:
+    """Approaching the start from far away, the interval only shrinks."""
+    early, late = sorted((a, b))
+    if late > START:
+        return
+    far_end = START + timedelta(days=10)
+    slow = poll_interval(early, START, far_end, Status.PENDING)
+    fast = poll_interval(late, START, far_end, Status.PENDING)
+    assert slow is not None
+    assert fast is not None
+    assert fast <= slow
