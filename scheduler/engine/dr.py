@@ -123,6 +123,7 @@ class DrEffects:
             return
         detail = f"accepted as request {intent.request_id}"
         await self._end(intent, "created", self._change(view, Status.PENDING, Source.API, detail))
+        self._engine.track(intent.event_id, last_contact=None)  # poll at once: it may be active
 
     # -- reconcile -------------------------------------------------------------
 
