@@ -1,0 +1,135 @@
+"""The daemon's loop over fakes: ready after reconcile, reload, revision polling, stop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from scheduler.clock import SystemClock
+from scheduler.domain.lifecycle import Status
+from scheduler.engine.daemon import Daemon
+from scheduler.engine.decide import Policy
+from scheduler.engine.lock import DaemonLock, sqlite_lock_path
+from scheduler.engine.runner import Engine
+from scheduler.engine.timer import REVISION_JOB, WAKE_JOB
+from scheduler.errors import AlreadyRunningError, PlanError, Problem
+from scheduler.systemd import Notifier
+from tests.unit.engine.fakes import FakeDr, FakeStore, plan_event
+
+
+def make_daemon(
+    notifier: Notifier | None = None, apply_plans: object = None
+) -> tuple[Daemon, FakeStore]:
+    store = FakeStore()
+    clock = SystemClock()
+    engine = Engine(store, FakeDr(clock), clock, Policy(submit_lead=timedelta(hours=1)))
+    daemon = Daemon(
+        engine,
+        apply_plans=apply_plans,  # type: ignore[arg-type]
+        notifier=notifier,
+        revision_interval=timedelta(milliseconds=50),
+        stop_timeout=timedelta(seconds=2),
+    )
+    return daemon, store
+
+
+async def wait_for(predicate: Callable[[], bool], seconds: float = 5) -> None:
+    """Poll a condition the daemon reaches on its own (real time, bounded)."""
+    async with asyncio.timeout(seconds):
+        while not predicate():  # noqa: ASYNC110  # the daemon has no event for this; bounded
+            await asyncio.sleep(0.01)
+
+
+async def test_a_plan_change_from_a_shell_is_noticed_through_the_revision() -> None:
+    daemon, store = make_daemon()
+    task = asyncio.create_task(daemon.run())
+    await asyncio.wait_for(daemon.ready.wait(), 5)
+    await wait_for(lambda: daemon.timer.job_ids() == sorted([REVISION_JOB, WAKE_JOB]))
+    store.add(plan_event("ev", datetime.now(UTC) + timedelta(minutes=10)))
+    await wait_for(lambda: store.status("ev") == Status.PENDING)
+    daemon.request_stop()
+    await asyncio.wait_for(task, 5)
+
+
+async def test_sighup_path_reapplies_plans_and_a_bad_plan_keeps_the_previous() -> None:
+    applied: list[str] = []
+    bad = PlanError([Problem("plans/a.yaml", 3, 5, "end before start")])
+
+    def apply_plans() -> str:
+        applied.append("apply")
+        if len(applied) == 2:
+            raise bad
+        return "ok"
+
+    daemon, _ = make_daemon(apply_plans=apply_plans)
+    task = asyncio.create_task(daemon.run())
+    await asyncio.wait_for(daemon.ready.wait(), 5)
+    assert applied == ["apply"]
+    with capture_logs() as logs:
+        daemon.request_reload()
+        await wait_for(lambda: len(applied) == 2)
+        await wait_for(lambda: any(e["event"] == "plans.invalid" for e in logs))
+    invalid = next(e for e in logs if e["event"] == "plans.invalid")
+    assert invalid["problems"] == ["plans/a.yaml:3:5: end before start"]
+    assert not task.done(), "a bad plan must not stop the daemon"
+    daemon.request_stop()
+    await asyncio.wait_for(task, 5)
+
+
+async def test_graceful_stop_waits_for_the_tick_in_flight() -> None:
+    daemon, _ = make_daemon()
+    release = asyncio.Event()
+    original = daemon.engine.tick
+    finished: list[bool] = []
+
+    async def slow_tick():  # type: ignore[no-untyped-def]
+        await release.wait()
+        decision = await original()
+        finished.append(True)
+        return decision
+
+    daemon.engine.tick = slow_tick  # type: ignore[method-assign]
+    task = asyncio.create_task(daemon.run())
+    await asyncio.wait_for(daemon.ready.wait(), 5)
+    await asyncio.sleep(0.05)
+    daemon.request_stop()
+    await asyncio.sleep(0.05)
+    assert not task.done()
+    release.set()
+    await asyncio.wait_for(task, 5)
+    assert finished == [True]
+
+
+async def test_stop_timeout_bounds_a_stuck_tick() -> None:
+    daemon, _ = make_daemon()
+    daemon._stop_timeout = timedelta(milliseconds=100)
+
+    async def stuck_tick():  # type: ignore[no-untyped-def]
+        await asyncio.Event().wait()
+
+    daemon.engine.tick = stuck_tick  # type: ignore[method-assign]
+    task = asyncio.create_task(daemon.run())
+    await asyncio.wait_for(daemon.ready.wait(), 5)
+    await asyncio.sleep(0.05)
+    with capture_logs() as logs:
+        daemon.request_stop()
+        await asyncio.wait_for(task, 5)
+    assert any(e["event"] == "daemon.stop_timeout" for e in logs)
+
+
+def test_second_daemon_on_the_same_sqlite_database_refuses(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'drsched.db'}"
+    assert sqlite_lock_path(url) == tmp_path / "drsched.db.lock"
+    with DaemonLock(url), pytest.raises(AlreadyRunningError, match="already running"):
+        DaemonLock(url).acquire()
+    with DaemonLock(url) as again:  # released: a new daemon may start
+        assert again.path is not None
+
+
+def test_no_lock_for_postgresql() -> None:
+    assert sqlite_lock_path("postgresql+psycopg://u@h/db") is None
