@@ -50,6 +50,7 @@ class Engine:
         self.hvac: HvacControl = hvac or NoHvac()
         self.memory: dict[str, Tracking] = {}
         self._db_lock = asyncio.Lock()
+        self._failures = 0
         self._dr = DrEffects(self, api, asyncio.Semaphore(max_concurrency))
 
     async def db(self, fn: Callable[..., T], *args: object) -> T:
@@ -77,9 +78,13 @@ class Engine:
         for action in decision.actions:
             by_event[action.event_id].append(action)
         index = {v.event_id: v for v in views}
+        self._failures = 0
         await self._gather(self._run_event(index[e], todo) for e, todo in by_event.items())
         self._forget_all_but(index)
-        if decision.actions:
+        if self._failures:  # come back after a pause, not in a tight loop
+            retry = now + self.policy.retry_delay
+            return replace(decision, next_wake=min(decision.next_wake, retry))
+        if decision.actions:  # what they changed may make more due at once (submit -> poll)
             return replace(decision, next_wake=now)
         return decision
 
@@ -101,6 +106,7 @@ class Engine:
             except Exception:  # one event's bug must not stop the others; logged with its id
                 bound.exception("engine.action_failed", action=type(action).__name__)
                 self.track(view.event_id, last_contact=self.clock.now())
+                self._failures += 1
                 return
 
     async def _run(self, view: EventView, action: act.Action) -> None:

@@ -260,3 +260,18 @@ async def test_many_events_poll_with_bounded_concurrency() -> None:
     assert all(w.store.status(f"ev{n}") == Status.COMPLETED for n in range(30))
     assert all(w.dr.posts(f"ev{n}") == 1 for n in range(30))
     assert w.engine.memory == {}
+
+
+async def test_a_failing_action_is_retried_after_a_pause_not_in_a_loop() -> None:
+    w = World()
+    w.store.add(plan_event("ev", T0 - timedelta(hours=2), minutes=30))  # missed
+
+    def broken(change: object) -> bool:
+        raise RuntimeError("disk full")
+
+    w.store.record = broken  # type: ignore[method-assign,assignment]
+    with capture_logs() as logs:
+        decision = await w.engine.tick()
+    assert decision.next_wake == T0 + POLICY.retry_delay
+    failed = [e for e in logs if e["event"] == "engine.action_failed"]
+    assert failed[0]["event_id"] == "ev"
