@@ -1,17 +1,219 @@
-"""`drsched demo` (placeholder until its issue is built)."""
+"""`drsched demo`: drsched's main job in ~25 seconds, with nothing to configure.
+
+One process runs the DR simulator on a free local port, a temporary SQLite
+database and the daemon's engine, on three events a few seconds ahead
+(submit lead 2 s, standby 2 s before start, windows of ~5 s):
+
+- ``demo-complete`` goes planned → submitting → pending → standby → active → completed;
+- ``demo-remote`` is canceled by the DR service midway through its window
+  (through the simulator's admin endpoint), which ends it locally;
+- ``demo-change`` is moved while pending: its request is deleted and the new
+  revision re-submitted as ``demo-change-r2``; then it completes.
+
+A live table shows the statuses; a summary lists every transition. Exit 0
+when every event reached the status it should, else 1.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from scheduler.commands._common import not_built_yet
+import httpx
+from rich.console import Console, Group
+from rich.live import Live
+
+from scheduler.clock import Clock, SystemClock
+from scheduler.commands._common import console
+from scheduler.commands.run import require, wired
+from scheduler.config import Config, DatabaseConfig, DrApiConfig, HvacConfig
+from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
+from scheduler.domain.lifecycle import Status
+from scheduler.engine.daemon import Daemon
+from scheduler.engine.progress import EventRow, events_table, timeline_table
+from scheduler.simulator.options import SimOptions
+
+SUBMIT_LEAD = timedelta(seconds=2)
+STANDBY_LEAD = timedelta(seconds=2)
+DEADLINE = timedelta(seconds=40)
+#: HVAC control (built separately) reports facilities changed and restored here.
+HVAC_SUMMARY_HOOK: Callable[[], Any] | None = None
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("demo", help="(not built yet)")
+    parser = subparsers.add_parser(
+        "demo",
+        help="see drsched work in ~25 s: simulator + temporary database + daemon",
+        description="Run the DR simulator, a temporary SQLite database and the daemon on "
+        "three short events; show their statuses live, then every transition.",
+    )
     parser.set_defaults(handler=_handler)
 
 
 def _handler(args: argparse.Namespace) -> int:
-    return not_built_yet("demo")
+    return 0 if asyncio.run(run_demo(console())) else 1
+
+
+@dataclass(frozen=True)
+class DemoEvent:
+    event: PlanEvent
+    expected: Status
+    note: str
+
+
+def demo_events(now: datetime) -> list[DemoEvent]:
+    """Three events a few seconds ahead (see the module docstring)."""
+
+    def make(event_id: str, name: str, start_s: float, length_s: float) -> PlanEvent:
+        start = now + timedelta(seconds=start_s)
+        return PlanEvent(
+            event_id=event_id,
+            vtn_id="vtn01",
+            start=start.replace(microsecond=0) + timedelta(seconds=1),
+            end=start.replace(microsecond=0) + timedelta(seconds=1 + length_s),
+            signals=(
+                Signal(
+                    "s1",
+                    "LOAD_CONTROL",
+                    "x-loadControlLevelOffset",
+                    ("x-DEVICE_AIR_CONDITIONER",),
+                    max_temp=80,
+                    temp_offset=4,
+                    unit=TempUnit.F,
+                ),
+                Signal("s2", "SIMPLE", "level", ("x-DEVICE_TV",)),
+            ),
+            targets=(EventTarget("CE-02"),),
+            name=name,
+        )
+
+    return [
+        DemoEvent(make("demo-complete", "Demo peak", 5, 5), Status.COMPLETED, "runs its window"),
+        DemoEvent(
+            make("demo-remote", "Demo peak 2", 7, 8),
+            Status.CANCELED,
+            "canceled by the DR service midway",
+        ),
+        DemoEvent(
+            make("demo-change", "Demo peak 3", 6, 5),
+            Status.COMPLETED,
+            "moved while pending: re-submitted as -r2",
+        ),
+    ]
+
+
+def demo_config(tmp: Path, dr_base_url: str) -> Config:
+    return Config(
+        database=DatabaseConfig(url=f"sqlite:///{tmp / 'demo.db'}"),
+        dr_api=DrApiConfig(
+            base_url=dr_base_url, submit_lead=SUBMIT_LEAD, retry_total=timedelta(seconds=5)
+        ),
+        hvac=HvacConfig(prefetch_lead=timedelta(seconds=1)),
+    )
+
+
+async def run_demo(out: Console, clock: Clock | None = None) -> bool:
+    """Run the whole demo; True when every event ended as expected."""
+    serve_in_background = require("scheduler.simulator.server").serve_in_background
+    clock = clock or SystemClock()
+    options = SimOptions(standby_lead=STANDBY_LEAD, clock=clock)
+    with (
+        tempfile.TemporaryDirectory(prefix="drsched-demo-") as tmp,
+        serve_in_background(options, "127.0.0.1", port=0) as sim,
+    ):
+        config = demo_config(Path(tmp), f"{sim.url}/dr")
+        out.print(
+            f"[bold]drsched demo[/]: DR simulator on {sim.url}, database {config.database.url}"
+        )
+        async with (
+            wired(config, clock=clock) as parts,
+            httpx.AsyncClient(base_url=sim.url) as admin,
+        ):
+            return await _drive(out, parts.engine, Daemon(parts.engine), admin, clock)
+
+
+async def _drive(
+    out: Console, engine: Any, daemon: Daemon, admin: httpx.AsyncClient, clock: Clock
+) -> bool:
+    store = engine.store
+    events = demo_events(clock.now())
+    expected = {d.event.event_id: d for d in events}
+    await engine.db(store.apply_events, [d.event for d in events], clock.now())
+    task = asyncio.create_task(daemon.run())
+    script = _Script(events)
+    deadline = clock.now() + DEADLINE
+    with Live(console=out, refresh_per_second=4, transient=False) as live:
+        while clock.now() < deadline and not task.done():
+            rows = await engine.db(store.overview)
+            live.update(_live_view(rows, expected, clock.now()))
+            if all(r.status.is_terminal for r in rows):
+                break
+            await script.step(rows, engine, admin, clock)
+            await asyncio.sleep(0.25)
+    daemon.request_stop()
+    await task
+    return _summary(out, await engine.db(store.overview), await engine.db(store.timeline), expected)
+
+
+class _Script:
+    """What happens to the events from outside: a plan change and a remote cancel."""
+
+    def __init__(self, events: list[DemoEvent]) -> None:
+        self._events = {d.event.event_id: d.event for d in events}
+        self._changed = False
+        self._canceled = False
+
+    async def step(
+        self, rows: list[EventRow], engine: Any, admin: httpx.AsyncClient, clock: Clock
+    ) -> None:
+        now = clock.now()
+        status = {r.event_id: r.status for r in rows}
+        if not self._changed and status.get("demo-change") == Status.PENDING:
+            self._changed = True
+            moved = _moved(self._events["demo-change"], timedelta(seconds=1))
+            plan = [moved if e.event_id == moved.event_id else e for e in self._events.values()]
+            await engine.db(engine.store.apply_events, plan, now)
+        remote = self._events["demo-remote"]
+        if (
+            not self._canceled
+            and status.get("demo-remote") == Status.ACTIVE
+            and now >= remote.start + timedelta(seconds=2)
+        ):
+            self._canceled = True
+            response = await admin.post("/_sim/dr/requests/demo-remote/cancel")
+            response.raise_for_status()
+
+
+def _moved(event: PlanEvent, by: timedelta) -> PlanEvent:
+    return replace(event, start=event.start + by, end=event.end + by)
+
+
+def _live_view(rows: list[EventRow], expected: dict[str, DemoEvent], now: datetime) -> Group:
+    decorated = [
+        replace(r, expected=expected[r.event_id].expected, note=expected[r.event_id].note)
+        for r in rows
+        if r.event_id in expected
+    ]
+    return Group(events_table(decorated, now, f"events at {now:%H:%M:%S} UTC"))
+
+
+def _summary(
+    out: Console, rows: list[EventRow], timeline: list[Any], expected: dict[str, DemoEvent]
+) -> bool:
+    out.print(timeline_table(timeline, "every transition (what `drsched events show` prints)"))
+    ok = True
+    for row in rows:
+        want = expected[row.event_id].expected
+        mark = "[green]✔[/]" if row.status == want else "[red]✘[/]"
+        ok = ok and row.status == want
+        out.print(f"{mark} {row.event_id}: {row.status.value} (expected {want.value})")
+    if HVAC_SUMMARY_HOOK is not None:
+        out.print(HVAC_SUMMARY_HOOK())
+    out.print("[bold green]demo passed[/]" if ok else "[bold red]demo failed[/]")
+    return ok

@@ -1,17 +1,130 @@
-"""`drsched run` (placeholder until its issue is built)."""
+"""`drsched run`: the daemon (systemd ``Type=notify``; SIGHUP reloads, SIGTERM stops).
+
+This module is the daemon's wiring — the one place that joins the engine to
+the store, the DR client, the plans and systemd. Schema: the daemon brings
+the database to the current schema at start-up (Alembic ``upgrade head``, a
+no-op when it is current), exactly as ``drsched db upgrade`` would, so a
+fresh SQLite database just works; run ``drsched db upgrade`` yourself first
+if you prefer to migrate under supervision.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import importlib
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from scheduler.commands._common import not_built_yet
+import httpx
+import structlog
+
+from scheduler.clock import Clock, SystemClock
+from scheduler.commands._common import get_config
+from scheduler.config import Config
+from scheduler.engine.daemon import Daemon
+from scheduler.engine.decide import Policy
+from scheduler.engine.hvac import HvacControl
+from scheduler.engine.lock import DaemonLock
+from scheduler.engine.runner import Engine
+from scheduler.errors import DrschedError
+from scheduler.systemd import Notifier
+
+log = structlog.get_logger("scheduler.run")
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("run", help="(not built yet)")
+    parser = subparsers.add_parser(
+        "run",
+        help="run the daemon: submit events, follow their status, control HVAC",
+        description="Run the drsched daemon in the foreground (systemd Type=notify). "
+        "SIGHUP re-reads plans.paths; SIGTERM/SIGINT stop gracefully.",
+    )
     parser.set_defaults(handler=_handler)
 
 
 def _handler(args: argparse.Namespace) -> int:
-    return not_built_yet("run")
+    config = get_config(args)
+    setup_logging(config)
+    asyncio.run(serve(config, notifier=Notifier()))
+    return 0
+
+
+def setup_logging(config: Config) -> None:
+    """``scheduler.logging`` when present (JSON lines off a TTY, console on one)."""
+    try:
+        drsched_logging = importlib.import_module("scheduler.logging")
+    except ImportError:  # not built yet: structlog's defaults
+        return
+    configure: Callable[..., None] | None = getattr(drsched_logging, "configure", None)
+    if configure is not None:
+        configure(level=config.logging.level, format=config.logging.format)
+
+
+def require(module: str) -> Any:
+    """Another part of drsched, imported when the daemon is wired (not at CLI start-up).
+
+    Keeps ``drsched --help`` fast and says clearly which part is missing in a
+    partial build.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise DrschedError(f"{module} is not available in this build: {exc}") from exc
+
+
+def policy_from(config: Config) -> Policy:
+    return Policy(submit_lead=config.dr_api.submit_lead, prefetch_lead=config.hvac.prefetch_lead)
+
+
+@dataclass
+class Wiring:
+    """The daemon's parts, built from the config (also used by ``drsched demo``)."""
+
+    engine: Engine
+    apply_plans: Callable[[], str] | None
+
+
+@asynccontextmanager
+async def wired(
+    config: Config,
+    *,
+    clock: Clock | None = None,
+    hvac: HvacControl | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> AsyncIterator[Wiring]:
+    """Open the database (upgrading its schema) and the DR client; close both after."""
+    store, migrate = require("scheduler.store"), require("scheduler.store.migrate")
+    daemon_store = require("scheduler.store.daemon")
+    dr_api = require("scheduler.clients.dr_api")
+    clock = clock or SystemClock()
+    url = config.database.url
+    await asyncio.to_thread(migrate.upgrade, url)
+    sql = store.open_engine(url, busy_timeout=config.database.busy_timeout.total_seconds())
+    try:
+        async with dr_api.DrApiClient.from_config(config.dr_api, transport=transport) as api:
+            engine = Engine(
+                daemon_store.DaemonStore(sql),
+                api,
+                clock,
+                policy_from(config),
+                hvac=hvac,
+                max_concurrency=config.dr_api.max_concurrency,
+            )
+            paths = config.plans.paths
+            applier = daemon_store.plan_applier(sql, paths, clock) if paths else None
+            yield Wiring(engine, applier)
+    finally:
+        sql.dispose()
+
+
+async def serve(config: Config, *, notifier: Notifier, clock: Clock | None = None) -> None:
+    """The daemon's whole life: lock, wire, run until SIGTERM."""
+    with DaemonLock(config.database.url):
+        async with wired(config, clock=clock) as parts:
+            log.info("daemon.starting", pid=os.getpid(), config=config.source)
+            daemon = Daemon(parts.engine, apply_plans=parts.apply_plans, notifier=notifier)
+            await daemon.run()

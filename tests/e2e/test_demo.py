@@ -1,0 +1,38 @@
+"""`drsched demo` as a user runs it first: a fresh directory, no config, exit 0."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("scheduler.store.daemon")
+pytest.importorskip("scheduler.simulator.server")
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def test_demo_runs_every_event_to_its_expected_end(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRSCHED_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "scheduler", "demo"],
+        env={**env, "COLUMNS": "200"},
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    out = result.stdout.decode()
+    assert result.returncode == 0, out + result.stderr.decode()
+    assert "demo passed" in out
+    for event_id, status in (
+        ("demo-complete", "completed"),
+        ("demo-remote", "canceled"),
+        ("demo-change", "completed"),
+    ):
+        assert f"{event_id}: {status}" in out
+    assert "demo-change-r2" in out
+    assert list(tmp_path.iterdir()) == [], "the demo leaves nothing behind"
