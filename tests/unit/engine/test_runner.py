@@ -275,3 +275,65 @@ async def test_a_failing_action_is_retried_after_a_pause_not_in_a_loop() -> None
     assert decision.next_wake == T0 + POLICY.retry_delay
     failed = [e for e in logs if e["event"] == "engine.action_failed"]
     assert failed[0]["event_id"] == "ev"
+
+
+async def test_cancel_while_submitting_reconciles_then_deletes() -> None:
+    w = World()
+    w.dr.lose_next_response = True
+    w.store.add(plan_event("ev", T0 + timedelta(minutes=30)))
+    await w.engine.tick()
+    assert w.store.status("ev") == Status.SUBMITTING
+    w.dr.down = False
+    w.store.cancel("ev")
+    await w.run_until(T0 + timedelta(minutes=1))
+    assert w.store.status("ev") == Status.CANCELED
+    assert w.dr.calls == [("POST", "ev"), ("GET", "ev"), ("DELETE", "ev")]
+
+
+async def test_restart_between_delete_intent_and_delete() -> None:
+    w = World()
+    w.store.add(plan_event("ev", T0 + timedelta(minutes=30)))
+    await w.engine.tick()
+    w.store.cancel("ev")
+    w.dr.down = True  # the DELETE never reaches the service
+    await w.engine.tick()
+    assert [i.kind.value for i in w.store.open_intents()] == ["delete"]
+    w.dr.down = False
+    w.engine = w.new_engine()
+    await w.engine.start_up()
+    assert w.store.status("ev") == Status.CANCELED
+    assert w.dr.calls.count(("DELETE", "ev")) == 1
+
+
+async def test_change_refused_when_the_service_moved_to_standby_first() -> None:
+    w = World()
+    w.store.add(plan_event("ev", T0 + timedelta(minutes=10)))
+    await w.engine.tick()
+    w.clock.advance(timedelta(minutes=6))  # the DR service is in standby; we have not polled
+    w.store.change(plan_event("ev", T0 + timedelta(minutes=12)))
+    with capture_logs() as logs:
+        await w.engine.tick()
+    assert any(e["event"] == "dr.delete_refused" for e in logs)
+    assert w.store.status("ev") == Status.STANDBY
+    assert w.dr.posts("ev-r2") == 0
+
+
+async def test_rejected_resubmission_fails_the_event() -> None:
+    w = World()
+    w.store.add(plan_event("ev", T0 + timedelta(minutes=30)))
+    await w.engine.tick()
+    w.dr.reject["ev-r2"] = PermanentApiError("dr", "create", code="4102", message="bad")
+    w.store.change(plan_event("ev", T0 + timedelta(minutes=35)))
+    await w.run_until(T0 + timedelta(seconds=30))
+    assert w.store.status("ev") == Status.FAILED
+    assert "4102" in w.store.details("ev")[-1]
+
+
+async def test_twenty_thousand_far_events_keep_memory_small() -> None:
+    w = World()
+    for n in range(20_000):
+        w.store.add(plan_event(f"ev{n}", T0 + timedelta(days=3, minutes=n)))
+    decision = await w.engine.tick()
+    assert decision.actions == ()
+    assert w.engine.memory == {}
+    assert decision.next_wake == T0 + POLICY.horizon
