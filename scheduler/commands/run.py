@@ -30,7 +30,7 @@ from scheduler.engine.decide import Policy
 from scheduler.engine.hvac import HvacControl
 from scheduler.engine.lock import DaemonLock
 from scheduler.engine.runner import Engine
-from scheduler.errors import DrschedError
+from scheduler.errors import ConfigError, DrschedError
 from scheduler.systemd import Notifier
 
 log = structlog.get_logger("scheduler.run")
@@ -49,7 +49,7 @@ def register(subparsers: Any) -> None:
 def _handler(args: argparse.Namespace) -> int:
     config = get_config(args)
     setup_logging(config)
-    asyncio.run(serve(config, notifier=Notifier()))
+    asyncio.run(serve(config, notifier=Notifier(), reload_config=lambda: get_config(args)))
     return 0
 
 
@@ -85,7 +85,30 @@ class Wiring:
     """The daemon's parts, built from the config (also used by ``drsched demo``)."""
 
     engine: Engine
-    apply_plans: Callable[[], str] | None
+    #: ``apply(paths) -> summary``: the same function as ``drsched plan apply``.
+    apply_plans: Callable[[list[str]], str]
+
+
+class PlanFiles:
+    """The plan files to apply: ``plans.paths``, re-read from the config on each reload.
+
+    SIGHUP re-reads the config file so a changed ``plans.paths`` takes effect;
+    an invalid config is logged and the previous paths stay.
+    """
+
+    def __init__(self, config: Config, reload_config: Callable[[], Config] | None) -> None:
+        self._paths = config.plans.paths
+        self._reload_config = reload_config
+        self._first = True
+
+    def current(self) -> list[str]:
+        if self._reload_config is not None and not self._first:
+            try:
+                self._paths = self._reload_config().plans.paths
+            except ConfigError as exc:
+                log.error("config.reload_failed", error=str(exc), kept="previous plans.paths")
+        self._first = False
+        return list(self._paths)
 
 
 @asynccontextmanager
@@ -114,17 +137,27 @@ async def wired(
                 hvac=hvac,
                 max_concurrency=config.dr_api.max_concurrency,
             )
-            paths = config.plans.paths
-            applier = daemon_store.plan_applier(sql, paths, clock) if paths else None
-            yield Wiring(engine, applier)
+            yield Wiring(engine, daemon_store.plan_applier(sql, clock))
     finally:
         sql.dispose()
 
 
-async def serve(config: Config, *, notifier: Notifier, clock: Clock | None = None) -> None:
+async def serve(
+    config: Config,
+    *,
+    notifier: Notifier,
+    clock: Clock | None = None,
+    reload_config: Callable[[], Config] | None = None,
+) -> None:
     """The daemon's whole life: lock, wire, run until SIGTERM."""
+    files = PlanFiles(config, reload_config)
     with DaemonLock(config.database.url):
         async with wired(config, clock=clock) as parts:
             log.info("daemon.starting", pid=os.getpid(), config=config.source)
-            daemon = Daemon(parts.engine, apply_plans=parts.apply_plans, notifier=notifier)
+
+            def apply_plans() -> str:
+                paths = files.current()
+                return parts.apply_plans(paths) if paths else "no plans.paths configured"
+
+            daemon = Daemon(parts.engine, apply_plans=apply_plans, notifier=notifier)
             await daemon.run()

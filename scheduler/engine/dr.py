@@ -153,7 +153,7 @@ class DrEffects:
             detail=f"request {intent.request_id} found at the DR service",
         )
         await self._end(intent, "created", outcome.transition)
-        await self._after(view.event_id, outcome.hvac, outcome.hvac_reason)
+        await self._after(view, outcome.hvac, outcome.hvac_reason)
 
     async def _create_missing(self, intent: Intent, view: EventView) -> None:
         """The POST never reached the DR service: send it now, unless the window is over."""
@@ -203,13 +203,18 @@ class DrEffects:
         ):
             return
         log.info(
-            "event.transition", event_id=view.event_id, to=status.value, source="api", detail=detail
+            "event.transition",
+            event_id=view.event_id,
+            request_id=view.request_id,
+            to=status.value,
+            source="api",
+            detail=detail,
         )
-        await self._after(view.event_id, outcome.hvac, outcome.hvac_reason)
+        await self._after(view, outcome.hvac, outcome.hvac_reason)
 
-    async def _after(self, event_id: str, call: HvacCall | None, reason: str) -> None:
+    async def _after(self, view: EventView, call: HvacCall | None, reason: str) -> None:
         if call is not None:
-            await self._engine.hvac_call(event_id, _HVAC_PHASE[call], reason)
+            await self._engine.hvac_call(view, _HVAC_PHASE[call], reason)
 
     # -- delete and re-submit --------------------------------------------------
 

@@ -112,9 +112,9 @@ class Engine:
     async def _run(self, view: EventView, action: act.Action) -> None:
         match action:
             case act.HvacPrepare():
-                await self.hvac_call(view.event_id, HvacPhase.PREPARED)
+                await self.hvac_call(view, HvacPhase.PREPARED)
             case act.HvacStop(reason=reason):
-                await self.hvac_call(view.event_id, HvacPhase.STOPPED, reason)
+                await self.hvac_call(view, HvacPhase.STOPPED, reason)
             case act.MarkMissed(detail=detail):
                 await self._record_local(view, Status.FAILED, Source.CLOCK, detail)
             case act.CancelPlanned():
@@ -136,6 +136,7 @@ class Engine:
             log.info(
                 "event.transition",
                 event_id=view.event_id,
+                request_id=view.request_id,
                 to=new.value,
                 source=source.value,
                 detail=detail,
@@ -143,15 +144,16 @@ class Engine:
 
     async def _cancel_locally(self, view: EventView, request_id: str) -> None:
         """Stop HVAC first (idempotent), then record: a crash in between repeats the stop."""
-        await self.hvac_call(view.event_id, HvacPhase.STOPPED, "canceled locally")
+        await self.hvac_call(view, HvacPhase.STOPPED, "canceled locally")
         detail = (
             f"canceled locally from {view.status.value}: HVAC control stopped and setpoints "
             f"restored; the DR service will still run its part of request {request_id}"
         )
         await self._record_local(view, Status.CANCELED, Source.ADMIN, detail)
 
-    async def hvac_call(self, event_id: str, phase: HvacPhase, reason: str = "") -> None:
+    async def hvac_call(self, view: EventView, phase: HvacPhase, reason: str = "") -> None:
         """Call HVAC control at one of its points; its failure is logged, never fatal here."""
+        event_id = view.event_id
         if phase == HvacPhase.STOPPED and self.memory.get(event_id, Tracking()).hvac == phase:
             return
         event = await self.db(self.store.plan_event, event_id)
@@ -162,11 +164,12 @@ class Engine:
             HvacPhase.STOPPED: lambda: self.hvac.stop(event, now, reason),
         }
         self.track(event_id, hvac=phase)
-        log.info("hvac.call", event_id=event_id, phase=phase.value, reason=reason)
+        bound = log.bind(event_id=event_id, request_id=view.request_id, phase=phase.value)
+        bound.info("hvac.call", reason=reason)
         try:
             await calls[phase]()
         except Exception:  # HVAC trouble must not stop DR tracking; HVAC retries on its own
-            log.exception("hvac.call_failed", event_id=event_id, phase=phase.value)
+            bound.exception("hvac.call_failed")
 
     def track(self, event_id: str, **changes: object) -> None:
         current = self.memory.get(event_id, Tracking())

@@ -133,3 +133,24 @@ def test_second_daemon_on_the_same_sqlite_database_refuses(tmp_path: Path) -> No
 
 def test_no_lock_for_postgresql() -> None:
     assert sqlite_lock_path("postgresql+psycopg://u@h/db") is None
+
+
+async def test_real_signals_are_messages_hup_reloads_term_stops() -> None:
+    """SIGHUP and SIGTERM sent to this process reach the daemon's loop as messages."""
+    import os
+    import signal
+
+    applied: list[str] = []
+
+    def apply_plans() -> str:
+        applied.append("apply")
+        return "ok"
+
+    daemon, _ = make_daemon(apply_plans=apply_plans)
+    task = asyncio.create_task(daemon.run())
+    await asyncio.wait_for(daemon.ready.wait(), 5)
+    os.kill(os.getpid(), signal.SIGHUP)
+    await wait_for(lambda: len(applied) == 2)
+    os.kill(os.getpid(), signal.SIGTERM)
+    await asyncio.wait_for(task, 5)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

@@ -337,3 +337,16 @@ async def test_twenty_thousand_far_events_keep_memory_small() -> None:
     assert decision.actions == ()
     assert w.engine.memory == {}
     assert decision.next_wake == T0 + POLICY.horizon
+
+
+async def test_every_log_line_about_an_event_carries_its_request_id() -> None:
+    w = World()
+    w.store.add(plan_event("ev", T0 + timedelta(minutes=10)))
+    w.dr.lose_next_response = True
+    with capture_logs() as logs:
+        await w.run_until(T0 + timedelta(minutes=45))
+    about_events = [e for e in logs if "event_id" in e]
+    assert len(about_events) >= 6
+    assert all(e.get("request_id") == "ev" for e in about_events), about_events
+    lost = next(e for e in logs if e["event"] == "dr.submit_unknown")
+    assert lost["message_id"] == "m-lost"
