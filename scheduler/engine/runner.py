@@ -30,6 +30,8 @@ from scheduler.engine.ports import DrApi, EngineStore
 T = TypeVar("T")
 log = structlog.get_logger("scheduler.engine")
 
+_CONTROLLING = (HvacPhase.PREPARED, HvacPhase.STARTED)
+
 
 class Engine:
     """Carries out the decisions; holds the clock, the adapters and its memory of events."""
@@ -51,6 +53,7 @@ class Engine:
         self.memory: dict[str, Tracking] = {}
         self._db_lock = asyncio.Lock()
         self._failures = 0
+        self._views: dict[str, EventView] = {}
         self._dr = DrEffects(self, api, asyncio.Semaphore(max_concurrency))
 
     async def db(self, fn: Callable[..., T], *args: object) -> T:
@@ -80,7 +83,7 @@ class Engine:
         index = {v.event_id: v for v in views}
         self._failures = 0
         await self._gather(self._run_event(index[e], todo) for e, todo in by_event.items())
-        self._forget_all_but(index)
+        await self._forget_all_but(index)
         if self._failures:  # come back after a pause, not in a tight loop
             retry = now + self.policy.retry_delay
             return replace(decision, next_wake=min(decision.next_wake, retry))
@@ -175,7 +178,15 @@ class Engine:
         current = self.memory.get(event_id, Tracking())
         self.memory[event_id] = replace(current, **changes)  # type: ignore[arg-type]  # Tracking fields
 
-    def _forget_all_but(self, index: dict[str, EventView]) -> None:
-        """Keep memory bounded: drop events that left the snapshot (terminal or far away)."""
+    async def _forget_all_but(self, index: dict[str, EventView]) -> None:
+        """Keep memory bounded: drop events that left the snapshot (terminal or far away).
+
+        One that left while under HVAC control (ended by another writer) is
+        stopped first: no facility stays at a DR setpoint (DESIGN rule 2).
+        """
         for event_id in [e for e in self.memory if e not in index]:
+            previous = self._views.get(event_id)
+            if previous is not None and self.memory[event_id].hvac in _CONTROLLING:
+                await self.hvac_call(previous, HvacPhase.STOPPED, "event ended outside the daemon")
             del self.memory[event_id]
+        self._views = index

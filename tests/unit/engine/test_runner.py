@@ -350,3 +350,22 @@ async def test_every_log_line_about_an_event_carries_its_request_id() -> None:
     assert all(e.get("request_id") == "ev" for e in about_events), about_events
     lost = next(e for e in logs if e["event"] == "dr.submit_unknown")
     assert lost["message_id"] == "m-lost"
+
+
+async def test_an_event_ended_by_another_writer_while_active_stops_hvac() -> None:
+    w = World()
+    w.store.add(plan_event("ev", T0 + timedelta(minutes=10)))
+    await w.run_until(T0 + timedelta(minutes=12))
+    assert w.store.status("ev") == Status.ACTIVE
+    w.store._apply(  # e.g. an operator's tool wrote the status directly
+        transition_to(Status.CANCELED, w.clock.now())
+    )
+    await w.engine.tick()
+    assert ("stop", "ev: event ended outside the daemon") in w.hvac.calls
+    assert w.engine.memory == {}
+
+
+def transition_to(status: Status, at: datetime) -> object:
+    from scheduler.domain.lifecycle import Transition
+
+    return Transition("ev", Status.ACTIVE, status, at, Source.ADMIN, "outside")
