@@ -75,8 +75,4 @@ class DrApi(Protocol):
     async def delete(self, request_id: str) -> object: ...
 
 
-def status_name(status: Status | None) -> str:
-    return "unknown" if status is None else status.value
-
-
-__all__ = ["DrApi", "EngineStore", "RemoteRequest", "status_name"]
+__all__ = ["DrApi", "EngineStore", "RemoteRequest"]
