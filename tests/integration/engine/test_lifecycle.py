@@ -40,12 +40,10 @@ async def test_full_lifecycle(db_url: str) -> None:
     ids=["planned", "pending", "standby", "active"],
 )
 async def test_cancel_in_each_state(db_url: str, minutes: int, delete: bool) -> None:
-    from scheduler.store.daemon import request_cancel_for_test
-
     async with world(db_url, T0) as w:
         w.apply(plan_event("ev", T0 + timedelta(hours=2)))
         await w.run_until(T0 + timedelta(minutes=minutes))
-        request_cancel_for_test(w.store, "ev", w.clock.now())
+        w.store.request_cancel("ev", w.clock.now())  # what `events cancel` records
         await w.run_until(w.clock.now() + timedelta(seconds=10))
         assert w.status("ev") == Status.CANCELED
         assert (await w.calls("DELETE", "ev") == 1) == delete
