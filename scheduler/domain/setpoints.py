@@ -59,7 +59,7 @@ DEFAULT_MIN_TEMP_F = 64
 DEFAULT_MAX_TEMP_F = 86
 DEFAULT_TEMP_OFFSET_F = 4
 
-Window = tuple[Fraction, Fraction]
+_Window = tuple[Fraction, Fraction]
 
 
 @dataclass(frozen=True)
@@ -193,7 +193,7 @@ def _decide(
     return _settle(set_temp, wish, limited, f"{direction.value}: {asked}", work)
 
 
-def _event_window(work: _Work) -> Window:
+def _event_window(work: _Work) -> _Window:
     """Rule 3: the event bounds on the facility's grid, or the grid point nearest them."""
     lo, hi = ceil_to_grid(work.bounds.lo, work.step), floor_to_grid(work.bounds.hi, work.step)
     if lo <= hi:
@@ -205,8 +205,8 @@ def _event_window(work: _Work) -> Window:
 
 
 def _facility_window(
-    window: Window, set_temp_range: tuple[float, float] | None, work: _Work
-) -> Window | Skip:
+    window: _Window, set_temp_range: tuple[float, float] | None, work: _Work
+) -> _Window | Skip:
     """Rule 4: clamp the window into the facility's own range (a hard limit)."""
     if set_temp_range is None:
         return window
@@ -221,7 +221,7 @@ def _facility_window(
     return limited
 
 
-def _settle(set_temp: float, wish: Fraction, window: Window, asked: str, work: _Work) -> Decision:
+def _settle(set_temp: float, wish: Fraction, window: _Window, asked: str, work: _Work) -> Decision:
     """Rules 6 and 7: keep to the load-shedding side of the original, round, compare."""
     original, (lo, hi) = exact(set_temp), window
     if work.direction is Direction.COOL:
