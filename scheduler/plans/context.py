@@ -1,0 +1,64 @@
+"""What the parts of one plan document share, and where each event came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from scheduler.domain.events import PlanEvent
+from scheduler.plans.content import ContentBuilder
+from scheduler.plans.model import DstPolicy
+from scheduler.plans.nodes import YNode
+from scheduler.plans.problems import Problems
+
+
+@dataclass(frozen=True)
+class Located:
+    """An event with the position of the YAML that made it (for cross-checks)."""
+
+    event: PlanEvent
+    line: int
+    col: int
+
+    def where(self, file: str) -> str:
+        return f"{file}:{self.line}:{self.col}"
+
+
+@dataclass
+class Context:
+    """What the whole document shares: its file, zone, DST policy and defaults."""
+
+    file: str
+    problems: Problems
+    tz: ZoneInfo | None
+    tz_given: bool
+    dst: DstPolicy
+    defaults: YNode | None
+    content: ContentBuilder
+
+    def local_zone(self, node: YNode, what: str) -> ZoneInfo | None:
+        """The zone for a local time at ``node``; reports its absence once per place."""
+        if self.tz is None and not self.tz_given:
+            self.problems.add(
+                node.line,
+                node.col,
+                f"{what} is a local time: set the top-level "
+                "timezone (an IANA name) or write an instant with offset",
+            )
+        return self.tz
+
+    def policy(self, override: DstPolicy | None) -> DstPolicy:
+        """The document's DST policy with the keys an event or program sets itself."""
+        if override is None:
+            return self.dst
+        return self.dst.model_copy(
+            update={k: getattr(override, k) for k in override.model_fields_set}
+        )
+
+
+def label(kind: str, item: YNode) -> str:
+    """How messages name an event or program: by its id, else by its line."""
+    ident = item.child("id")
+    if ident is not None and isinstance(ident.value, str | int) and str(ident.value).strip():
+        return f"{kind} {str(ident.value)!r}"
+    return f"{kind} at line {item.line}"

@@ -1,0 +1,118 @@
+"""One plan document to events: the top level, one-off events and programs.
+
+Every event and program is checked even when another one is broken, so a
+single run reports every problem of the file.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from scheduler.domain.events import PlanEvent
+from scheduler.plans.content import ContentBuilder, merge_defaults
+from scheduler.plans.context import Context, Located, label
+from scheduler.plans.model import Defaults, DstPolicy, EventShape, PlanHead
+from scheduler.plans.nodes import YNode, compose
+from scheduler.plans.problems import Problems
+from scheduler.plans.programs import expand_program
+from scheduler.plans.shape import validate
+from scheduler.plans.times import TimeProblem, parse_moment, resolve_local, zone
+
+
+def parse_document(text: str, file: str) -> tuple[list[Located], Problems]:
+    """Every event of one document, and every problem found in it."""
+    problems = Problems(file)
+    root = compose(text, problems)
+    if root is None:
+        return [], problems
+    if not root.is_map:
+        problems.add(root.line, root.col, "a plan must be a mapping with events and/or programs")
+        return [], problems
+    context = _context(root, file, problems)
+    located: list[Located] = []
+    for item in _items(root, "events", problems):
+        located.extend(_event(item, context))
+    for item in _items(root, "programs", problems):
+        located.extend(expand_program(item, context))
+    return located, problems
+
+
+def _context(root: YNode, file: str, problems: Problems) -> Context:
+    validate(PlanHead, root, problems, "the plan")
+    tz, tz_node = None, root.child("timezone")
+    if tz_node is not None and isinstance(tz_node.value, str):
+        try:
+            tz = zone(tz_node.value)
+        except TimeProblem as exc:
+            problems.add(tz_node.line, tz_node.col, f"timezone: {exc}")
+    dst_node = root.child("dst")
+    dst = validate(DstPolicy, dst_node, Problems(file), "dst") if dst_node else None
+    defaults = root.child("defaults")
+    if defaults is not None:
+        validate(Defaults, defaults, problems, "defaults")
+    return Context(
+        file,
+        problems,
+        tz,
+        tz_node is not None,
+        dst or DstPolicy(),
+        defaults,
+        ContentBuilder(problems),
+    )
+
+
+def _items(root: YNode, key: str, problems: Problems) -> list[YNode]:
+    node = root.child(key)
+    if node is None or node.value is None:
+        return []
+    if not isinstance(node.value, list):
+        problems.add(node.line, node.col, f"{key} must be a list (each item starts with '- ')")
+        return []
+    return node.value
+
+
+def _event(item: YNode, context: Context) -> list[Located]:
+    node = merge_defaults(context.defaults, item)
+    what = label("event", item)
+    shape = validate(EventShape, node, context.problems, what)
+    if shape is None:
+        return []
+    content = context.content.build(node, shape.vtn_id, shape.targets, shape.signals, what)
+    policy = context.policy(shape.dst)
+    start = _instant(node, "start", shape.start, context, policy)
+    end = _instant(node, "end", shape.end, context, policy)
+    if start is not None and end is not None and end <= start:
+        context.problems.at(
+            node.where("end"), f"{what}: end {shape.end} is not after start {shape.start}"
+        )
+        return []
+    if content is None or start is None or end is None:
+        return []
+    event = PlanEvent(
+        event_id=shape.id,
+        vtn_id=content.vtn_id,
+        start=start,
+        end=end,
+        signals=content.signals,
+        targets=content.targets,
+        name=shape.name,
+        source=f"{context.file}:{item.line}",
+    )
+    return [Located(event, item.line, item.col)]
+
+
+def _instant(
+    node: YNode, key: str, text: str, context: Context, policy: DstPolicy
+) -> datetime | None:
+    where = node.where(key)
+    try:
+        moment = parse_moment(text)
+        if moment.instant is not None:
+            return moment.instant
+        assert moment.local is not None
+        value = node.child(key) or node
+        tz = context.local_zone(value, f"{key} {text!r}")
+        return resolve_local(moment.local, tz, policy) if tz else None
+    except TimeProblem as exc:
+        context.problems.at(where, f"{key}: {exc}")
+        return None

@@ -1,0 +1,74 @@
+"""Plan files to events: the public entry points of :mod:`scheduler.plans`.
+
+A bad plan gives every problem of every file at once and no events
+(DESIGN.md rule 5); nothing but :class:`~scheduler.errors.PlanError` escapes,
+whatever the input. The only I/O is reading the files named.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Sequence
+from pathlib import Path
+
+from scheduler.domain.events import PlanEvent
+from scheduler.errors import PlanError, Problem
+from scheduler.plans.checks import Sourced, duplicate_ids, overlaps
+from scheduler.plans.document import parse_document
+
+
+def load_plans(paths: Sequence[Path]) -> list[PlanEvent]:
+    """Every event of every file, sorted by (start, event_id); ids unique across files."""
+    problems: list[Problem] = []
+    sourced: list[Sourced] = []
+    for path in paths:
+        file = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(file, 1, 1, f"cannot read plan: {_reason(exc)}"))
+            continue
+        located, found = parse_document(text, file)
+        problems.extend(found)
+        sourced.extend((item, file) for item in located)
+    return _finish(sourced, problems)
+
+
+def parse_plan(text: str, filename: str) -> list[PlanEvent]:
+    """The events of one plan document (``filename`` only names it in problems)."""
+    located, found = parse_document(text, filename)
+    return _finish([(item, filename) for item in located], list(found))
+
+
+def resolve_plan_paths(patterns: Sequence[str]) -> list[Path]:
+    """The files ``plans.paths`` names: globs expanded, sorted, each once.
+
+    A pattern that matches no file is a problem naming it: a typo in the
+    config must not silently drop a plan.
+    """
+    found: set[Path] = set()
+    problems: list[Problem] = []
+    for pattern in patterns:
+        expanded = pattern if glob.has_magic(pattern) else glob.escape(pattern)
+        matches = [Path(m) for m in glob.glob(expanded, recursive=True) if Path(m).is_file()]
+        if not matches:
+            problems.append(Problem(pattern, 0, 0, "no plan file matches this pattern"))
+        found.update(matches)
+    if problems:
+        raise PlanError(problems)
+    return sorted(found)
+
+
+def _finish(sourced: list[Sourced], problems: list[Problem]) -> list[PlanEvent]:
+    problems.extend(duplicate_ids(sourced))
+    problems.extend(overlaps(sourced))
+    if problems:
+        raise PlanError(set(problems))
+    events = [located.event for located, _ in sourced]
+    return sorted(events, key=lambda e: (e.start, e.event_id))
+
+
+def _reason(exc: OSError | UnicodeDecodeError) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.start})"
+    return exc.strerror or str(exc)

@@ -1,0 +1,136 @@
+"""Validating a positioned node against a shape model; pydantic errors become problems.
+
+Each pydantic error's ``loc`` is walked down the node tree to the value it
+names (an unknown key is reported at the key, a missing key at the mapping
+that lacks it), and its message is rewritten in the plan's own words.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from scheduler.plans.nodes import YNode
+from scheduler.plans.problems import Problems
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(model: type[M], node: YNode, problems: Problems, what: str) -> M | None:
+    """``node`` as a ``model``; None when it does not fit (every misfit reported).
+
+    ``what`` names the thing in messages ("event 'x'", "defaults").
+    """
+    if not node.is_map:
+        problems.add(node.line, node.col, f"{what} must be a mapping of keys")
+        return None
+    try:
+        return model.model_validate(node.plain())
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            _report(model, node, error, problems, what)
+        return None
+
+
+def _report(
+    model: type[BaseModel], root: YNode, error: ErrorDetails, problems: Problems, what: str
+) -> None:
+    loc = error["loc"]
+    node, parent = root, root
+    for part in loc:
+        child = node.child(part)
+        if child is None:
+            break
+        parent, node = node, child
+    key = _dotted(loc)
+    kind = error["type"]
+    if kind == "extra_forbidden" and isinstance(loc[-1], str):
+        line, col = parent.keys.get(loc[-1], (node.line, node.col))
+        problems.add(line, col, _unknown_key(loc[-1], parent, model, loc))
+    elif kind == "missing":
+        problems.add(node.line, node.col, f"{what}: missing required key {key!r}")
+    else:
+        problems.add(node.line, node.col, f"{key}: {_message(error)}")
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _unknown_key(
+    key: str, parent: YNode, model: type[BaseModel], loc: tuple[int | str, ...]
+) -> str:
+    known = _known_keys(model, loc[:-1])
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
+    return f"unknown key {key!r}{hint}"
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The keys allowed in the mapping at ``loc`` inside ``model``."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(part) if _is_model(current) else None
+        current = _inner_model(field.annotation) if field else None
+        if current is None:
+            return []
+    if not _is_model(current):
+        return []
+    return sorted(f.alias or name for name, f in current.model_fields.items())
+
+
+def _is_model(value: Any) -> bool:
+    return isinstance(value, type) and issubclass(value, BaseModel)
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    """The model inside ``X``, ``X | None``, ``list[X]`` or ``list[X] | None``."""
+    if _is_model(annotation):
+        inner: type[BaseModel] = annotation
+        return inner
+    for arg in getattr(annotation, "__args__", ()):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _message(error: ErrorDetails) -> str:
+    kind, given = error["type"], error.get("input")
+    ctx = error.get("ctx") or {}
+    shown = f"got {given!r}" if isinstance(given, str | int | float | bool) else _kind(given)
+    if kind in ("string_type", "float_type", "list_type", "model_type", "dict_type"):
+        wanted = {
+            "string_type": "text",
+            "float_type": "a number",
+            "list_type": "a list",
+            "model_type": "a mapping",
+            "dict_type": "a mapping",
+        }[kind]
+        return f"must be {wanted}, {shown}"
+    if kind == "literal_error":
+        return f"must be {ctx.get('expected', '')}, {shown}"
+    if kind == "too_short":
+        return "must not be empty"
+    if kind == "string_pattern_mismatch":
+        length = "55" if "55" in str(ctx.get("pattern", "")) else "64"
+        return f"{given!r} is not a valid id: use 1–{length} of A-Z a-z 0-9 . _ -"
+    return f"{error['msg']}, {shown}"
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "got nothing (null)"
+    if isinstance(value, list):
+        return "got a list"
+    if isinstance(value, dict):
+        return "got a mapping"
+    return f"got {type(value).__name__}"
