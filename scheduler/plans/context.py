@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from scheduler.domain.events import PlanEvent
 from scheduler.plans.content import ContentBuilder
-from scheduler.plans.model import DstPolicy
+from scheduler.plans.model import ID_CHARS, DstPolicy
 from scheduler.plans.nodes import YNode
 from scheduler.plans.problems import Problems
 
@@ -62,3 +63,11 @@ def label(kind: str, item: YNode) -> str:
     if ident is not None and isinstance(ident.value, str | int) and str(ident.value).strip():
         return f"{kind} {str(ident.value)!r}"
     return f"{kind} at line {item.line}"
+
+
+def check_id(value: str, limit: int, node: YNode, problems: Problems) -> None:
+    """An id must be a sane requestID: 1 to ``limit`` of ``A-Z a-z 0-9 . _ -``."""
+    if not re.fullmatch(f"[{ID_CHARS}]{{1,{limit}}}", value):
+        problems.at(
+            node.where("id"), f"id {value!r} is not a valid id: use 1–{limit} of A-Z a-z 0-9 . _ -"
+        )

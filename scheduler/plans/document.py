@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from scheduler.domain.events import PlanEvent
-from scheduler.plans.content import ContentBuilder, merge_defaults
-from scheduler.plans.context import Context, Located, label
-from scheduler.plans.model import Defaults, DstPolicy, EventShape, PlanHead
+from scheduler.plans.content import LISTS, ContentBuilder, merge_defaults
+from scheduler.plans.context import Context, Located, check_id, label
+from scheduler.plans.model import ID_MAX, Defaults, DstPolicy, EventShape, PlanHead
 from scheduler.plans.nodes import YNode, compose
 from scheduler.plans.problems import Problems
 from scheduler.plans.programs import expand_program
@@ -72,12 +72,14 @@ def _items(root: YNode, key: str, problems: Problems) -> list[YNode]:
 
 
 def _event(item: YNode, context: Context) -> list[Located]:
+    before = context.problems.reported
     node = merge_defaults(context.defaults, item)
     what = label("event", item)
-    shape = validate(EventShape, node, context.problems, what)
+    shape = validate(EventShape, node, context.problems, what, elsewhere=LISTS)
     if shape is None:
         return []
-    content = context.content.build(node, shape.vtn_id, shape.targets, shape.signals, what)
+    check_id(shape.id, ID_MAX, node, context.problems)
+    content = context.content.build(node, shape.vtn_id)
     policy = context.policy(shape.dst)
     start = _instant(node, "start", shape.start, context, policy)
     end = _instant(node, "end", shape.end, context, policy)
@@ -86,7 +88,7 @@ def _event(item: YNode, context: Context) -> list[Located]:
             node.where("end"), f"{what}: end {shape.end} is not after start {shape.start}"
         )
         return []
-    if content is None or start is None or end is None:
+    if content is None or start is None or end is None or context.problems.reported != before:
         return []
     event = PlanEvent(
         event_id=shape.id,

@@ -16,10 +16,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
-#: A requestID the DR API and our logs can carry safely (DR spec POST /requests).
-ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
-#: Program ids leave room for the ``-YYYYMMDD`` suffix of their events' ids.
-PROGRAM_ID_PATTERN = r"^[A-Za-z0-9._-]{1,55}$"
+#: The longest requestID we write; program ids leave room for ``-YYYYMMDD``.
+ID_MAX = 64
+PROGRAM_ID_MAX = ID_MAX - len("-YYYYMMDD")
+#: A requestID the DR API, URLs and our logs can carry safely (DR spec POST /requests).
+ID_CHARS = "A-Za-z0-9._-"
+ID_PATTERN = f"^[{ID_CHARS}]{{1,{ID_MAX}}}$"
+PROGRAM_ID_PATTERN = f"^[{ID_CHARS}]{{1,{PROGRAM_ID_MAX}}}$"
 
 Number = Annotated[float, Strict()]
 NonEmpty = Annotated[str, Field(min_length=1)]
@@ -87,7 +90,10 @@ class Defaults(_Content):
 
 
 class EventShape(_Content):
-    id: str = Field(pattern=ID_PATTERN, description="requestID: 1–64 of A-Z a-z 0-9 . _ -")
+    id: str = Field(
+        description="requestID: 1–64 of A-Z a-z 0-9 . _ -",
+        json_schema_extra={"pattern": ID_PATTERN},
+    )
     start: str = Field(
         description="Local 'YYYY-MM-DD HH:MM' in the plan's timezone, "
         "or an ISO 8601 instant with offset (2026-07-15T18:00:00Z)."
@@ -98,8 +104,8 @@ class EventShape(_Content):
 
 class ProgramShape(_Content):
     id: str = Field(
-        pattern=PROGRAM_ID_PATTERN,
         description="Events get ids '<id>-YYYYMMDD'; 1–55 of A-Z a-z 0-9 . _ -",
+        json_schema_extra={"pattern": PROGRAM_ID_PATTERN},
     )
     rrule: str = Field(description="RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR")
     from_: str = Field(alias="from", description="First date, YYYY-MM-DD.")

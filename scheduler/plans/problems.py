@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from scheduler.errors import PlanError, Problem
 
@@ -14,16 +14,17 @@ class Problems:
     def __init__(self, file: str) -> None:
         self.file = file
         self._found: set[Problem] = set()
+        #: Problems reported so far, repeats included: compare before and after
+        #: a check to learn whether it found anything.
+        self.reported = 0
 
     def add(self, line: int, col: int, message: str) -> None:
+        self.reported += 1
         self._found.add(Problem(self.file, line, col, message))
 
     def at(self, where: tuple[int, int], message: str) -> None:
         """Report ``message`` at a ``(line, col)`` position."""
         self.add(where[0], where[1], message)
-
-    def extend(self, problems: Iterable[Problem]) -> None:
-        self._found.update(problems)
 
     def __iter__(self) -> Iterator[Problem]:
         return iter(sorted(self._found))

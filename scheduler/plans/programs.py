@@ -16,11 +16,17 @@ from zoneinfo import ZoneInfo
 
 from scheduler.domain.events import PlanEvent
 from scheduler.durations import parse_duration
-from scheduler.plans.content import Content, merge_defaults
-from scheduler.plans.context import Context, Located, label
-from scheduler.plans.model import DstPolicy, ProgramShape
+from scheduler.plans.content import LISTS, Content, merge_defaults
+from scheduler.plans.context import Context, Located, check_id, label
+from scheduler.plans.model import PROGRAM_ID_MAX, DstPolicy, ProgramShape
 from scheduler.plans.nodes import YNode
-from scheduler.plans.recurrence import RuleProblem, holiday_dates, occurrence_dates
+from scheduler.plans.recurrence import (
+    RuleProblem,
+    holiday_calendar,
+    holiday_dates,
+    occurrence_dates,
+    parse_rule,
+)
 from scheduler.plans.shape import validate
 from scheduler.plans.times import TimeProblem, parse_clock, parse_date, resolve_local
 
@@ -28,86 +34,91 @@ _T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
-class _Schedule:
-    """A program's checked timing: its dates, local start time and length."""
+class _Timing:
+    """A program's timing keys, each parsed and checked on its own."""
 
-    dates: list[date]
+    rule: str
+    first: date
+    last: date
     start_time: time
     duration: timedelta
+    skip_dates: dict[date, YNode]
+    holidays: tuple[str, str] | tuple[()] | None
     tz: ZoneInfo
     policy: DstPolicy
 
 
 def expand_program(item: YNode, context: Context) -> list[Located]:
     """The events of one program, or none after reporting its problems."""
+    before = context.problems.reported
     node = merge_defaults(context.defaults, item)
     what = label("program", item)
-    shape = validate(ProgramShape, node, context.problems, what)
+    shape = validate(ProgramShape, node, context.problems, what, elsewhere=LISTS)
     if shape is None:
         return []
-    content = context.content.build(node, shape.vtn_id, shape.targets, shape.signals, what)
-    schedule = _schedule(shape, node, context, what)
-    if content is None or schedule is None:
+    check_id(shape.id, PROGRAM_ID_MAX, node, context.problems)
+    content = context.content.build(node, shape.vtn_id)
+    timing = _timing(shape, node, context, what)
+    dates = _dates(timing, node, context) if timing else None
+    if content is None or timing is None or dates is None:
         return []
-    return _events(shape, content, schedule, item, context)
+    if context.problems.reported != before:
+        return []
+    return _events(shape, content, timing, dates, item, context)
 
 
-def _schedule(shape: ProgramShape, node: YNode, context: Context, what: str) -> _Schedule | None:
-    problems = context.problems
+def _timing(shape: ProgramShape, node: YNode, context: Context, what: str) -> _Timing | None:
+    """Every timing key parsed (each problem reported); None if any is wrong."""
+    code = shape.skip_holidays
+    rule = _checked(context, node, "rrule", lambda: parse_rule(shape.rrule))
     first = _checked(context, node, "from", lambda: parse_date(shape.from_))
     last = _checked(context, node, "until", lambda: parse_date(shape.until))
     clock = _checked(context, node, "start_time", lambda: parse_clock(shape.start_time))
     duration = _checked(context, node, "duration", lambda: _positive(shape.duration))
+    skips = _skip_dates(shape, node, context)
+    calendar = (
+        _checked(context, node, "skip_holidays", lambda: holiday_calendar(code)) if code else ()
+    )
     tz = context.local_zone(node.child("start_time") or node, f"{what}: start_time")
-    if first is not None and last is not None and last < first:
-        problems.at(node.where("until"), f"until {last} is before from {first}")
+    if rule is None or first is None or last is None or clock is None or duration is None:
         return None
-    if first is None or last is None:
+    if skips is None or calendar is None or tz is None:
         return None
-    dates = _dates(shape, node, context, first, last)
-    if dates is None or clock is None or duration is None or tz is None:
-        return None
-    return _Schedule(dates, clock, duration, tz, context.policy(shape.dst))
+    return _Timing(
+        rule, first, last, clock, duration, skips, calendar or None, tz, context.policy(shape.dst)
+    )
 
 
-def _dates(
-    shape: ProgramShape, node: YNode, context: Context, first: date, last: date
-) -> list[date] | None:
+def _dates(timing: _Timing, node: YNode, context: Context) -> list[date] | None:
     """The rule's dates less ``skip_dates`` and, with ``skip_holidays``, public holidays."""
-    dates = _checked(context, node, "rrule", lambda: occurrence_dates(shape.rrule, first, last))
-    skipped = _skip_dates(shape, node, context, first, last)
-    if shape.skip_holidays is not None:
-        years = range(first.year, last.year + 1)
-        found = _checked(
-            context, node, "skip_holidays", lambda: holiday_dates(str(shape.skip_holidays), years)
-        )
-        skipped = None if found is None or skipped is None else skipped | found
-    if dates is None or skipped is None:
+    first, last = timing.first, timing.last
+    if last < first:
+        context.problems.at(node.where("until"), f"until {last} is before from {first}")
         return None
+    outside = [(d, n) for d, n in timing.skip_dates.items() if not first <= d <= last]
+    for day, item in outside:
+        context.problems.add(
+            item.line, item.col, f"skip_dates: {day} is outside from {first} .. until {last}"
+        )
+    dates = _checked(context, node, "rrule", lambda: occurrence_dates(timing.rule, first, last))
+    if dates is None or outside:
+        return None
+    skipped = set(timing.skip_dates)
+    if timing.holidays:
+        skipped |= holiday_dates(timing.holidays, range(first.year, last.year + 1))
     return [day for day in dates if day not in skipped]
 
 
-def _skip_dates(
-    shape: ProgramShape, node: YNode, context: Context, first: date, last: date
-) -> frozenset[date] | None:
+def _skip_dates(shape: ProgramShape, node: YNode, context: Context) -> dict[date, YNode] | None:
     list_node = node.child("skip_dates")
     items = list_node.value if list_node and isinstance(list_node.value, list) else []
-    found: set[date] = set()
-    ok = True
+    found: dict[date, YNode] = {}
     for text, item in zip(shape.skip_dates, items, strict=False):
         try:
-            day = parse_date(text)
+            found[parse_date(text)] = item
         except TimeProblem as exc:
             context.problems.add(item.line, item.col, f"skip_dates: {exc}")
-            ok = False
-            continue
-        if not first <= day <= last:
-            context.problems.add(
-                item.line, item.col, f"skip_dates: {day} is outside from {first} .. until {last}"
-            )
-            ok = False
-        found.add(day)
-    return frozenset(found) if ok else None
+    return found if len(found) == len(shape.skip_dates) else None
 
 
 def _positive(text: str) -> timedelta:
@@ -130,16 +141,21 @@ def _checked(context: Context, node: YNode, key: str, parse: Callable[[], _T]) -
 
 
 def _events(
-    shape: ProgramShape, content: Content, schedule: _Schedule, item: YNode, context: Context
+    shape: ProgramShape,
+    content: Content,
+    timing: _Timing,
+    dates: list[date],
+    item: YNode,
+    context: Context,
 ) -> list[Located]:
     source = f"{context.file}:{item.line}"
     located: list[Located] = []
-    for day in schedule.dates:
+    for day in dates:
         try:
             start = resolve_local(
-                datetime.combine(day, schedule.start_time), schedule.tz, schedule.policy
+                datetime.combine(day, timing.start_time), timing.tz, timing.policy
             )
-            end = start + schedule.duration
+            end = start + timing.duration
         except OverflowError:
             context.problems.at(
                 item.where("duration"), f"program {shape.id!r}: {day} + duration is out of range"

@@ -39,38 +39,43 @@ class RuleProblem(ValueError):
     """An RRULE, date range or holiday calendar that cannot be used."""
 
 
-def occurrence_dates(text: str, first: date, last: date) -> list[date]:
-    """The dates ``text`` (an RRULE) yields from ``first`` to ``last`` inclusive."""
-    rule = _parse(text, first)
+def parse_rule(text: str) -> str:
+    """The rule ``text`` checked for use in a program, without any ``RRULE:`` prefix."""
+    body = text.strip().removeprefix("RRULE:")
+    parts = _parts(body)
+    if parts.get("FREQ") not in _FREQS:
+        raise RuleProblem(
+            f"FREQ must be one of {', '.join(_FREQS)} (a program has one event per date)"
+        )
+    _rule(body, date(2000, 1, 1))
+    return body
+
+
+def occurrence_dates(body: str, first: date, last: date) -> list[date]:
+    """The dates a checked rule yields from ``first`` to ``last`` inclusive."""
     dates: list[date] = []
-    for moment in rule:
+    for moment in _rule(body, first):
         day = moment.date()
         if day > last:
             break
         dates.append(day)
         if len(dates) > MAX_OCCURRENCES:
             raise RuleProblem(
-                f"rrule yields more than {MAX_OCCURRENCES} dates between "
-                f"{first} and {last}; split the program"
+                f"yields more than {MAX_OCCURRENCES} dates between {first} and {last}; "
+                "split the program"
             )
     return dates
 
 
-def _parse(text: str, first: date) -> rrule:
-    body = text.strip().removeprefix("RRULE:")
-    parts = _parts(body)
-    if parts.get("FREQ") not in _FREQS:
-        raise RuleProblem(
-            f"rrule FREQ must be one of {', '.join(_FREQS)} (a program has one event per date)"
-        )
+def _rule(body: str, first: date) -> rrule:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             rule = rrulestr(body, dtstart=datetime.combine(first, time()))
     except Exception as exc:  # dateutil raises many kinds of error on a bad rule
-        raise RuleProblem(f"invalid rrule {text!r}: {exc}") from None
+        raise RuleProblem(f"invalid rrule {body!r}: {exc}") from None
     if not isinstance(rule, rrule):
-        raise RuleProblem(f"invalid rrule {text!r}: one RRULE line expected")
+        raise RuleProblem(f"invalid rrule {body!r}: one RRULE line expected")
     return rule
 
 
@@ -86,20 +91,26 @@ def _parts(body: str) -> dict[str, str]:
             )
         if name not in _PARTS:
             raise RuleProblem(
-                f"rrule part {name} is not allowed in a program (allowed: "
-                f"{', '.join(_PARTS)}; dates come from from/until, the time "
-                "from start_time)"
+                f"part {name} is not allowed in a program (allowed: {', '.join(_PARTS)}; "
+                "dates come from from/until, the time from start_time)"
             )
         parts[name] = value.strip().upper()
     return parts
 
 
-def holiday_dates(code: str, years: Iterable[int]) -> frozenset[date]:
-    """Public holidays of a country (``US``) or a subdivision (``US-CA``) in ``years``."""
+def holiday_calendar(code: str) -> tuple[str, str]:
+    """``US`` or ``US-CA`` as (country, subdivision), checked against the holidays package."""
     match = _HOLIDAY_CODE.fullmatch(code.strip())
     if not match:
-        raise RuleProblem(f"skip_holidays {code!r}: write a country code such as US or US-CA")
-    return _holidays(match[1].upper(), (match[2] or "").upper(), tuple(sorted(set(years))))
+        raise RuleProblem(f"{code!r} is not a country code: write e.g. US or US-CA")
+    calendar = (match[1].upper(), (match[2] or "").upper())
+    _holidays(*calendar, ())
+    return calendar
+
+
+def holiday_dates(calendar: tuple[str, str], years: Iterable[int]) -> frozenset[date]:
+    """Public holidays (observed days included) of a checked calendar in ``years``."""
+    return _holidays(*calendar, tuple(sorted(set(years))))
 
 
 @lru_cache(maxsize=64)
@@ -108,7 +119,5 @@ def _holidays(country: str, subdiv: str, years: tuple[int, ...]) -> frozenset[da
         calendar = holidays.country_holidays(country, subdiv=subdiv or None, years=years)
     except NotImplementedError:
         where = f"subdivision {subdiv} of {country}" if subdiv else f"country {country}"
-        raise RuleProblem(
-            f"skip_holidays: the holidays package has no calendar for {where}"
-        ) from None
+        raise RuleProblem(f"the holidays package has no calendar for {where}") from None
     return frozenset(calendar.keys())

@@ -19,25 +19,35 @@ from scheduler.plans.problems import Problems
 M = TypeVar("M", bound=BaseModel)
 
 
-def validate(model: type[M], node: YNode, problems: Problems, what: str) -> M | None:
-    """``node`` as a ``model``; None when it does not fit (every misfit reported).
+def validate(
+    model: type[M], node: YNode, problems: Problems, what: str, *, elsewhere: tuple[str, ...] = ()
+) -> M | None:
+    """``node`` as a ``model``, every misfit reported; None when nothing can be salvaged.
 
-    ``what`` names the thing in messages ("event 'x'", "defaults").
+    When some keys are wrong, the model is rebuilt without them so that later
+    checks of the other keys still run (and report) in the same pass; the
+    caller knows from ``problems`` that the result is not usable as is. Keys
+    in ``elsewhere`` are validated by the caller item by item and passed here
+    as null. ``what`` names the thing when it is not a mapping at all.
     """
     if not node.is_map:
         problems.add(node.line, node.col, f"{what} must be a mapping of keys")
         return None
+    data = {k: None if k in elsewhere else v.plain() for k, v in node.value.items()}
     try:
-        return model.model_validate(node.plain())
+        return model.model_validate(data)
     except ValidationError as exc:
-        for error in exc.errors(include_url=False):
-            _report(model, node, error, problems, what)
+        errors = exc.errors(include_url=False)
+    for error in errors:
+        _report(model, node, error, problems)
+    broken = {error["loc"][0] for error in errors if error["loc"]}
+    try:
+        return model.model_validate({k: v for k, v in data.items() if k not in broken})
+    except ValidationError:
         return None
 
 
-def _report(
-    model: type[BaseModel], root: YNode, error: ErrorDetails, problems: Problems, what: str
-) -> None:
+def _report(model: type[BaseModel], root: YNode, error: ErrorDetails, problems: Problems) -> None:
     loc = error["loc"]
     node, parent = root, root
     for part in loc:
@@ -45,27 +55,28 @@ def _report(
         if child is None:
             break
         parent, node = node, child
-    key = _dotted(loc)
     kind = error["type"]
-    if kind == "extra_forbidden" and isinstance(loc[-1], str):
+    if kind == "extra_forbidden" and loc and isinstance(loc[-1], str):
         line, col = parent.keys.get(loc[-1], (node.line, node.col))
-        problems.add(line, col, _unknown_key(loc[-1], parent, model, loc))
-    elif kind == "missing":
-        problems.add(node.line, node.col, f"{what}: missing required key {key!r}")
+        problems.add(line, col, _unknown_key(loc[-1], model, loc))
+    elif kind == "missing" and loc:
+        problems.add(node.line, node.col, f"missing required key {loc[-1]!r}")
     else:
-        problems.add(node.line, node.col, f"{key}: {_message(error)}")
+        problems.add(node.line, node.col, f"{_key(loc)}: {_message(error)}")
 
 
-def _dotted(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out
+def _key(loc: tuple[int | str, ...]) -> str:
+    """The key as messages show it: from the innermost key name on (``targets[1]``).
+
+    The same value validated as part of different models reads the same, so
+    its problem is reported once.
+    """
+    names = [i for i, part in enumerate(loc) if isinstance(part, str)]
+    tail = loc[names[-1] :] if names else loc
+    return "".join(f"[{part}]" if isinstance(part, int) else str(part) for part in tail)
 
 
-def _unknown_key(
-    key: str, parent: YNode, model: type[BaseModel], loc: tuple[int | str, ...]
-) -> str:
+def _unknown_key(key: str, model: type[BaseModel], loc: tuple[int | str, ...]) -> str:
     known = _known_keys(model, loc[:-1])
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
@@ -120,9 +131,6 @@ def _message(error: ErrorDetails) -> str:
         return f"must be {ctx.get('expected', '')}, {shown}"
     if kind == "too_short":
         return "must not be empty"
-    if kind == "string_pattern_mismatch":
-        length = "55" if "55" in str(ctx.get("pattern", "")) else "64"
-        return f"{given!r} is not a valid id: use 1–{length} of A-Z a-z 0-9 . _ -"
     return f"{error['msg']}, {shown}"
 
 

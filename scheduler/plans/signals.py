@@ -53,7 +53,7 @@ def build_targets(shapes: list[Target]) -> tuple[EventTarget, ...]:
 
 
 def _signal(shape: SignalShape, node: YNode, default_id: str, problems: Problems) -> Signal | None:
-    before = len(problems)
+    before = problems.reported
     expected = SIGNAL_TYPES[shape.name]
     if shape.type is not None and shape.type.lower() != expected.lower():
         problems.at(
@@ -69,7 +69,7 @@ def _signal(shape: SignalShape, node: YNode, default_id: str, problems: Problems
                 problems.at(
                     node.where(key), f"{key} only applies to LOAD_CONTROL signals, not {shape.name}"
                 )
-    if len(problems) != before:
+    if problems.reported != before:
         return None
     return Signal(
         signal_id=shape.id or default_id,
@@ -93,12 +93,11 @@ def _check_temperatures(shape: SignalShape, node: YNode, problems: Problems) -> 
         if not math.isfinite(value):
             problems.at(node.where(key), f"{key} must be a finite number, got {value}")
             continue
-        converted = _to_f(value, unit, difference=key == "temp_offset")
+        difference = key == "temp_offset"
+        converted = _to_f(value, unit, difference=difference)
         if not limits[0] <= converted <= limits[1]:
-            problems.at(
-                node.where(key),
-                f"{key} {_shown(value, converted, unit)} is outside {limits[0]}–{limits[1]} °F",
-            )
+            shown = _shown(value, converted, unit, difference=difference)
+            problems.at(node.where(key), f"{key} {shown} is outside {limits[0]}–{limits[1]} °F")
         in_f[key] = converted
     low, high = in_f.get("min_temp"), in_f.get("max_temp")
     if low is not None and high is not None and low > high:
@@ -114,7 +113,8 @@ def _to_f(value: float, unit: str, *, difference: bool) -> Fraction:
     return delta_c_to_f(value) if difference else c_to_f(value)
 
 
-def _shown(value: float, in_f: Fraction, unit: str) -> str:
+def _shown(value: float, in_f: Fraction, unit: str, *, difference: bool) -> str:
     if unit == "F":
         return f"{value:g} °F"
-    return f"{value:g} °C ({float(in_f):g} °F)"
+    change = "a change of " if difference else ""
+    return f"{value:g} °C ({change}{float(in_f):g} °F)"
