@@ -7,6 +7,7 @@ single run reports every problem of the file.
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from scheduler.domain.events import PlanEvent
 from scheduler.plans.content import LISTS, ContentBuilder, merge_defaults
@@ -39,26 +40,34 @@ def parse_document(text: str, file: str) -> tuple[list[Located], Problems]:
 
 def _context(root: YNode, file: str, problems: Problems) -> Context:
     validate(PlanHead, root, problems, "the plan")
-    tz, tz_node = None, root.child("timezone")
-    if tz_node is not None and isinstance(tz_node.value, str):
-        try:
-            tz = zone(tz_node.value)
-        except TimeProblem as exc:
-            problems.add(tz_node.line, tz_node.col, f"timezone: {exc}")
+    tz_node = root.child("timezone")
     dst_node = root.child("dst")
     dst = validate(DstPolicy, dst_node, Problems(file), "dst") if dst_node else None
+    content = ContentBuilder(problems)
     defaults = root.child("defaults")
-    if defaults is not None:
-        validate(Defaults, defaults, problems, "defaults")
+    if defaults is not None and validate(Defaults, defaults, problems, "defaults", elsewhere=LISTS):
+        # Checked here too, so a broken default is reported even with no event using it.
+        content.targets(defaults.child("targets"))
+        content.signals(defaults.child("signals"))
     return Context(
-        file,
-        problems,
-        tz,
-        tz_node is not None,
-        dst or DstPolicy(),
-        defaults,
-        ContentBuilder(problems),
+        file=file,
+        problems=problems,
+        tz=_zone(tz_node, problems),
+        tz_given=tz_node is not None and tz_node.value is not None,
+        dst=dst or DstPolicy(),
+        defaults=defaults,
+        content=content,
     )
+
+
+def _zone(node: YNode | None, problems: Problems) -> ZoneInfo | None:
+    if node is None or not isinstance(node.value, str):
+        return None
+    try:
+        return zone(node.value)
+    except TimeProblem as exc:
+        problems.add(node.line, node.col, f"timezone: {exc}")
+        return None
 
 
 def _items(root: YNode, key: str, problems: Problems) -> list[YNode]:

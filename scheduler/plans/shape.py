@@ -78,7 +78,7 @@ def _key(loc: tuple[int | str, ...]) -> str:
 
 def _unknown_key(key: str, model: type[BaseModel], loc: tuple[int | str, ...]) -> str:
     known = _known_keys(model, loc[:-1])
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
     hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
     return f"unknown key {key!r}{hint}"
 
