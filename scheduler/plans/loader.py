@@ -49,8 +49,9 @@ def resolve_plan_paths(patterns: Sequence[str]) -> list[Path]:
     found: set[Path] = set()
     problems: list[Problem] = []
     for pattern in patterns:
-        expanded = pattern if glob.has_magic(pattern) else glob.escape(pattern)
-        matches = [Path(m) for m in glob.glob(expanded, recursive=True) if Path(m).is_file()]
+        matches = [Path(m) for m in glob.glob(pattern, recursive=True) if Path(m).is_file()]
+        if not matches and Path(pattern).is_file():
+            matches = [Path(pattern)]  # a file whose name has glob characters, like [1]
         if not matches:
             problems.append(Problem(pattern, 0, 0, "no plan file matches this pattern"))
         found.update(matches)

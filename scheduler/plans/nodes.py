@@ -23,8 +23,9 @@ from scheduler.plans.problems import Problems
 
 #: Nesting deeper than this is no plan; ruamel's composer recurses per level.
 MAX_DEPTH = 64
-#: Nodes after alias expansion; guards against "billion laughs" documents.
-MAX_NODES = 2_000_000
+#: Values after alias expansion; guards against "billion laughs" documents
+#: (a plan of 20,000 one-off events has about 400,000).
+MAX_NODES = 1_000_000
 
 _TAG = "tag:yaml.org,2002:"
 _MERGE = _TAG + "merge"
@@ -118,9 +119,12 @@ class _Converter:
             self.open.discard(id(node))
 
     def _admit(self, node: Node, line: int, col: int) -> bool:
-        """False (reported) for an alias inside itself or past the size budget."""
+        """False (reported) for an alias inside itself, too deep, or past the size budget."""
         if id(node) in self.open:
             self.problems.add(line, col, "an alias refers to a node that contains it")
+            return False
+        if len(self.open) >= MAX_DEPTH:  # aliases can nest deeper than the text does
+            self.problems.add(line, col, f"values nested more than {MAX_DEPTH} deep")
             return False
         self.budget -= 1
         if self.budget == 0:

@@ -20,8 +20,10 @@ def signals(yaml_list: str) -> tuple[Signal, ...]:
 
 
 def test_signal_id_defaults_to_position_and_type_to_the_name() -> None:
-    found = signals("[{name: LOAD_CONTROL, targets: [x-DEVICE_AIR_CONDITIONER]},"
-                    " {name: SIMPLE, targets: [x-DEVICE_TV]}, {id: tv2, name: SIMPLE, targets: [T]}]")
+    found = signals(
+        "[{name: LOAD_CONTROL, targets: [x-DEVICE_AIR_CONDITIONER]},"
+        " {name: SIMPLE, targets: [x-DEVICE_TV]}, {id: tv2, name: SIMPLE, targets: [T]}]"
+    )
     assert [(s.signal_id, s.name, s.type) for s in found] == [
         ("1", "LOAD_CONTROL", "x-loadControlLevelOffset"),
         ("2", "SIMPLE", "level"),
@@ -30,27 +32,37 @@ def test_signal_id_defaults_to_position_and_type_to_the_name() -> None:
 
 
 def test_both_spellings_of_the_load_control_type_are_read_and_normalised() -> None:
-    found = signals("[{name: LOAD_CONTROL, type: x-LoadControlLevelOffset, targets: [A]},"
-                    " {name: LOAD_CONTROL, type: x-loadControlLevelOffset, targets: [B]}]")
+    found = signals(
+        "[{name: LOAD_CONTROL, type: x-LoadControlLevelOffset, targets: [A]},"
+        " {name: LOAD_CONTROL, type: x-loadControlLevelOffset, targets: [B]}]"
+    )
     assert {s.type for s in found} == {"x-loadControlLevelOffset"}
 
 
 def test_temperatures_are_kept_as_written_in_their_unit() -> None:
-    (found,) = signals("[{name: LOAD_CONTROL, targets: [x-DEVICE_AIR_CONDITIONER],"
-                       " min_temp: 18, max_temp: 30, temp_offset: 8.5, unit: C}]")
+    (found,) = signals(
+        "[{name: LOAD_CONTROL, targets: [x-DEVICE_AIR_CONDITIONER],"
+        " min_temp: 18, max_temp: 30, temp_offset: 8.5, unit: C}]"
+    )
     assert (found.min_temp, found.max_temp, found.temp_offset, found.unit) == (
-        18.0, 30.0, 8.5, TempUnit.C
+        18.0,
+        30.0,
+        8.5,
+        TempUnit.C,
     )
     assert found.controls_air_conditioners
 
 
 def test_range_bounds_are_inclusive_after_conversion() -> None:
     # 30 °C is exactly 86 °F; 17.8 °C is 64.04 °F; 2.25 °C is a change of 4.05 °F.
-    (found,) = signals("[{name: LOAD_CONTROL, targets: [A], min_temp: 17.8, max_temp: 30,"
-                       " temp_offset: 2.25, unit: C}]")
+    (found,) = signals(
+        "[{name: LOAD_CONTROL, targets: [A], min_temp: 17.8, max_temp: 30,"
+        " temp_offset: 2.25, unit: C}]"
+    )
     assert found.max_temp == 30.0
-    edge_f = signals("[{name: LOAD_CONTROL, targets: [A], min_temp: 64, max_temp: 86,"
-                     " temp_offset: 16}]")
+    edge_f = signals(
+        "[{name: LOAD_CONTROL, targets: [A], min_temp: 64, max_temp: 86, temp_offset: 16}]"
+    )
     assert edge_f[0].unit is None  # no unit means °F (DR spec)
     equal = signals("[{name: LOAD_CONTROL, targets: [A], min_temp: 75, max_temp: 75}]")
     assert equal[0].min_temp == equal[0].max_temp == 75.0
@@ -58,10 +70,11 @@ def test_range_bounds_are_inclusive_after_conversion() -> None:
 
 def test_offset_in_celsius_just_below_the_range_is_refused() -> None:
     # 2.2 °C is a change of 3.96 °F: below 4 °F although 2.2 °C "looks" like 4 °F.
-    assert problems(doc(EVENT + "    signals: [{name: LOAD_CONTROL, targets: [A],"
-                        " temp_offset: 2.2, unit: C}]\n")) == [
-        "11:63: temp_offset 2.2 °C (a change of 3.96 °F) is outside 4–16 °F"
-    ]
+    assert problems(
+        doc(
+            EVENT + "    signals: [{name: LOAD_CONTROL, targets: [A], temp_offset: 2.2, unit: C}]\n"
+        )
+    ) == ["11:63: temp_offset 2.2 °C (a change of 3.96 °F) is outside 4–16 °F"]
 
 
 def test_targets_with_resources_and_numeric_ids_read_as_text() -> None:
@@ -72,8 +85,10 @@ def test_targets_with_resources_and_numeric_ids_read_as_text() -> None:
 
 
 def test_defaults_fill_what_an_event_leaves_out_and_event_keys_win() -> None:
-    text = doc(EVENT + "  - id: e2\n    start: 2026-07-16 14:00\n    end: 2026-07-16 15:00\n"
-               "    vtn_id: vtn02\n    signals: [{name: LOAD_CONTROL, targets: [A]}]\n")
+    text = doc(
+        EVENT + "  - id: e2\n    start: 2026-07-16 14:00\n    end: 2026-07-16 15:00\n"
+        "    vtn_id: vtn02\n    signals: [{name: LOAD_CONTROL, targets: [A]}]\n"
+    )
     found = by_id(text)
     assert (found["e1"].vtn_id, found["e2"].vtn_id) == ("vtn01", "vtn02")
     assert [s.name for s in found["e1"].signals] == ["SIMPLE"]

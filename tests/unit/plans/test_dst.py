@@ -8,7 +8,7 @@ back 2026-10-25 02:00 BST -> 01:00 GMT (01:00 UTC).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
@@ -56,8 +56,9 @@ def test_gap_shift_forward_starts_when_the_clocks_change() -> None:
     assert event.end == utc(2026, 3, 8, 9, 0)  # 05:00 EDT
 
 
-@pytest.mark.parametrize(("fold", "expected"), [("earlier", utc(2026, 11, 1, 5, 30)),
-                                                ("later", utc(2026, 11, 1, 6, 30))])
+@pytest.mark.parametrize(
+    ("fold", "expected"), [("earlier", utc(2026, 11, 1, 5, 30)), ("later", utc(2026, 11, 1, 6, 30))]
+)
 def test_fold_policy_picks_one_of_the_two_instants(fold: str, expected: datetime) -> None:
     text = plan("2026-11-01 01:30", "2026-11-01 04:00", dst=f"{{fold: {fold}}}")
     assert by_id(text)["e1"].start == expected  # 01:30 EDT (-4) or 01:30 EST (-5)
@@ -92,11 +93,14 @@ def test_london_gap_and_fold() -> None:
         "8:12: start: local time 2026-10-25 01:15 in Europe/London happens twice "
         "(DST fold, clocks go back); set dst.fold to earlier or later"
     ]
-    shifted = plan("2026-03-29 01:30", "2026-03-29 04:00", zone="Europe/London",
-                   dst="{gap: shift_forward, fold: later}")
+    shifted = plan(
+        "2026-03-29 01:30",
+        "2026-03-29 04:00",
+        zone="Europe/London",
+        dst="{gap: shift_forward, fold: later}",
+    )
     assert by_id(shifted)["e1"].start == utc(2026, 3, 29, 1, 0)  # 02:00 BST
-    later = plan("2026-10-25 01:15", "2026-10-25 04:00", zone="Europe/London",
-                 dst="{fold: later}")
+    later = plan("2026-10-25 01:15", "2026-10-25 04:00", zone="Europe/London", dst="{fold: later}")
     assert by_id(later)["e1"].start == utc(2026, 10, 25, 1, 15)  # 01:15 GMT
 
 
@@ -123,8 +127,7 @@ programs:
 
 
 def program(first: str, last: str, clock: str, dst: str = "") -> str:
-    return PROGRAM.format(first=first, last=last, clock=clock,
-                          dst=f"dst: {dst}\n" if dst else "")
+    return PROGRAM.format(first=first, last=last, clock=clock, dst=f"dst: {dst}\n" if dst else "")
 
 
 def test_program_spanning_spring_forward_keeps_its_local_start_time() -> None:
@@ -139,7 +142,9 @@ def test_program_spanning_spring_forward_keeps_its_local_start_time() -> None:
 def test_program_spanning_fall_back_keeps_its_local_start_time() -> None:
     events = by_id(program("2026-10-31", "2026-11-02", "08:00"))
     assert [e.start for e in events.values()] == [
-        utc(2026, 10, 31, 12, 0), utc(2026, 11, 1, 13, 0), utc(2026, 11, 2, 13, 0)
+        utc(2026, 10, 31, 12, 0),
+        utc(2026, 11, 1, 13, 0),
+        utc(2026, 11, 2, 13, 0),
     ]
 
 
@@ -168,7 +173,9 @@ def test_program_occurrence_in_a_fold_names_the_date() -> None:
 def test_program_dst_policy_resolves_its_occurrences() -> None:
     text = program("2026-03-07", "2026-03-09", "02:30", dst="{gap: shift_forward}")
     assert [e.start for e in by_id(text).values()] == [
-        utc(2026, 3, 7, 7, 30), utc(2026, 3, 8, 7, 0), utc(2026, 3, 9, 6, 30)
+        utc(2026, 3, 7, 7, 30),
+        utc(2026, 3, 8, 7, 0),
+        utc(2026, 3, 9, 6, 30),
     ]
     per_program = program("2026-10-31", "2026-11-01", "01:30") + "    dst: {fold: later}\n"
     assert by_id(per_program)["daily-20261101"].start == utc(2026, 11, 1, 6, 30)

@@ -65,7 +65,10 @@ def test_rrule_forms() -> None:
     assert dates(doc(fortnightly))[:3] == [date(2026, 6, 1), date(2026, 6, 15), date(2026, 6, 29)]
     last_friday = SUMMER.replace("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", "FREQ=MONTHLY;BYDAY=-1FR")
     assert dates(doc(last_friday)) == [
-        date(2026, 6, 26), date(2026, 7, 31), date(2026, 8, 28), date(2026, 9, 25)
+        date(2026, 6, 26),
+        date(2026, 7, 31),
+        date(2026, 8, 28),
+        date(2026, 9, 25),
     ]
 
 
@@ -90,9 +93,11 @@ def test_program_keys_win_over_defaults_and_lists_are_replaced() -> None:
 
 
 def test_daily_events_longer_than_a_day_overlap_themselves() -> None:
-    body = SUMMER.replace("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", "FREQ=DAILY").replace(
-        "duration: 3h", "duration: 25h"
-    ).replace("until: 2026-09-30", "until: 2026-06-02")
+    body = (
+        SUMMER.replace("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", "FREQ=DAILY")
+        .replace("duration: 3h", "duration: 25h")
+        .replace("until: 2026-09-30", "until: 2026-06-02")
+    )
     assert problems(doc(body)) == [
         "8:5: event 'weekday-peak-20260602' (2026-06-02 19:00–2026-06-03 20:00 UTC) overlaps "
         "event 'weekday-peak-20260601' (2026-06-01 19:00–2026-06-02 20:00 UTC, plan.yaml:8:5) "
@@ -101,9 +106,11 @@ def test_daily_events_longer_than_a_day_overlap_themselves() -> None:
 
 
 def test_too_many_dates_is_a_problem() -> None:
-    body = SUMMER.replace("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", "FREQ=DAILY").replace(
-        "until: 2026-09-30", "until: 2056-09-30"
-    ).replace("duration: 3h", "duration: 1h")
+    body = (
+        SUMMER.replace("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", "FREQ=DAILY")
+        .replace("until: 2026-09-30", "until: 2056-09-30")
+        .replace("duration: 3h", "duration: 1h")
+    )
     assert problems(doc(body)) == [
         "10:12: rrule: yields more than 10000 dates between 2026-06-01 and 2056-09-30; "
         "split the program"
