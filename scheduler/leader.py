@@ -200,6 +200,7 @@ class PostgresElector:
         self._epoch: int | None = None
         self._lost = asyncio.Event()
         self._monitor: asyncio.Task[None] | None = None
+        self._unreachable = False
 
     def __repr__(self) -> str:  # the URL may carry a password: never show it
         return f"PostgresElector(holder={self.holder!r}, epoch={self._epoch})"
@@ -232,6 +233,9 @@ class PostgresElector:
             row = await (
                 await conn.execute("SELECT pg_try_advisory_lock(%s)", [self._key])
             ).fetchone()
+            if self._unreachable:
+                self._unreachable = False
+                log.info("leader.database_reachable", holder=self.holder)
             if not (row and row[0]):
                 return None
             return await self._take_over(conn)
@@ -239,7 +243,11 @@ class PostgresElector:
             await self._drop_connection()
             raise StoreError("table leader_lease is missing: run `drsched db upgrade`") from exc
         except psycopg.Error as exc:
-            log.warning("leader.attempt_failed", error=type(exc).__name__, detail=str(exc)[:200])
+            if not self._unreachable:  # once per outage, not on every retry
+                self._unreachable = True
+                log.warning(
+                    "leader.attempt_failed", error=type(exc).__name__, detail=str(exc)[:200]
+                )
             await self._drop_connection()
             return None
 

@@ -289,3 +289,18 @@ def test_migration_lock_serializes_upgrades(pg_url: str) -> None:
 def test_migration_lock_is_a_no_op_on_sqlite(sqlite_url: str) -> None:
     with migration_lock(sqlite_url), migration_lock(sqlite_url):
         pass
+
+
+async def test_an_unreachable_database_is_logged_once_not_on_every_retry() -> None:
+    from structlog.testing import capture_logs
+
+    elector = PostgresElector("postgresql+psycopg://u:hunter2@127.0.0.1:1/drsched", timing=FAST)
+    with capture_logs() as logs:
+        trying = asyncio.create_task(elector.acquire())
+        await asyncio.sleep(6 * FAST.retry_interval)  # several failed attempts
+        assert not trying.done()
+        trying.cancel()
+    failures = [entry for entry in logs if entry["event"] == "leader.attempt_failed"]
+    assert len(failures) == 1
+    assert "hunter2" not in str(logs)
+    await elector.close()
