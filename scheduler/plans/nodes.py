@@ -29,6 +29,7 @@ MAX_NODES = 1_000_000
 
 _TAG = "tag:yaml.org,2002:"
 _MERGE = _TAG + "merge"
+_COLLECTION_TAGS = (_TAG + "map", _TAG + "seq")
 
 
 @dataclass(slots=True)
@@ -108,6 +109,8 @@ class _Converter:
             return YNode(None, line, col)
         self.open.add(id(node))
         try:
+            if not isinstance(node, ScalarNode) and str(node.tag) not in _COLLECTION_TAGS:
+                self.problems.add(line, col, f"unsupported YAML tag {str(node.tag)!r}")
             if isinstance(node, MappingNode):
                 return self._mapping(node, line, col)
             if isinstance(node, SequenceNode):
@@ -189,7 +192,7 @@ class _Converter:
         if tag == _TAG + "float":
             return _to_float(text)
         self.problems.add(line, col, f"unsupported YAML tag {tag!r}")
-        return None
+        return text
 
 
 def _to_int(text: str) -> int | str:
