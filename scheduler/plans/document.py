@@ -89,27 +89,36 @@ def _event(item: YNode, context: Context) -> list[Located]:
         return []
     check_id(shape.id, ID_MAX, node, context.problems)
     content = context.content.build(node, shape.vtn_id)
-    policy = context.policy(shape.dst)
-    start = _instant(node, "start", shape.start, context, policy)
-    end = _instant(node, "end", shape.end, context, policy)
-    if start is not None and end is not None and end <= start:
-        context.problems.at(
-            node.where("end"), f"{what}: end {shape.end} is not after start {shape.start}"
-        )
-        return []
-    if content is None or start is None or end is None or context.problems.reported != before:
+    window = _window(shape, node, context, what)
+    if content is None or window is None or context.problems.reported != before:
         return []
     event = PlanEvent(
         event_id=shape.id,
         vtn_id=content.vtn_id,
-        start=start,
-        end=end,
+        start=window[0],
+        end=window[1],
         signals=content.signals,
         targets=content.targets,
         name=shape.name,
         source=f"{context.file}:{item.line}",
     )
     return [Located(event, item.line, item.col)]
+
+
+def _window(
+    shape: EventShape, node: YNode, context: Context, what: str
+) -> tuple[datetime, datetime] | None:
+    """The event's UTC window; None after reporting what is wrong with it."""
+    policy = context.policy(shape.dst)
+    start = _instant(node, "start", shape.start, context, policy)
+    end = _instant(node, "end", shape.end, context, policy)
+    if start is None or end is None:
+        return None
+    if end <= start:
+        message = f"{what}: end {shape.end} is not after start {shape.start}"
+        context.problems.at(node.where("end"), message)
+        return None
+    return start, end
 
 
 def _instant(

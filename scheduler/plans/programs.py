@@ -148,32 +148,41 @@ def _events(
     item: YNode,
     context: Context,
 ) -> list[Located]:
-    source = f"{context.file}:{item.line}"
     located: list[Located] = []
     for day in dates:
-        try:
-            start = resolve_local(
-                datetime.combine(day, timing.start_time), timing.tz, timing.policy
-            )
-            end = start + timing.duration
-        except OverflowError:
-            context.problems.at(
-                item.where("duration"), f"program {shape.id!r}: {day} + duration is out of range"
-            )
-            continue
-        except TimeProblem as exc:
-            context.problems.at(item.where("start_time"), f"program {shape.id!r}: {exc}")
-            continue
-        event = PlanEvent(
-            event_id=f"{shape.id}-{day:%Y%m%d}",
-            vtn_id=content.vtn_id,
-            start=start,
-            end=end,
-            signals=content.signals,
-            targets=content.targets,
-            name=shape.name,
-            program_id=shape.id,
-            source=source,
-        )
-        located.append(Located(event, item.line, item.col))
+        window = _window(day, timing, shape.id, item, context)
+        if window is not None:
+            event = _event(shape, content, day, window, f"{context.file}:{item.line}")
+            located.append(Located(event, item.line, item.col))
     return located
+
+
+def _window(
+    day: date, timing: _Timing, program_id: str, item: YNode, context: Context
+) -> tuple[datetime, datetime] | None:
+    """The UTC window of ``day``'s event; None after reporting a DST or range problem."""
+    try:
+        start = resolve_local(datetime.combine(day, timing.start_time), timing.tz, timing.policy)
+        return start, start + timing.duration
+    except OverflowError:
+        message = f"program {program_id!r}: {day} + duration is out of range"
+        context.problems.at(item.where("duration"), message)
+    except TimeProblem as exc:
+        context.problems.at(item.where("start_time"), f"program {program_id!r}: {exc}")
+    return None
+
+
+def _event(
+    shape: ProgramShape, content: Content, day: date, window: tuple[datetime, datetime], source: str
+) -> PlanEvent:
+    return PlanEvent(
+        event_id=f"{shape.id}-{day:%Y%m%d}",
+        vtn_id=content.vtn_id,
+        start=window[0],
+        end=window[1],
+        signals=content.signals,
+        targets=content.targets,
+        name=shape.name,
+        program_id=shape.id,
+        source=source,
+    )

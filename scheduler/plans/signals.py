@@ -54,33 +54,38 @@ def build_targets(shapes: list[Target]) -> tuple[EventTarget, ...]:
 
 def _signal(shape: SignalShape, node: YNode, default_id: str, problems: Problems) -> Signal | None:
     before = problems.reported
-    expected = SIGNAL_TYPES[shape.name]
-    if shape.type is not None and shape.type.lower() != expected.lower():
-        problems.at(
-            node.where("type"),
-            f"signal type {shape.type!r} does not go with "
-            f"{shape.name} (use {expected!r}, or leave type out)",
-        )
+    _check_type(shape, node, problems)
     if shape.name == LOAD_CONTROL:
         _check_temperatures(shape, node, problems)
-    else:
-        for key in _TEMPERATURE_KEYS:
-            if getattr(shape, key) is not None:
-                problems.at(
-                    node.where(key), f"{key} only applies to LOAD_CONTROL signals, not {shape.name}"
-                )
     if problems.reported != before:
         return None
     return Signal(
         signal_id=shape.id or default_id,
         name=shape.name,
-        type=expected,
+        type=SIGNAL_TYPES[shape.name],
         targets=tuple(shape.targets),
         min_temp=shape.min_temp,
         max_temp=shape.max_temp,
         temp_offset=shape.temp_offset,
         unit=TempUnit(shape.unit) if shape.unit else None,
     )
+
+
+def _check_type(shape: SignalShape, node: YNode, problems: Problems) -> None:
+    """The type must go with the name; temperatures only go with LOAD_CONTROL."""
+    expected = SIGNAL_TYPES[shape.name]
+    if shape.type is not None and shape.type.lower() != expected.lower():
+        message = (
+            f"signal type {shape.type!r} does not go with {shape.name} "
+            f"(use {expected!r}, or leave type out)"
+        )
+        problems.at(node.where("type"), message)
+    if shape.name == LOAD_CONTROL:
+        return
+    for key in _TEMPERATURE_KEYS:
+        if getattr(shape, key) is not None:
+            message = f"{key} only applies to LOAD_CONTROL signals, not {shape.name}"
+            problems.at(node.where(key), message)
 
 
 def _check_temperatures(shape: SignalShape, node: YNode, problems: Problems) -> None:
