@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
 from scheduler.plans.problems import Problems
 
@@ -86,13 +87,23 @@ def compose(text: str, problems: Problems) -> YNode | None:
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problems.add(line, col, f"YAML syntax: {exc.problem or exc.context or exc}")
         return None
-    except (YAMLError, RecursionError, ValueError, TypeError, IndexError) as exc:
-        # ruamel raises plain errors on some malformed input (bad escapes, odd bytes).
+    except ReaderError as exc:
+        line, col = _position(text, exc.position)
+        char = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
+        problems.add(line, col, f"YAML syntax: character {char} is not allowed in YAML")
+        return None
+    except Exception as exc:  # the parser's boundary: any other failure is a bad document
         problems.add(1, 1, f"YAML syntax: {exc}")
         return None
     if root is None:
         return None
     return _Converter(problems).convert(root)
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset in ``text``."""
+    offset = max(0, min(offset, len(text)))
+    return text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset)
 
 
 class _Converter:

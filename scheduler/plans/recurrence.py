@@ -54,17 +54,22 @@ def parse_rule(text: str) -> str:
 def occurrence_dates(body: str, first: date, last: date) -> list[date]:
     """The dates a checked rule yields from ``first`` to ``last`` inclusive."""
     dates: list[date] = []
-    for moment in _rule(body, first):
-        day = moment.date()
+    moments = iter(_rule(body, first))
+    while True:
+        try:
+            day = next(moments).date()
+        except StopIteration:
+            return dates
+        except Exception as exc:  # dateutil may fail while iterating, e.g. near year 9999
+            raise RuleProblem(f"cannot expand rrule {body!r}: {exc}") from None
         if day > last:
-            break
+            return dates
         dates.append(day)
         if len(dates) > MAX_OCCURRENCES:
             raise RuleProblem(
                 f"yields more than {MAX_OCCURRENCES} dates between {first} and {last}; "
                 "split the program"
             )
-    return dates
 
 
 def _rule(body: str, first: date) -> rrule:
@@ -120,4 +125,6 @@ def _holidays(country: str, subdiv: str, years: tuple[int, ...]) -> frozenset[da
     except NotImplementedError:
         where = f"subdivision {subdiv} of {country}" if subdiv else f"country {country}"
         raise RuleProblem(f"the holidays package has no calendar for {where}") from None
+    except Exception as exc:  # the package's boundary: report, never crash the plan
+        raise RuleProblem(f"the holidays package failed for {country}: {exc}") from None
     return frozenset(calendar.keys())

@@ -57,6 +57,12 @@ def test_yaml_syntax_errors_have_positions() -> None:
     ]
 
 
+def test_control_characters_are_reported_where_they_are() -> None:
+    assert nodes("a: 1\nb: x\x07y\n")[1] == [
+        "2:5: YAML syntax: character U+0007 is not allowed in YAML"
+    ]
+
+
 def test_a_second_document_is_an_error() -> None:
     assert nodes("a: 1\n---\nb: 2\n")[1] == ["2:1: YAML syntax: but found another document"]
 
