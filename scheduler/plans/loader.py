@@ -24,8 +24,8 @@ def load_plans(paths: Sequence[Path]) -> list[PlanEvent]:
     for path in paths:
         file = str(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
             problems.append(Problem(file, 1, 1, f"cannot read plan: {_reason(exc)}"))
             continue
         located, found = parse_document(text, file)
@@ -69,7 +69,9 @@ def _finish(sourced: list[Sourced], problems: list[Problem]) -> list[PlanEvent]:
     return sorted(events, key=lambda e: (e.start, e.event_id))
 
 
-def _reason(exc: OSError | UnicodeDecodeError) -> str:
+def _reason(exc: Exception) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return f"not UTF-8 text (byte {exc.start})"
-    return exc.strerror or str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc)  # e.g. a path with a NUL byte

@@ -78,6 +78,13 @@ def test_every_problem_of_every_file_at_once(tmp_path: Path) -> None:
     ]
 
 
+def test_directories_and_impossible_paths_are_problems(tmp_path: Path) -> None:
+    assert problem_lines([tmp_path, Path("bad\0name.yaml")]) == [
+        f"{tmp_path}:1:1: cannot read plan: Is a directory",
+        "bad\0name.yaml:1:1: cannot read plan: embedded null byte",
+    ]
+
+
 def test_no_files_no_events() -> None:
     assert load_plans([]) == []
 
@@ -102,6 +109,9 @@ def test_resolve_names_each_pattern_that_matches_nothing(tmp_path: Path) -> None
         f"{tmp_path}/gone.yaml",
     ]
     assert {p.message for p in caught.value.problems} == {"no plan file matches this pattern"}
+    assert (
+        str(caught.value).splitlines()[0] == f"{tmp_path}/*.yml: no plan file matches this pattern"
+    )
 
 
 def test_resolve_ignores_directories_and_falls_back_to_a_literal_name(tmp_path: Path) -> None:
