@@ -38,7 +38,7 @@ class Context:
     content: ContentBuilder
 
     def local_zone(self, node: YNode, what: str) -> ZoneInfo | None:
-        """The zone for a local time at ``node``; reports its absence once per place."""
+        """The zone for a local time at ``node``; its absence is reported there."""
         if self.tz is None and not self.tz_given:
             self.problems.add(
                 node.line,

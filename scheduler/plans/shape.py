@@ -114,22 +114,23 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+_WANTED = {
+    "string_type": "text",
+    "float_type": "a number",
+    "list_type": "a list",
+    "model_type": "a mapping",
+    "dict_type": "a mapping",
+}
+
+
 def _message(error: ErrorDetails) -> str:
     kind, given = error["type"], error.get("input")
-    ctx = error.get("ctx") or {}
     shown = f"got {given!r}" if isinstance(given, str | int | float | bool) else _kind(given)
-    if kind in ("string_type", "float_type", "list_type", "model_type", "dict_type"):
-        wanted = {
-            "string_type": "text",
-            "float_type": "a number",
-            "list_type": "a list",
-            "model_type": "a mapping",
-            "dict_type": "a mapping",
-        }[kind]
-        return f"must be {wanted}, {shown}"
+    if kind in _WANTED:
+        return f"must be {_WANTED[kind]}, {shown}"
     if kind == "literal_error":
-        return f"must be {ctx.get('expected', '')}, {shown}"
-    if kind == "too_short":
+        return f"must be {(error.get('ctx') or {}).get('expected', '')}, {shown}"
+    if kind in ("too_short", "string_too_short"):
         return "must not be empty"
     return f"{error['msg']}, {shown}"
 

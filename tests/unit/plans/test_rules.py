@@ -174,7 +174,7 @@ CASES: list[tuple[str, str, list[str]]] = [
     (
         "target with empty ven",
         EVENT + "    targets: [{ven: ''}]\n",
-        ["11:21: ven: String should have at least 1 character, got ''"],
+        ["11:21: ven: must not be empty"],
     ),
     ("no signals", EVENT + "    signals: []\n", ["11:14: signals must not be empty"]),
     ("signals not a list", EVENT + "    signals: SIMPLE\n", ["11:14: signals must be a list"]),
