@@ -77,6 +77,11 @@ CASES: list[tuple[str, str, list[str]]] = [
         Bare("defaults:\n  vtn_id: v\n  start: 2026-07-15 14:00\n"),
         ["3:3: unknown key 'start' (known: name, signals, targets, vtn_id)"],
     ),
+    (
+        "python name of a key",
+        PROGRAM.replace("from:", "from_:"),
+        ["8:5: missing required key 'from'", "10:5: unknown key 'from_' (did you mean 'from'?)"],
+    ),
     # --- structure ----------------------------------------------------------------------
     (
         "events not a list",
