@@ -149,7 +149,7 @@ class _Converter:
         result = YNode({}, line, col)
         merged: list[YNode] = []
         for key_node, value_node in node.value:
-            if key_node.tag == _MERGE:
+            if str(key_node.tag) == _MERGE:
                 merged.extend(self._merge_sources(value_node))
                 continue
             key = self._key(key_node)
