@@ -63,9 +63,23 @@ log = structlog.get_logger("scheduler.leader")
 LEADER_LOCK_KEY = 0x64727363_6865_6401  # "drsched" + 1
 MIGRATION_LOCK_KEY = 0x64727363_6865_6402
 
+#: Until the store's models exist, the lease table lives on a MetaData of its own,
+#: with the usual Alembic naming convention. When ``scheduler/store/models.py``
+#: lands, move the table onto its MetaData (or list both in env.py's
+#: ``target_metadata``) so autogenerate sees it.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
 leader_lease = Table(
     "leader_lease",
-    MetaData(),  # FIXME(leader): the store's MetaData once scheduler/store/models.py exists
+    metadata,
     Column("id", SmallInteger, primary_key=True, autoincrement=False),
     Column("epoch", BigInteger, nullable=False),
     Column("holder", Text, nullable=False),

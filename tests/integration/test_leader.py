@@ -304,3 +304,12 @@ async def test_an_unreachable_database_is_logged_once_not_on_every_retry() -> No
     assert len(failures) == 1
     assert "hunter2" not in str(logs)
     await elector.close()
+
+
+def test_the_lease_table_holds_a_single_row(engine: Engine) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO leader_lease VALUES (1, 1, 'a', now(), now())"))
+    with pytest.raises(IntegrityError, match="ck_leader_lease_single_row"), engine.begin() as conn:
+        conn.execute(text("INSERT INTO leader_lease VALUES (2, 1, 'b', now(), now())"))
