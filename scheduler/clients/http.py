@@ -32,6 +32,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 import stamina
 import structlog
+from stamina.instrumentation import RetryDetails
 
 from scheduler import metrics
 from scheduler.errors import (
@@ -201,6 +202,20 @@ class RetryPolicy:
 
 #: One attempt, no retry (reconciliation, tests).
 NO_RETRY = RetryPolicy(attempts=1)
+
+
+def _log_retry(details: RetryDetails) -> None:
+    log.debug(
+        "http.retry_scheduled",
+        retry_num=details.retry_num,
+        wait_s=round(details.wait_for, 3),
+        error=str(details.caused_by),
+    )
+
+
+# stamina's default hook warns on every retry; the warning we want is
+# ``http.failing``, once per run of failures (STYLE 10), so retries log at debug.
+stamina.instrumentation.set_on_retry_hooks([_log_retry])
 
 
 async def retrying(policy: RetryPolicy, attempt: Callable[[], Awaitable[T]]) -> T:
