@@ -16,221 +16,45 @@
   ``http.recovered`` when the API answers again: not one warning per retry.
 - **Pooled clients** (:func:`make_client`) with timeouts and limits from the
   config and an injectable ``transport``; whoever makes a client closes it.
+
+Errors live in :mod:`scheduler.clients.http_errors` and retries in
+:mod:`scheduler.clients.retries`; this module re-exports both, so clients
+import the whole policy from here.
 """
 
 from __future__ import annotations
 
-import email.utils
-import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
 import httpx
-import stamina
 import structlog
-from stamina.instrumentation import RetryDetails
 
 from scheduler import metrics
-from scheduler.errors import (
-    AlreadyExistsError,
-    ApiError,
-    AuthError,
-    NotFoundError,
-    PermanentApiError,
-    RetryableApiError,
+from scheduler.clients.http_errors import (
+    EXCERPT_CHARS,
+    RETRY_AFTER_MAX,
+    body_excerpt,
+    error_class_for_status,
+    error_from_response,
+    error_from_transport,
+    parse_retry_after,
 )
+from scheduler.clients.retries import NO_RETRY, RetryPolicy, RetrySettings, retrying
+from scheduler.errors import ApiError, RetryableApiError
 
 T = TypeVar("T")
 
 log = structlog.get_logger("scheduler.clients.http")
 
-#: A ``Retry-After`` longer than this (seconds) is read as this: a vendor must
-#: not be able to park a daemon for hours.
-RETRY_AFTER_MAX = 300.0
-#: How much of a response body an error quotes when the vendor sent no message.
-EXCERPT_CHARS = 200
-
 
 def new_message_id() -> str:
     """A fresh trace id (UUID4) for one call: logged, and quoted in its errors."""
     return str(uuid.uuid4())
-
-
-# -- errors at the boundary ----------------------------------------------------
-
-
-def parse_retry_after(
-    value: str | None, *, now: datetime | None = None, cap: float = RETRY_AFTER_MAX
-) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delay-seconds or HTTP-date), capped.
-
-    None when absent or unreadable; a date in the past means 0.
-    """
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        when = when if when.tzinfo else when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return min(max(seconds, 0.0), cap)
-
-
-def error_class_for_status(http_status: int) -> type[ApiError]:
-    """The error an HTTP status means when the vendor's body says nothing more precise."""
-    if http_status == 429 or http_status >= 500:
-        return RetryableApiError
-    if http_status in (401, 403):
-        return AuthError
-    if http_status == 404:
-        return NotFoundError
-    if http_status == 409:
-        return AlreadyExistsError
-    return PermanentApiError
-
-
-def body_excerpt(response: httpx.Response, limit: int = EXCERPT_CHARS) -> str:
-    """The start of a (read) response body, for errors about unreadable answers."""
-    try:
-        text = response.text.strip()
-    except (httpx.ResponseNotRead, UnicodeDecodeError):
-        return ""
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def error_from_response(
-    api: str,
-    operation: str,
-    response: httpx.Response,
-    *,
-    code: str | None = None,
-    message: str | None = None,
-    message_id: str | None = None,
-    error_class: type[ApiError] | None = None,
-) -> ApiError:
-    """The error for a failed response; ``error_class`` overrides the HTTP status's.
-
-    ``message`` defaults to an excerpt of the body. ``retry_after`` is read
-    from the ``Retry-After`` header for retryable errors only.
-    """
-    cls = error_class or error_class_for_status(response.status_code)
-    retry_after = None
-    if issubclass(cls, RetryableApiError):
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
-    return cls(
-        api,
-        operation,
-        code=code,
-        message=body_excerpt(response) if message is None else message,
-        message_id=message_id,
-        http_status=response.status_code,
-        retry_after=retry_after,
-    )
-
-
-def error_from_transport(
-    api: str, operation: str, exc: httpx.HTTPError, *, message_id: str | None = None
-) -> ApiError:
-    """The error for a call that got no response (timeout, refused, reset...).
-
-    Retryable, except a URL scheme httpx cannot speak (a config mistake).
-    """
-    kind = type(exc).__name__
-    text = str(exc)
-    message = f"{kind}: {text}" if text else kind
-    retryable = isinstance(exc, httpx.TransportError | httpx.DecodingError) and not isinstance(
-        exc, httpx.UnsupportedProtocol
-    )
-    cls = RetryableApiError if retryable else PermanentApiError
-    return cls(api, operation, message=message, message_id=message_id)
-
-
-# -- retries -------------------------------------------------------------------
-
-
-class RetrySettings(Protocol):
-    """What a config section (``dr_api``, ``becon``) says about retries."""
-
-    @property
-    def retry_attempts(self) -> int: ...
-
-    @property
-    def retry_total(self) -> timedelta: ...
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how long to retry a call (bounded in attempts and in total time)."""
-
-    attempts: int = 5
-    total: timedelta = timedelta(seconds=60)
-    wait_initial: timedelta = timedelta(seconds=0.2)
-    wait_max: timedelta = timedelta(seconds=10)
-    wait_jitter: timedelta = timedelta(seconds=0.5)
-    #: The longest ``Retry-After`` honoured between two attempts.
-    retry_after_cap: timedelta = timedelta(seconds=30)
-
-    @classmethod
-    def from_settings(cls, settings: RetrySettings) -> RetryPolicy:
-        """The config's ``retry_attempts`` and ``retry_total``; no wait outlasts the total."""
-        total = settings.retry_total
-        return cls(
-            attempts=settings.retry_attempts,
-            total=total,
-            retry_after_cap=min(cls.retry_after_cap, total),
-        )
-
-    def backoff(self, exc: Exception) -> bool | float:
-        """stamina's hook: False stops; True uses its backoff; a number is the wait (s)."""
-        if not isinstance(exc, RetryableApiError):
-            return False
-        if exc.retry_after is None:
-            return True
-        return min(max(exc.retry_after, 0.0), self.retry_after_cap.total_seconds())
-
-
-#: One attempt, no retry (reconciliation, tests).
-NO_RETRY = RetryPolicy(attempts=1)
-
-
-def _log_retry(details: RetryDetails) -> None:
-    log.debug(
-        "http.retry_scheduled",
-        retry_num=details.retry_num,
-        wait_s=round(details.wait_for, 3),
-        error=str(details.caused_by),
-    )
-
-
-# stamina's default hook warns on every retry; the warning we want is
-# ``http.failing``, once per run of failures (STYLE 10), so retries log at debug.
-stamina.instrumentation.set_on_retry_hooks([_log_retry])
-
-
-async def retrying(policy: RetryPolicy, attempt: Callable[[], Awaitable[T]]) -> T:
-    """Await ``attempt()`` until it succeeds or ``policy`` gives up (the last error is raised)."""
-    async for trial in stamina.retry_context(
-        on=policy.backoff,
-        attempts=policy.attempts,
-        timeout=policy.total,
-        wait_initial=policy.wait_initial,
-        wait_max=policy.wait_max,
-        wait_jitter=policy.wait_jitter,
-    ):
-        with trial:
-            return await attempt()
-    raise AssertionError("stamina re-raises the last error")  # pragma: no cover
 
 
 # -- calls and their log -------------------------------------------------------
@@ -273,12 +97,12 @@ class ApiCaller:
         *,
         api: str,
         title: str,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.client = client
         self.api = api
         self.title = title
-        self.retry = retry
+        self.retry = retry or RetryPolicy()
         self._failing_since: float | None = None
         self._failures = 0
 
@@ -422,6 +246,7 @@ def client_from_settings(
 
 
 __all__ = [
+    "EXCERPT_CHARS",
     "NO_RETRY",
     "RETRY_AFTER_MAX",
     "ApiCaller",
