@@ -16,6 +16,7 @@ class SimOptions:
     jitter_ms: float = 0.0
     fail_rate: float = 0.0  # share of calls answered HTTP 500
     timeout_rate: float = 0.0  # share of calls that hang past any client timeout
+    timeout_after_rate: float = 0.0  # share handled by the service, then hung (response lost)
     timeout_hang_s: float = 30.0
     # DR Requests API
     dr_service_id: str = "sim-service"
