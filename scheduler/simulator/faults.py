@@ -7,6 +7,10 @@ paths); ``timeout_rate`` hangs *before* the service sees the call;
 response (the ambiguous failure of an idempotent create). A hang lasts
 ``timeout_hang_s`` or until the client gives up and disconnects.
 
+``throttle`` (queued only, see ``next``) answers HTTP 429 with a
+``Retry-After`` of the item's ``retry_after`` seconds (default 1): neither
+spec gives 429 a code of its own, so its body has only a message.
+
 Deterministic: one ``random.Random(seed)`` draws the same four numbers for
 every call, so a seed and a sequence of calls give the same faults. Tests can
 also queue one-shot faults for the next matching call (``next`` below).
@@ -14,7 +18,8 @@ also queue one-shot faults for the next matching call (``next`` below).
 ``GET /_sim/faults`` shows the settings, the queue and counts;
 ``POST /_sim/faults`` changes any of them at run time, e.g.
 ``{"fail_rate": 0.2, "seed": 7}`` or
-``{"next": [{"fault": "timeout_after", "method": "POST", "path": "/dr/requests"}]}``.
+``{"next": [{"fault": "timeout_after", "method": "POST", "path": "/dr/requests"}]}`` or
+``{"next": [{"fault": "throttle", "retry_after": 7}]}``.
 """
 
 from __future__ import annotations
@@ -34,7 +39,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scheduler.simulator.options import SimOptions
 
-KINDS = ("fail", "timeout", "timeout_after")
+KINDS = ("fail", "timeout", "timeout_after", "throttle")
+#: The keys a queued fault may have (see :class:`Scripted`).
+SCRIPT_KEYS = frozenset({"fault", "method", "path", "count", "retry_after"})
+DEFAULT_RETRY_AFTER_S = 1.0
 BECON_PREFIX = "/tms/"
 ADMIN_PREFIX = "/_sim"
 
@@ -75,13 +83,25 @@ def _script_problems(script: object) -> list[str]:
     if not isinstance(script, list):
         return ["next: must be a list"]
     return [
-        f"next[{i}]: needs fault in {list(KINDS)}, optional method, path prefix, count >= 1"
+        f"next[{i}]: needs fault in {list(KINDS)}, optional method, path prefix, "
+        "count >= 1, retry_after >= 0 (seconds)"
         for i, item in enumerate(script)
-        if not isinstance(item, dict)
-        or item.get("fault") not in KINDS
-        or not isinstance(item.get("count", 1), int)
-        or item.get("count", 1) < 1
+        if not _valid_script_item(item)
     ]
+
+
+def _valid_script_item(item: object) -> bool:
+    if not isinstance(item, dict) or not set(item) <= SCRIPT_KEYS or item.get("fault") not in KINDS:
+        return False
+    count, retry_after = item.get("count", 1), item.get("retry_after", 0)
+    return (
+        isinstance(count, int)
+        and not isinstance(count, bool)
+        and count >= 1
+        and isinstance(retry_after, int | float)
+        and not isinstance(retry_after, bool)
+        and retry_after >= 0
+    )
 
 
 @dataclass
@@ -92,6 +112,7 @@ class Scripted:
     method: str | None = None
     path: str = "/"
     count: int = 1
+    retry_after: float | None = None  # throttle only: the Retry-After header, in seconds
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method.upper() == method) and path.startswith(self.path)
@@ -101,6 +122,7 @@ class Scripted:
 class Decision:
     fault: str | None
     delay_s: float
+    retry_after: float | None = None
 
 
 class Faults:
@@ -117,7 +139,8 @@ class Faults:
         s = self.settings
         jitter, fail, hang, hang_after = (self._rng.random() for _ in range(4))
         delay_ms = max(0.0, s.latency_ms + (2 * jitter - 1) * s.jitter_ms)
-        fault = self._scripted(method, path)
+        scripted = self._scripted(method, path)
+        fault = scripted.fault if scripted else None
         if fault is None:
             rolls = [
                 ("fail", fail, s.fail_rate),
@@ -128,16 +151,17 @@ class Faults:
         self.counts["calls"] += 1
         if fault is not None:
             self.counts[fault] += 1
-        return Decision(fault, delay_ms / 1000)
+        retry_after = scripted.retry_after if scripted else None
+        return Decision(fault, delay_ms / 1000, retry_after)
 
-    def _scripted(self, method: str, path: str) -> str | None:
+    def _scripted(self, method: str, path: str) -> Scripted | None:
         item = next((i for i in self.script if i.matches(method, path)), None)
         if item is None:
             return None
         item.count -= 1
         if item.count == 0:
             self.script.remove(item)
-        return item.fault
+        return item
 
     def apply(self, changes: Mapping[str, Any]) -> list[str]:
         """Change settings (re-seeding on ``seed``) and queue ``next``; problems, if any."""
@@ -193,6 +217,18 @@ async def _server_error(path: str, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+async def _throttled(retry_after: float | None, send: Send) -> None:
+    seconds = DEFAULT_RETRY_AFTER_S if retry_after is None else retry_after
+    body = json.dumps({"message": "simulated throttling: too many requests"}).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"retry-after", f"{seconds:g}".encode()),
+    ]
+    await send({"type": "http.response.start", "status": 429, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 class FaultMiddleware:
     """ASGI middleware applying :class:`Faults` to every route outside ``/_sim``."""
 
@@ -211,6 +247,8 @@ class FaultMiddleware:
         hang_s = self.faults.settings.timeout_hang_s
         if decision.fault == "fail":
             await _server_error(path, send)
+        elif decision.fault == "throttle":
+            await _throttled(decision.retry_after, send)
         elif decision.fault == "timeout":
             await _hang(receive, hang_s)
             await _server_error(path, send)

@@ -102,7 +102,7 @@ async def test_queued_faults_hit_only_the_matching_calls(http: httpx.AsyncClient
         http, next=[{"fault": "fail", "method": "POST", "path": "/dr/requests", "count": 2}]
     )
     assert queued.json()["next"] == [
-        {"fault": "fail", "method": "POST", "path": "/dr/requests", "count": 2}
+        {"fault": "fail", "method": "POST", "path": "/dr/requests", "count": 2, "retry_after": None}
     ]
     assert (await http.get("/dr/requests/x", headers=HEADERS)).status_code == 404
     statuses = [
@@ -119,6 +119,23 @@ async def test_a_timeout_after_lets_the_service_handle_the_call(http: httpx.Asyn
     assert len((await http.get("/_sim/dr/log")).json()) == 1
 
 
+async def test_a_throttle_is_429_with_retry_after_and_the_service_never_sees_it(
+    http: httpx.AsyncClient,
+) -> None:
+    await _set(
+        http,
+        next=[{"fault": "throttle", "retry_after": 7, "path": "/dr/"}, {"fault": "throttle"}],
+    )
+    first = await http.get("/dr/requests/x", headers=HEADERS)
+    second = await http.get("/dr/requests/x", headers=HEADERS)
+    assert (first.status_code, first.headers["retry-after"]) == (429, "7")
+    assert (second.status_code, second.headers["retry-after"]) == (429, "1"), "default 1 s"
+    assert "throttling" in first.json()["message"]
+    assert "code" not in first.json(), "neither spec gives 429 a code"
+    assert (await http.get("/_sim/dr/log")).json() == []
+    assert (await http.get("/_sim/faults")).json()["counts"] == {"calls": 2, "throttle": 2}
+
+
 @pytest.mark.parametrize(
     ("changes", "problem"),
     [
@@ -130,6 +147,8 @@ async def test_a_timeout_after_lets_the_service_handle_the_call(http: httpx.Asyn
         ({"next": [{"fault": "explode"}]}, "next[0]: needs fault in"),
         ({"next": [{"fault": "fail", "count": 0}]}, "next[0]: needs fault in"),
         ({"next": "fail"}, "next: must be a list"),
+        ({"next": [{"fault": "throttle", "retry_after": -1}]}, "next[0]: needs fault in"),
+        ({"next": [{"fault": "fail", "colour": "red"}]}, "next[0]: needs fault in"),
     ],
 )
 async def test_invalid_changes_are_refused_and_change_nothing(
