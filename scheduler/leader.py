@@ -36,22 +36,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import structlog
-from sqlalchemy import (
-    BigInteger,
-    CheckConstraint,
-    Column,
-    DateTime,
-    MetaData,
-    SmallInteger,
-    Table,
-    Text,
-    select,
-)
+from sqlalchemy import select
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session
 
 from scheduler import metrics
 from scheduler.errors import FencedError, StoreError
+from scheduler.store.models import leader_lease
 
 if TYPE_CHECKING:
     import psycopg
@@ -62,31 +53,6 @@ log = structlog.get_logger("scheduler.leader")
 #: Advisory lock keys (64-bit, per database): fixed so every version agrees.
 LEADER_LOCK_KEY = 0x64727363_6865_6401  # "drsched" + 1
 MIGRATION_LOCK_KEY = 0x64727363_6865_6402
-
-#: Until the store's models exist, the lease table lives on a MetaData of its own,
-#: with the usual Alembic naming convention. When ``scheduler/store/models.py``
-#: lands, move the table onto its MetaData (or list both in env.py's
-#: ``target_metadata``) so autogenerate sees it.
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
-
-leader_lease = Table(
-    "leader_lease",
-    metadata,
-    Column("id", SmallInteger, primary_key=True, autoincrement=False),
-    Column("epoch", BigInteger, nullable=False),
-    Column("holder", Text, nullable=False),
-    Column("acquired_at", DateTime(timezone=True), nullable=False),
-    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
-    CheckConstraint("id = 1", name="single_row"),
-)
 
 _TAKE_OVER = (
     "INSERT INTO leader_lease (id, epoch, holder, acquired_at, heartbeat_at)"

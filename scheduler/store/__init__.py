@@ -1,0 +1,87 @@
+"""The SQL store: engine set-up, schema, repositories (SQLite by default, PostgreSQL too).
+
+:func:`open_engine` makes an engine that behaves the same on both: SQLite in
+WAL mode with a busy timeout, every transaction begun with ``BEGIN
+IMMEDIATE`` so a read that later writes cannot fail with SQLITE_BUSY half
+way (DESIGN "Known traps").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from scheduler.errors import StoreError
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _sqlite_file(url: str) -> Path | None:
+    database = make_url(url).database
+    if database in (None, "", ":memory:") or (database or "").startswith("file:"):
+        return None
+    return Path(database or "")
+
+
+def postgres_driver_url(url: str) -> str:
+    """``postgresql://`` means psycopg 3 here (SQLAlchemy's default is psycopg2)."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def open_engine(url: str, *, busy_timeout: float = 30.0) -> Engine:
+    """An engine for ``database.url``; the SQLite file's folder is created if missing."""
+    if not url:
+        raise StoreError("database.url is empty")
+    if not is_sqlite(url):
+        return create_engine(postgres_driver_url(url), pool_pre_ping=True, future=True)
+    path = _sqlite_file(url)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the folder of {path}: {exc}") from exc
+    engine = create_engine(url, connect_args={"timeout": busy_timeout})
+    _sqlite_pragmas(engine, busy_timeout)
+    return engine
+
+
+def _sqlite_pragmas(engine: Engine, busy_timeout: float) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite's own (deferred) BEGIN is switched off: ``_on_begin`` emits ours.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """One unit of work: committed at the end of the block, rolled back on any error."""
+    try:
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            yield session
+    except OperationalError as exc:
+        raise StoreError(f"database error: {exc.orig or exc}") from exc
+
+
+__all__ = ["is_sqlite", "open_engine", "postgres_driver_url", "transaction"]

@@ -1,0 +1,214 @@
+"""The daemon's store: :class:`~scheduler.engine.ports.EngineStore` over SQL.
+
+Every write is one short transaction (``BEGIN IMMEDIATE`` on SQLite), begun
+with the leader's fencing check when one is given, so a stale leader's
+writes are refused (issue: PostgreSQL fail-over).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from scheduler.clock import Clock
+from scheduler.domain.events import PlanEvent
+from scheduler.domain.lifecycle import TERMINAL, Source, Status, Transition
+from scheduler.engine.model import EventView, Intent, IntentKind
+from scheduler.plans import load_plans, resolve_plan_paths
+from scheduler.plans.diff import PlanDiff, describe
+from scheduler.store import events as repo
+from scheduler.store import transaction
+from scheduler.store.models import EventRow, IntentRow
+from scheduler.store.plan_apply import Fence, apply_plan
+
+
+class DaemonStore:
+    def __init__(self, engine: Engine, fence: Fence | None = None) -> None:
+        self.engine = engine
+        self.fence = fence
+
+    def _read(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """One write transaction, fenced when this instance leads under an epoch."""
+        with transaction(self.engine) as session:
+            if self.fence is not None:
+                self.fence(session)
+            yield session
+
+    # -- EngineStore ---------------------------------------------------------
+
+    def plan_revision(self) -> int:
+        with self._read() as session:
+            return repo.plan_revision(session)
+
+    def snapshot(self, planned_start_before: datetime) -> Sequence[EventView]:
+        query = (
+            select(EventRow)
+            .where(EventRow.status.in_(repo.NOT_TERMINAL))
+            .where(
+                (EventRow.status != Status.PLANNED.value)
+                | (EventRow.start < planned_start_before)
+                | EventRow.cancel_requested
+            )
+            .order_by(EventRow.start, EventRow.event_id)
+        )
+        with self._read() as session:
+            rows = list(session.scalars(query.execution_options(populate_existing=True)))
+            intents = self._open_intents(session, [r.event_id for r in rows])
+        return [_view(row, intents.get(row.event_id)) for row in rows]
+
+    def plan_event(self, event_id: str) -> PlanEvent:
+        with self._read() as session:
+            return repo.to_plan_event(repo.get_row(session, event_id))
+
+    def open_intents(self) -> Sequence[Intent]:
+        query = select(IntentRow).where(IntentRow.outcome.is_(None)).order_by(IntentRow.id)
+        with self._read() as session:
+            return [_intent(row) for row in session.scalars(query)]
+
+    def begin_intent(self, intent: Intent, change: Transition | None, at: datetime) -> None:
+        with self._write() as session:
+            session.add(
+                IntentRow(
+                    event_id=intent.event_id,
+                    kind=intent.kind.value,
+                    request_id=intent.request_id,
+                    revision=intent.revision,
+                    begun_at=at,
+                )
+            )
+            if intent.kind == IntentKind.CREATE:
+                session.execute(
+                    update(EventRow)
+                    .where(EventRow.event_id == intent.event_id)
+                    .values(
+                        request_id=intent.request_id,
+                        submitted_revision=intent.revision,
+                        updated_at=at,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+            if change is not None:
+                repo.move(session, change)
+
+    def end_intent(
+        self, intent: Intent, outcome: str, change: Transition | None, at: datetime
+    ) -> None:
+        with self._write() as session:
+            row = session.scalars(
+                select(IntentRow)
+                .where(IntentRow.event_id == intent.event_id)
+                .where(IntentRow.kind == intent.kind.value)
+                .where(IntentRow.request_id == intent.request_id)
+                .where(IntentRow.outcome.is_(None))
+                .order_by(IntentRow.id.desc())
+                .limit(1)
+            ).first()
+            if row is not None:
+                row.outcome = outcome
+                row.ended_at = at
+            if change is not None:
+                repo.move(session, change)
+
+    def record(self, change: Transition) -> bool:
+        with self._write() as session:
+            return repo.move(session, change)
+
+    # -- plans, views and admin requests (CLI, demo, tests) ---------------------
+
+    def apply_events(self, events: Sequence[PlanEvent], now: datetime) -> PlanDiff:
+        return apply_plan(self.engine, events, now, self.fence)
+
+    def overview(self) -> list[repo.EventSummary]:
+        with self._read() as session:
+            return repo.list_events(session)
+
+    def timeline(self, event_id: str | None = None) -> list[Transition]:
+        with self._read() as session:
+            return repo.timeline(session, event_id)
+
+    def request_cancel(self, event_id: str, now: datetime) -> str:
+        with self._write() as session:
+            return request_cancel(session, event_id, now)
+
+    def _open_intents(self, session: Session, event_ids: Sequence[str]) -> dict[str, Intent]:
+        found: dict[str, Intent] = {}
+        for chunk in repo.chunks(event_ids):
+            query = (
+                select(IntentRow)
+                .where(IntentRow.outcome.is_(None))
+                .where(IntentRow.event_id.in_(chunk))
+                .order_by(IntentRow.id)
+            )
+            for row in session.scalars(query):
+                found[row.event_id] = _intent(row)
+        return found
+
+
+def request_cancel(session: Session, event_id: str, now: datetime) -> str:
+    """Record an admin's cancel for the daemon to carry out; says what will happen."""
+    row = repo.get_row(session, event_id)
+    status = Status(row.status)
+    if status in TERMINAL:
+        return f"event {event_id} is already {status}: nothing to cancel"
+    if row.cancel_requested:
+        return f"event {event_id}: a cancel is already requested; the daemon carries it out"
+    row.cancel_requested = True
+    row.updated_at = now
+    what = _cancel_outcome(status, row.request_id)
+    repo.record_transitions(
+        session,
+        [Transition(event_id, status, status, now, Source.ADMIN, f"cancel requested: {what}")],
+    )
+    repo.bump_plan_revision(session, now)
+    return f"event {event_id} ({status}): cancel requested; {what}"
+
+
+def _cancel_outcome(status: Status, request_id: str | None) -> str:
+    if status == Status.PLANNED:
+        return "it will not be submitted"
+    if status in (Status.SUBMITTING, Status.PENDING):
+        return f"the daemon deletes request {request_id} at the DR service"
+    return (
+        "canceled locally (HVAC control stops, setpoints are restored); the DR service "
+        f"will still run its part of request {request_id}, which it can no longer delete"
+    )
+
+
+def _view(row: EventRow, intent: Intent | None) -> EventView:
+    return EventView(
+        event_id=row.event_id,
+        status=Status(row.status),
+        start=row.start,
+        end=row.end,
+        revision=row.revision,
+        request_id=row.request_id,
+        submitted_revision=row.submitted_revision,
+        cancel_requested=row.cancel_requested,
+        open_intent=intent,
+    )
+
+
+def _intent(row: IntentRow) -> Intent:
+    return Intent(row.event_id, IntentKind(row.kind), row.request_id, row.revision)
+
+
+def plan_applier(
+    engine: Engine, clock: Clock, fence: Fence | None = None
+) -> Callable[[list[str]], str]:
+    """``apply(patterns) -> summary``: what the daemon runs at start-up and on SIGHUP."""
+
+    def apply(patterns: list[str]) -> str:
+        paths: list[Path] = resolve_plan_paths(patterns)
+        diff = apply_plan(engine, load_plans(paths), clock.now(), fence)
+        return describe(diff)
+
+    return apply

@@ -1,0 +1,281 @@
+"""Events in SQL: rows to and from the domain, and the queries the CLI and daemon share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
+from scheduler.domain.lifecycle import TERMINAL, Source, Status, Transition
+from scheduler.errors import DrschedError
+from scheduler.plans.diff import StoredEvent
+from scheduler.store.models import (
+    EventRow,
+    IntentRow,
+    PlanStateRow,
+    SignalRow,
+    TargetRow,
+    TransitionRow,
+)
+
+
+class UnknownEventError(DrschedError):
+    def __init__(self, event_id: str) -> None:
+        super().__init__(f"no event {event_id!r} in the database (see `drsched events list`)")
+        self.event_id = event_id
+
+
+# -- domain <-> rows -----------------------------------------------------------
+
+
+def event_columns(event: PlanEvent) -> dict[str, object]:
+    """The ``events`` columns a plan sets (lifecycle columns are the daemon's)."""
+    return {
+        "start": event.start,
+        "end": event.end,
+        "vtn_id": event.vtn_id,
+        "name": event.name,
+        "program_id": event.program_id,
+        "source": event.source,
+        "fingerprint": event.fingerprint(),
+    }
+
+
+def child_rows(events: Iterable[PlanEvent]) -> tuple[list[dict[str, object]], ...]:
+    """The ``event_signals`` and ``event_targets`` rows of ``events``."""
+    signals: list[dict[str, object]] = []
+    targets: list[dict[str, object]] = []
+    for event in events:
+        for position, signal in enumerate(event.signals):
+            signals.append(
+                {
+                    "event_id": event.event_id,
+                    "position": position,
+                    "signal_id": signal.signal_id,
+                    "name": signal.name,
+                    "type": signal.type,
+                    "targets": list(signal.targets),
+                    "min_temp": signal.min_temp,
+                    "max_temp": signal.max_temp,
+                    "temp_offset": signal.temp_offset,
+                    "unit": signal.unit.value if signal.unit else None,
+                }
+            )
+        for position, target in enumerate(event.targets):
+            targets.append(
+                {
+                    "event_id": event.event_id,
+                    "position": position,
+                    "ven_id": target.ven_id,
+                    "resource_ids": list(target.resource_ids),
+                }
+            )
+    return signals, targets
+
+
+def insert_children(session: Session, events: Sequence[PlanEvent]) -> None:
+    signals, targets = child_rows(events)
+    if signals:
+        session.execute(insert(SignalRow), signals)
+    if targets:
+        session.execute(insert(TargetRow), targets)
+
+
+def delete_children(session: Session, event_ids: Sequence[str]) -> None:
+    for chunk in chunks(event_ids):
+        session.execute(delete(SignalRow).where(SignalRow.event_id.in_(chunk)))
+        session.execute(delete(TargetRow).where(TargetRow.event_id.in_(chunk)))
+
+
+def chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
+    """Keeps ``IN (...)`` lists under SQLite's bound-parameter limit."""
+    for index in range(0, len(items), size):
+        yield items[index : index + size]
+
+
+def to_plan_event(row: EventRow) -> PlanEvent:
+    return PlanEvent(
+        event_id=row.event_id,
+        vtn_id=row.vtn_id,
+        start=row.start,
+        end=row.end,
+        signals=tuple(
+            Signal(
+                signal_id=s.signal_id,
+                name=s.name,
+                type=s.type,
+                targets=tuple(s.targets),
+                min_temp=s.min_temp,
+                max_temp=s.max_temp,
+                temp_offset=s.temp_offset,
+                unit=TempUnit(s.unit) if s.unit else None,
+            )
+            for s in row.signals
+        ),
+        targets=tuple(EventTarget(t.ven_id, tuple(t.resource_ids)) for t in row.targets),
+        name=row.name,
+        program_id=row.program_id,
+        source=row.source,
+    )
+
+
+def to_transition(row: TransitionRow) -> Transition:
+    return Transition(
+        row.event_id,
+        Status(row.from_status),
+        Status(row.to_status),
+        row.at,
+        Source(row.source),
+        row.detail,
+    )
+
+
+def transition_values(change: Transition) -> dict[str, object]:
+    return {
+        "event_id": change.event_id,
+        "from_status": change.from_status.value,
+        "to_status": change.to_status.value,
+        "at": change.at,
+        "source": change.source.value,
+        "detail": change.detail,
+    }
+
+
+# -- queries -------------------------------------------------------------------
+
+
+def get_row(session: Session, event_id: str) -> EventRow:
+    row = session.get(EventRow, event_id)
+    if row is None:
+        raise UnknownEventError(event_id)
+    return row
+
+
+def stored_events(session: Session) -> dict[str, StoredEvent]:
+    """Every stored event as the plan diff sees it (columns only, no children)."""
+    query = select(
+        EventRow.event_id,
+        EventRow.status,
+        EventRow.fingerprint,
+        EventRow.source,
+        EventRow.cancel_requested,
+    )
+    return {
+        r.event_id: StoredEvent(
+            r.event_id, Status(r.status), r.fingerprint, r.source, r.cancel_requested
+        )
+        for r in session.execute(query)
+    }
+
+
+def record_transitions(session: Session, changes: Sequence[Transition]) -> None:
+    if changes:
+        session.execute(insert(TransitionRow), [transition_values(c) for c in changes])
+
+
+def move(session: Session, change: Transition) -> bool:
+    """Apply ``change`` if the event is still in its from-status; record it either way only then."""
+    if change.from_status == change.to_status:
+        found = session.scalar(select(EventRow.status).where(EventRow.event_id == change.event_id))
+        if found != change.from_status.value:
+            return False
+    else:
+        result = session.execute(
+            update(EventRow)
+            .where(EventRow.event_id == change.event_id)
+            .where(EventRow.status == change.from_status.value)
+            .values(status=change.to_status.value, updated_at=change.at)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+    record_transitions(session, [change])
+    return True
+
+
+def bump_plan_revision(session: Session, at: datetime) -> int:
+    session.execute(
+        update(PlanStateRow)
+        .where(PlanStateRow.id == 1)
+        .values(revision=PlanStateRow.revision + 1, applied_at=at)
+    )
+    return plan_revision(session)
+
+
+def plan_revision(session: Session) -> int:
+    return session.scalar(select(PlanStateRow.revision).where(PlanStateRow.id == 1)) or 0
+
+
+@dataclass(frozen=True)
+class EventSummary:
+    """One line of ``drsched events list``."""
+
+    event_id: str
+    status: Status
+    start: datetime
+    end: datetime
+    name: str | None
+    program_id: str | None
+    request_id: str | None
+    revision: int
+    cancel_requested: bool
+    vens: tuple[str, ...]
+
+
+def list_events(
+    session: Session,
+    *,
+    statuses: Sequence[Status] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = None,
+) -> list[EventSummary]:
+    query = select(EventRow).order_by(EventRow.start, EventRow.event_id)
+    if statuses:
+        query = query.where(EventRow.status.in_([s.value for s in statuses]))
+    if since is not None:
+        query = query.where(EventRow.end > since)
+    if until is not None:
+        query = query.where(EventRow.start < until)
+    if limit is not None:
+        query = query.limit(limit)
+    return [summary(row) for row in session.scalars(query)]
+
+
+def summary(row: EventRow) -> EventSummary:
+    return EventSummary(
+        row.event_id,
+        Status(row.status),
+        row.start,
+        row.end,
+        row.name,
+        row.program_id,
+        row.request_id,
+        row.revision,
+        row.cancel_requested,
+        tuple(dict.fromkeys(t.ven_id for t in row.targets)),
+    )
+
+
+def counts_by_status(session: Session) -> dict[Status, int]:
+    query = select(EventRow.status, func.count()).group_by(EventRow.status)
+    return {Status(status): count for status, count in session.execute(query).tuples()}
+
+
+def timeline(session: Session, event_id: str | None = None) -> list[Transition]:
+    query = select(TransitionRow).order_by(TransitionRow.id)
+    if event_id is not None:
+        query = query.where(TransitionRow.event_id == event_id)
+    return [to_transition(row) for row in session.scalars(query)]
+
+
+def intents_of(session: Session, event_id: str) -> list[IntentRow]:
+    query = select(IntentRow).where(IntentRow.event_id == event_id).order_by(IntentRow.id)
+    return list(session.scalars(query))
+
+
+NOT_TERMINAL = [s.value for s in Status if s not in TERMINAL]

@@ -1,0 +1,76 @@
+"""Schema migrations (Alembic ``upgrade head``), behind PostgreSQL's migration lock.
+
+Alembic is configured in code: the scripts live in ``scheduler/migrations``
+inside the package, so ``drsched db upgrade`` works wherever drsched is
+installed, with no ``alembic.ini`` to find.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from scheduler.errors import StoreError
+from scheduler.leader import migration_lock
+from scheduler.store import open_engine
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(engine: Engine | None = None) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def head() -> str:
+    """The newest revision this build knows."""
+    revision = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert revision is not None
+    return revision
+
+
+def current(url: str) -> str | None:
+    """The database's revision; None for an empty database."""
+    engine = open_engine(url)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot read the schema revision: {exc}") from exc
+    finally:
+        engine.dispose()
+
+
+def upgrade(url: str, revision: str = "head") -> tuple[str | None, str]:
+    """Bring the database to ``revision``; returns (before, after). A no-op when current."""
+    engine = open_engine(url)
+    try:
+        with migration_lock(url), engine.begin() as conn:
+            before = MigrationContext.configure(conn).get_current_revision()
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+            after = MigrationContext.configure(conn).get_current_revision()
+    except SQLAlchemyError as exc:
+        raise StoreError(f"database upgrade failed: {exc}") from exc
+    finally:
+        engine.dispose()
+    return before, after or ""
+
+
+def require_current(url: str) -> None:
+    """Refuse to work on a database that is not at this build's schema."""
+    found = current(url)
+    if found != head():
+        state = "empty (no schema)" if found is None else f"at revision {found}"
+        raise StoreError(
+            f"the database is {state}, this drsched needs {head()}: run `drsched db upgrade`"
+        )

@@ -1,0 +1,135 @@
+"""``plan apply``: one transaction that makes the stored events match the plan files.
+
+All or nothing: a refused change (see :mod:`scheduler.plans.diff`) writes
+nothing. Idempotent: the same files applied twice leave the database as the
+first apply did (not even the plan revision moves).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from sqlalchemy import Engine, delete, insert, update
+from sqlalchemy.orm import Session
+
+from scheduler.domain.events import PlanEvent
+from scheduler.domain.lifecycle import Source, Status, Transition
+from scheduler.plans.diff import Change, Item, PlanDiff, diff_plan
+from scheduler.store import transaction
+from scheduler.store.events import (
+    bump_plan_revision,
+    chunks,
+    delete_children,
+    event_columns,
+    insert_children,
+    record_transitions,
+    stored_events,
+)
+from scheduler.store.models import EventRow
+
+#: Called first in every write transaction (the leader's fencing check); may raise.
+Fence = Callable[[Session], None]
+
+
+def preview(engine: Engine, events: Sequence[PlanEvent], now: datetime) -> PlanDiff:
+    """What :func:`apply_plan` would do, without writing."""
+    with Session(engine) as session:
+        return diff_plan(stored_events(session), events, now)
+
+
+def apply_plan(
+    engine: Engine, events: Sequence[PlanEvent], now: datetime, fence: Fence | None = None
+) -> PlanDiff:
+    """Apply ``events`` as the whole plan; raises :class:`PlanError` if any change is refused."""
+    with transaction(engine) as session:
+        if fence is not None:
+            fence(session)
+        diff = diff_plan(stored_events(session), events, now)
+        diff.raise_refused()
+        if not diff.is_empty:
+            write_diff(session, diff, now)
+        return diff
+
+
+def write_diff(session: Session, diff: PlanDiff, now: datetime) -> None:
+    _add(session, [i.event for i in diff.of(Change.ADD) if i.event], now)
+    _update(session, diff.of(Change.UPDATE, Change.RESUBMIT), now)
+    _delete(session, [i.event_id for i in diff.of(Change.DELETE)])
+    _cancel(session, diff.of(Change.CANCEL), now)
+    bump_plan_revision(session, now)
+
+
+def _add(session: Session, events: Sequence[PlanEvent], now: datetime) -> None:
+    if not events:
+        return
+    rows = [
+        {
+            "event_id": e.event_id,
+            "status": Status.PLANNED.value,
+            "revision": 1,
+            "cancel_requested": False,
+            "created_at": now,
+            "updated_at": now,
+            **event_columns(e),
+        }
+        for e in events
+    ]
+    session.execute(insert(EventRow), rows)
+    insert_children(session, events)
+    record_transitions(
+        session, [_note(e.event_id, Status.PLANNED, now, f"added from {e.source}") for e in events]
+    )
+
+
+def _update(session: Session, items: Sequence[Item], now: datetime) -> None:
+    if not items:
+        return
+    events = [i.event for i in items if i.event is not None]
+    delete_children(session, [e.event_id for e in events])
+    notes = []
+    for item, event in zip(items, events, strict=True):
+        session.execute(
+            update(EventRow)
+            .where(EventRow.event_id == event.event_id)
+            .values(revision=EventRow.revision + 1, updated_at=now, **event_columns(event))
+            .execution_options(synchronize_session=False)
+        )
+        detail = f"changed in the plan ({event.source})"
+        notes.append(_note(event.event_id, item.status, now, _join(detail, item.note)))
+    insert_children(session, events)
+    record_transitions(session, notes)
+
+
+def _delete(session: Session, event_ids: Sequence[str]) -> None:
+    for chunk in chunks(event_ids):
+        session.execute(delete(EventRow).where(EventRow.event_id.in_(chunk)))
+
+
+def _cancel(session: Session, items: Sequence[Item], now: datetime) -> None:
+    for chunk in chunks([i.event_id for i in items]):
+        session.execute(
+            update(EventRow)
+            .where(EventRow.event_id.in_(chunk))
+            .values(cancel_requested=True, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    record_transitions(
+        session,
+        [
+            _note(
+                i.event_id, i.status, now, _join("removed from the plan: cancel requested", i.note)
+            )
+            for i in items
+        ],
+    )
+
+
+def _note(event_id: str, status: Status | None, at: datetime, detail: str) -> Transition:
+    """An audit line that keeps the status (from == to)."""
+    status = status or Status.PLANNED
+    return Transition(event_id, status, status, at, Source.PLAN, detail)
+
+
+def _join(first: str, second: str) -> str:
+    return f"{first}; {second}" if second else first
