@@ -116,10 +116,12 @@ def banner(url: str, options: SimOptions, becon: bool) -> str:
         ]
     else:
         lines.append("  BECON Connect     (not in this build)")
-    lines += [
-        f"  admin             {url}/_sim/dr/requests, {url}/_sim/dr/log, {url}/_sim/faults",
-        "Stop with Ctrl-C (SIGINT) or SIGTERM.",
-    ]
+    lines.append(
+        f"  admin             {url}/_sim/dr/requests, {url}/_sim/dr/log, {url}/_sim/faults"
+    )
+    if becon:
+        lines.append(f"                    {url}/_sim/becon/facilities, {url}/_sim/becon/controls")
+    lines.append("Stop with Ctrl-C (SIGINT) or SIGTERM.")
     return "\n".join(lines)
 
 
