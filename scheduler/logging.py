@@ -84,6 +84,10 @@ def _ends(json_lines: bool) -> list[Processor]:
     return [structlog.processors.StackInfoRenderer(), tracebacks]
 
 
+#: Libraries whose info lines repeat what drsched's own lines say (http.call, daemon.*).
+CHATTY_LIBRARIES = ("httpx", "httpcore", "apscheduler", "alembic", "uvicorn.access")
+
+
 def _route_stdlib(stream: TextIO, level: int, json_lines: bool) -> None:
     """Standard-library records through the same processors (one format in the journal)."""
     handler = logging.StreamHandler(stream)
@@ -99,6 +103,8 @@ def _route_stdlib(stream: TextIO, level: int, json_lines: bool) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
+    for name in CHATTY_LIBRARIES:  # drsched logs every call and job itself, once
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
 
 
 def configure(

@@ -2,7 +2,7 @@
 
 One process runs the DR simulator on a free local port, a temporary SQLite
 database and the daemon's engine, on three events a few seconds ahead
-(submit lead 2 s, standby 2 s before start, windows of ~5 s):
+(submit lead 5 s, standby 2 s before start, windows of ~5 s):
 
 - ``demo-complete`` goes planned → submitting → pending → standby → active → completed;
 - ``demo-remote`` is canceled by the DR service midway through its window
@@ -38,10 +38,13 @@ from scheduler.domain.lifecycle import Status
 from scheduler.engine.daemon import Daemon
 from scheduler.engine.progress import EventRow, events_table, timeline_table
 from scheduler.simulator.options import SimOptions
+from scheduler.store.events import EventSummary
 
-SUBMIT_LEAD = timedelta(seconds=2)
+SUBMIT_LEAD = timedelta(seconds=5)
 STANDBY_LEAD = timedelta(seconds=2)
 DEADLINE = timedelta(seconds=40)
+#: How soon the daemon notices the demo's plan change (2 s in `drsched run`).
+REVISION_INTERVAL = timedelta(seconds=0.5)
 #: HVAC control (built separately) reports facilities changed and restored here.
 HVAC_SUMMARY_HOOK: Callable[[], Any] | None = None
 
@@ -101,7 +104,7 @@ def demo_events(now: datetime) -> list[DemoEvent]:
             "canceled by the DR service midway",
         ),
         DemoEvent(
-            make("demo-change", "Demo peak 3", 6, 5),
+            make("demo-change", "Demo peak 3", 9, 5),
             Status.COMPLETED,
             "moved while pending: re-submitted as -r2",
         ),
@@ -135,7 +138,8 @@ async def run_demo(out: Console, clock: Clock | None = None) -> bool:
             wired(config, clock=clock) as parts,
             httpx.AsyncClient(base_url=sim.url) as admin,
         ):
-            return await _drive(out, parts.engine, Daemon(parts.engine), admin, clock)
+            daemon = Daemon(parts.engine, revision_interval=REVISION_INTERVAL)
+            return await _drive(out, parts.engine, daemon, admin, clock)
 
 
 async def _drive(
@@ -170,7 +174,7 @@ class _Script:
         self._canceled = False
 
     async def step(
-        self, rows: list[EventRow], engine: Any, admin: httpx.AsyncClient, clock: Clock
+        self, rows: list[EventSummary], engine: Any, admin: httpx.AsyncClient, clock: Clock
     ) -> None:
         now = clock.now()
         status = {r.event_id: r.status for r in rows}
@@ -194,9 +198,17 @@ def _moved(event: PlanEvent, by: timedelta) -> PlanEvent:
     return replace(event, start=event.start + by, end=event.end + by)
 
 
-def _live_view(rows: list[EventRow], expected: dict[str, DemoEvent], now: datetime) -> Group:
+def _live_view(rows: list[EventSummary], expected: dict[str, DemoEvent], now: datetime) -> Group:
     decorated = [
-        replace(r, expected=expected[r.event_id].expected, note=expected[r.event_id].note)
+        EventRow(
+            r.event_id,
+            r.request_id,
+            r.status,
+            r.start,
+            r.end,
+            expected=expected[r.event_id].expected,
+            note=expected[r.event_id].note,
+        )
         for r in rows
         if r.event_id in expected
     ]
@@ -204,7 +216,7 @@ def _live_view(rows: list[EventRow], expected: dict[str, DemoEvent], now: dateti
 
 
 def _summary(
-    out: Console, rows: list[EventRow], timeline: list[Any], expected: dict[str, DemoEvent]
+    out: Console, rows: list[EventSummary], timeline: list[Any], expected: dict[str, DemoEvent]
 ) -> bool:
     out.print(timeline_table(timeline, "every transition (what `drsched events show` prints)"))
     ok = True

@@ -124,7 +124,8 @@ def _dr(
         intent = _implied_create(event)
         return _at_or_later(Reconcile(intent), _retry_due(tracking, policy), now)
     if event.status == Status.PENDING and event.changed_since_submission and now < event.end:
-        return _at_or_later(_resubmit(event), _retry_due(tracking, policy), now)
+        retry = tracking.resubmit_tried == event.revision
+        return _at_or_later(_resubmit(event), _retry_due(tracking, policy) if retry else None, now)
     assert event.request_id is not None  # every submitted status has one
     due = next_poll_at(tracking.last_contact, now, event.start, event.end, event.status)
     return _at_or_later(Poll(event.event_id, event.request_id), due, now)

@@ -255,6 +255,7 @@ class DrEffects:
         await self._poll(view, intent.request_id)
 
     async def _resubmit(self, view: EventView, action: act.Resubmit) -> None:
+        self._engine.track(view.event_id, resubmit_tried=action.revision)
         intent = Intent(
             view.event_id, IntentKind.DELETE, action.old_request_id, view.submitted_revision or 1
         )

@@ -73,6 +73,9 @@ class Tracking:
 
     last_contact: datetime | None = None
     hvac: HvacPhase = HvacPhase.NONE
+    #: The revision a re-submission was last attempted for: a retry of the same
+    #: revision waits ``retry_delay``; a new revision is re-submitted at once.
+    resubmit_tried: int | None = None
 
 
 def request_id_for(event_id: str, revision: int, previous_request_id: str | None) -> str:

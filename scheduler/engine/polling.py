@@ -50,6 +50,7 @@ def _boundaries(start: datetime, end: datetime) -> list[datetime]:
     """Instants at which :func:`poll_interval` may change its answer."""
     points: list[datetime] = []
     for anchor in (start, end):
+        points.append(anchor)  # the DR service changes the status exactly there
         for limit, _ in ZONES:
             points.extend((anchor - limit, anchor + limit))
     return sorted(points)

@@ -83,7 +83,8 @@ def test_short_event_from_submission_to_completion(tmp_path: Path, sim_url: str)
     )
     db_url = f"sqlite:///{tmp_path / 'drsched.db'}"
     upgrade(db_url)
-    store = DaemonStore(open_engine(db_url))
+    sql = open_engine(db_url)
+    store = DaemonStore(sql)
 
     def status() -> Status | None:
         rows = [r for r in store.overview() if r.event_id == "e2e-short"]
@@ -91,17 +92,21 @@ def test_short_event_from_submission_to_completion(tmp_path: Path, sim_url: str)
 
     proc = start_daemon(tmp_path, sim_url, db_url)
     try:
-        wait_until(lambda: status() == Status.PENDING, 15, "pending")
+        submitted = (Status.PENDING, Status.STANDBY, Status.ACTIVE)
+        wait_until(lambda: status() in submitted, 15, "submitted")
         second = start_daemon(tmp_path, sim_url, db_url)
-        assert second.wait(timeout=20) != 0
-        assert b"already running" in (second.stdout.read() if second.stdout else b"")
+        output, _ = second.communicate(timeout=20)
+        assert second.returncode != 0
+        assert b"already running" in output
         wait_until(lambda: status() == Status.COMPLETED, 25, "completed")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
+        proc.communicate()
     path = [t.to_status for t in store.timeline() if t.event_id == "e2e-short"]
+    sql.dispose()
     assert path[-5:] == [
         Status.SUBMITTING,
         Status.PENDING,

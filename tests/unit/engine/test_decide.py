@@ -84,6 +84,18 @@ POLLED_NOW = Tracking(last_contact=NOW)
             None,
             [act.Resubmit("ev", "ev-r2", "ev-r3", 3)],
         ),
+        # changed right after a poll: re-submitted at once, not after retry_delay
+        (
+            view(Status.PENDING, revision=2),
+            Tracking(last_contact=NOW - timedelta(seconds=1)),
+            [act.Resubmit("ev", "ev", "ev-r2", 2)],
+        ),
+        # a re-submission of this revision was just tried: wait retry_delay
+        (
+            view(Status.PENDING, revision=2),
+            Tracking(last_contact=NOW - timedelta(seconds=1), resubmit_tried=2),
+            [],
+        ),
         # changed but already standby: the store refused it; keep polling
         (view(Status.STANDBY, revision=2), None, [act.Poll("ev", "ev")]),
         # terminal: nothing at all
