@@ -7,10 +7,12 @@ import json
 import os
 import sys
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine
 
 from scheduler.config import Config, config_path, load_config
 
@@ -25,7 +27,9 @@ def get_config(args: argparse.Namespace) -> Config:
 
 
 def console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    """Rich output; wide when piped so that tables are not cut for ``grep`` and logs."""
+    width = None if sys.stdout.isatty() else 240
+    return Console(highlight=False, soft_wrap=False, width=width)
 
 
 def print_json(data: Any) -> None:
@@ -45,3 +49,19 @@ def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequen
 def not_built_yet(what: str) -> int:
     print(f"drsched {what}: not built yet in this version", file=sys.stderr)
     return 2
+
+
+def open_store(config: Config) -> Engine:
+    """The configured database, refused with a clear message unless its schema is current."""
+    from scheduler.store import open_engine
+    from scheduler.store.migrate import require_current
+
+    require_current(config.database.url)
+    return open_engine(
+        config.database.url, busy_timeout=config.database.busy_timeout.total_seconds()
+    )
+
+
+def utc(instant: datetime) -> str:
+    """How instants are shown in tables: UTC, to the second."""
+    return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")

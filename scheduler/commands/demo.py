@@ -73,7 +73,7 @@ class DemoEvent:
 def demo_events(now: datetime) -> list[DemoEvent]:
     """Three events a few seconds ahead (see the module docstring)."""
 
-    def make(event_id: str, name: str, start_s: float, length_s: float) -> PlanEvent:
+    def make(event_id: str, ven: str, name: str, start_s: float, length_s: float) -> PlanEvent:
         start = now + timedelta(seconds=start_s)
         return PlanEvent(
             event_id=event_id,
@@ -92,19 +92,21 @@ def demo_events(now: datetime) -> list[DemoEvent]:
                 ),
                 Signal("s2", "SIMPLE", "level", ("x-DEVICE_TV",)),
             ),
-            targets=(EventTarget("CE-02"),),
+            targets=(EventTarget(ven),),
             name=name,
         )
 
     return [
-        DemoEvent(make("demo-complete", "Demo peak", 5, 5), Status.COMPLETED, "runs its window"),
         DemoEvent(
-            make("demo-remote", "Demo peak 2", 7, 8),
+            make("demo-complete", "CE-01", "Demo peak", 5, 5), Status.COMPLETED, "runs its window"
+        ),
+        DemoEvent(
+            make("demo-remote", "CE-02", "Demo peak 2", 7, 8),
             Status.CANCELED,
             "canceled by the DR service midway",
         ),
         DemoEvent(
-            make("demo-change", "Demo peak 3", 9, 5),
+            make("demo-change", "CE-03", "Demo peak 3", 9, 5),
             Status.COMPLETED,
             "moved while pending: re-submitted as -r2",
         ),
