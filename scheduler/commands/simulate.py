@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import sys
 from datetime import timedelta
 from typing import Any
 
-from scheduler.durations import parse_duration
+from scheduler.durations import format_duration, parse_duration
 from scheduler.simulator.options import SimOptions
 
 DEFAULT_PORT = 8780
@@ -33,47 +34,129 @@ def _rate(text: str) -> float:
     return value
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text}: must be 0 or more")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text}: must be a TCP port, 0-65535")
+    return value
+
+
 def register(subparsers: Any) -> None:
     defaults = SimOptions()
     parser = subparsers.add_parser(
         "simulate",
         help="serve simulated DR Requests and BECON Connect APIs on a local port",
-        description="Serve both vendor APIs (in memory) until SIGINT/SIGTERM; "
-        "prints the base URLs and credentials to configure.",
+        description="Serve both vendor APIs (in memory) until SIGINT/SIGTERM. On start it "
+        "prints the base URLs and credentials to put in the daemon config (the defaults "
+        "already match the config's defaults). Faults apply to the vendor routes only; "
+        "change them at run time with POST /_sim/faults.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add = parser.add_argument
-    add("--host", default="127.0.0.1")
-    add("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
-    add("--seed", type=int, default=defaults.seed, help="makes faults repeatable")
-    add("--latency-ms", type=float, default=defaults.latency_ms)
-    add("--jitter-ms", type=float, default=defaults.jitter_ms)
-    add("--fail-rate", type=_rate, default=defaults.fail_rate, help="share answered HTTP 500")
-    add("--timeout-rate", type=_rate, default=defaults.timeout_rate, help="share that hangs")
-    add(
+    add("--host", default="127.0.0.1", help="address to listen on, e.g. ::1 for IPv6")
+    add("--port", type=_port, default=DEFAULT_PORT, help="TCP port; 0 picks a free one")
+    faults = parser.add_argument_group("faults (deterministic for a given seed and calls)")
+    faults.add_argument("--seed", type=int, default=defaults.seed, help="seed of the fault dice")
+    faults.add_argument(
+        "--latency-ms",
+        metavar="MS",
+        type=float,
+        default=defaults.latency_ms,
+        help="delay added to every vendor call",
+    )
+    faults.add_argument(
+        "--jitter-ms",
+        metavar="MS",
+        type=float,
+        default=defaults.jitter_ms,
+        help="the delay varies by up to plus or minus this",
+    )
+    faults.add_argument(
+        "--fail-rate",
+        metavar="RATE",
+        type=_rate,
+        default=defaults.fail_rate,
+        help="share of calls (0-1) answered HTTP 500 with code 5000",
+    )
+    faults.add_argument(
+        "--timeout-rate",
+        metavar="RATE",
+        type=_rate,
+        default=defaults.timeout_rate,
+        help="share of calls that hang before the service sees them (a client timeout)",
+    )
+    faults.add_argument(
         "--timeout-after-rate",
+        metavar="RATE",
         type=_rate,
         default=defaults.timeout_after_rate,
-        help="share handled, then hung (the response is lost)",
+        help="share of calls the service handles, then hangs (the answer is lost)",
     )
-    add(
+    dr = parser.add_argument_group("DR Requests API (base URL http://HOST:PORT/dr)")
+    dr.add_argument(
         "--standby-lead",
+        metavar="DURATION",
         type=_duration,
-        default=defaults.standby_lead,
-        help="DR status standby this long before start (default 30s)",
+        default=format_duration(defaults.standby_lead),
+        help="a request turns standby (1) this long before its start; written 90s, 5m, 1h",
     )
-    add("--sites", type=int, default=defaults.sites)
-    add("--gateways", type=int, default=defaults.gateways, help="per site")
-    add("--facilities", type=int, default=defaults.facilities, help="per gateway")
-    add("--dr-service-id", default=defaults.dr_service_id)
-    add("--dr-token", default=defaults.dr_token)
-    add("--becon-service-id", default=defaults.becon_service_id)
-    add("--becon-service-key", default=defaults.becon_service_key)
-    add("--becon-secret-key", default=defaults.becon_secret_key)
-    add(
+    dr.add_argument(
+        "--dr-service-id",
+        metavar="ID",
+        default=defaults.dr_service_id,
+        help="the x-service-id accepted",
+    )
+    dr.add_argument(
+        "--dr-token",
+        metavar="TOKEN",
+        default=defaults.dr_token,
+        help="the x-service-token accepted",
+    )
+    becon = parser.add_argument_group("BECON Connect API (base URL http://HOST:PORT)")
+    becon.add_argument(
+        "--sites", metavar="N", type=_count, default=defaults.sites, help="sites in the inventory"
+    )
+    becon.add_argument(
+        "--gateways", metavar="N", type=_count, default=defaults.gateways, help="gateways per site"
+    )
+    becon.add_argument(
+        "--facilities",
+        metavar="N",
+        type=_count,
+        default=defaults.facilities,
+        help="facilities per gateway",
+    )
+    becon.add_argument(
+        "--becon-service-id",
+        metavar="ID",
+        default=defaults.becon_service_id,
+        help="the x-lgtms-service-id accepted",
+    )
+    becon.add_argument(
+        "--becon-service-key",
+        metavar="KEY",
+        default=defaults.becon_service_key,
+        help="the x-lgtms-service-key accepted",
+    )
+    becon.add_argument(
+        "--becon-secret-key",
+        metavar="KEY",
+        default=defaults.becon_secret_key,
+        help="the key token requests must be signed with",
+    )
+    becon.add_argument(
         "--token-ttl",
+        metavar="DURATION",
         type=_duration,
-        default=timedelta(seconds=defaults.token_ttl_s),
-        help="BECON access token lifetime (default 24h)",
+        default=format_duration(timedelta(seconds=defaults.token_ttl_s)),
+        help="lifetime of the access tokens issued",
     )
     parser.set_defaults(handler=_handler)
 
@@ -126,7 +209,14 @@ def banner(url: str, options: SimOptions, becon: bool) -> str:
 
 
 def _handler(args: argparse.Namespace) -> int:
-    asyncio.run(_serve(options_from(args), args.host, args.port))
+    try:
+        asyncio.run(_serve(options_from(args), args.host, args.port))
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        reason = exc.strerror or str(exc)
+        print(
+            f"drsched simulate: cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr
+        )
+        return 3
     return 0
 
 
