@@ -59,6 +59,8 @@ class Decision:
     actions: tuple[Action, ...]
     next_wake: datetime
     due_times: Mapping[str, datetime] = field(default_factory=dict)
+    #: HVAC control has work due now (``HvacControl.tick``).
+    hvac_tick: bool = False
 
 
 _NO_TRACKING = Tracking()
@@ -69,10 +71,18 @@ def decide(
     memory: Mapping[str, Tracking],
     now: datetime,
     policy: Policy,
+    *,
+    hvac_due: datetime | None = None,
 ) -> Decision:
-    """The actions due at ``now`` and when to wake up next (at most one horizon away)."""
+    """The actions due at ``now`` and when to wake up next (at most one horizon away).
+
+    ``hvac_due`` is when HVAC control next needs a tick (``HvacControl.due``).
+    """
     actions: list[Action] = []
     wake = now + policy.horizon
+    hvac_tick = hvac_due is not None and hvac_due <= now
+    if hvac_due is not None and not hvac_tick:
+        wake = min(wake, hvac_due)
     due_times: dict[str, datetime] = {}
     for event in events:
         tracking = memory.get(event.event_id, _NO_TRACKING)
@@ -81,7 +91,7 @@ def decide(
         if later is not None:
             due_times[event.event_id] = later
             wake = min(wake, later)
-    return Decision(tuple(actions), max(wake, now), due_times)
+    return Decision(tuple(actions), max(wake, now), due_times, hvac_tick)
 
 
 def _for_event(

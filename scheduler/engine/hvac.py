@@ -12,7 +12,11 @@ the engine only calls it at these points (see ``scheduler.engine.runner``):
 - ``stop(event, now, reason)`` when it ends: ``completed`` reported, the
   window's end passed by the clock, a remote cancel (status 9) or a local
   cancel. ``stop`` may come without ``start`` (the window was skipped over)
-  and more than once: it must be idempotent.
+  and more than once: it must be idempotent;
+- ``due(now)`` after every engine tick: the next instant HVAC control needs
+  a wake-up of its own (a verify every ``hvac.verify_interval``, a restore
+  slot of ``hvac.restore_stagger``, a retry), or None; the engine wakes up
+  then and calls ``tick(now)``, which does whatever is due.
 
 Every implementation records its own intent (original setpoints) before it
 changes a facility, so these calls are safe to repeat after a crash.
@@ -35,6 +39,10 @@ class HvacControl(Protocol):
 
     async def stop(self, event: PlanEvent, now: datetime, reason: str) -> None: ...
 
+    async def due(self, now: datetime) -> datetime | None: ...
+
+    async def tick(self, now: datetime) -> None: ...
+
 
 class NoHvac:
     """HVAC control turned off (no ``hvac.targets``, or not built yet): every call is a no-op."""
@@ -49,4 +57,10 @@ class NoHvac:
         return None
 
     async def stop(self, event: PlanEvent, now: datetime, reason: str) -> None:
+        return None
+
+    async def due(self, now: datetime) -> datetime | None:
+        return None
+
+    async def tick(self, now: datetime) -> None:
         return None

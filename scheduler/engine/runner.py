@@ -76,7 +76,8 @@ class Engine:
         """Do what is due now; return the decision, whose ``next_wake`` says when to come back."""
         now = self.clock.now()
         views = await self._snapshot(now)
-        decision = decide(views, self.memory, now, self.policy)
+        hvac_due = await self._hvac_due(now)
+        decision = decide(views, self.memory, now, self.policy, hvac_due=hvac_due)
         by_event: dict[str, list[act.Action]] = defaultdict(list)
         for action in decision.actions:
             by_event[action.event_id].append(action)
@@ -84,6 +85,11 @@ class Engine:
         self._failures = 0
         await self._gather(self._run_event(index[e], todo) for e, todo in by_event.items())
         await self._forget_all_but(index)
+        if decision.hvac_tick:
+            await self._hvac_tick()
+        later = await self._hvac_due(now)  # what the actions and the tick changed
+        if later is not None and later < decision.next_wake:
+            decision = replace(decision, next_wake=max(later, now))
         if self._failures:  # come back after a pause, not in a tight loop
             retry = now + self.policy.retry_delay
             return replace(decision, next_wake=min(decision.next_wake, retry))
@@ -173,6 +179,21 @@ class Engine:
             await calls[phase]()
         except Exception:  # HVAC trouble must not stop DR tracking; HVAC retries on its own
             bound.exception("hvac.call_failed")
+
+    async def _hvac_due(self, now: datetime) -> datetime | None:
+        """When HVAC control next needs a tick; its failure means "ask again after a pause"."""
+        try:
+            return await self.hvac.due(now)
+        except Exception:  # HVAC trouble must not stop DR tracking
+            log.exception("hvac.due_failed")
+            return now + self.policy.retry_delay
+
+    async def _hvac_tick(self) -> None:
+        """HVAC control's own work (verify, restore slots, retries); a failure is logged."""
+        try:
+            await self.hvac.tick(self.clock.now())
+        except Exception:  # HVAC trouble must not stop DR tracking; it retries on its own
+            log.exception("hvac.tick_failed")
 
     def track(self, event_id: str, **changes: object) -> None:
         current = self.memory.get(event_id, Tracking())

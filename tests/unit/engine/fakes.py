@@ -184,9 +184,11 @@ class FakeDr:
 
 @dataclass
 class RecordingHvac:
-    """Records every HVAC call point the engine reaches."""
+    """Records every HVAC call point the engine reaches; ``wake_ups`` are its own due times."""
 
     calls: list[tuple[str, str]] = field(default_factory=list)
+    wake_ups: list[datetime] = field(default_factory=list)
+    ticks: list[datetime] = field(default_factory=list)
 
     async def reconcile(self, now: datetime) -> None:
         self.calls.append(("reconcile", ""))
@@ -199,3 +201,10 @@ class RecordingHvac:
 
     async def stop(self, event: PlanEvent, now: datetime, reason: str) -> None:
         self.calls.append(("stop", f"{event.event_id}: {reason}"))
+
+    async def due(self, now: datetime) -> datetime | None:
+        return min(self.wake_ups, default=None)
+
+    async def tick(self, now: datetime) -> None:
+        self.ticks.append(now)
+        self.wake_ups = [w for w in self.wake_ups if w > now]
