@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from enum import StrEnum
 from typing import Any
 
@@ -74,16 +75,31 @@ class PlanEvent:
                 raise ValueError(f"event {self.event_id}: instants must be UTC-aware")
 
     def content(self) -> dict[str, Any]:
-        """What the event asks for, as JSON-ready data (no provenance)."""
-        data = asdict(self)
-        data.pop("source")
-        data.pop("program_id")
-        data["start"] = self.start.isoformat()
-        data["end"] = self.end.isoformat()
-        return data
+        """What the event asks for, as JSON-ready data (no provenance).
+
+        Written out rather than ``dataclasses.asdict`` (a deep copy): plan
+        apply fingerprints every event of every file.
+        """
+        return {
+            "event_id": self.event_id,
+            "vtn_id": self.vtn_id,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "name": self.name,
+            "signals": [_signal_content(s) for s in self.signals],
+            "targets": [
+                {"ven_id": t.ven_id, "resource_ids": list(t.resource_ids)} for t in self.targets
+            ],
+        }
 
     def fingerprint(self) -> str:
         """A stable hash of the content: equal fingerprints mean nothing to re-submit."""
+        return self._fingerprint
+
+    @cached_property
+    def _fingerprint(self) -> str:
+        # Cached: plan apply asks twice per event (diff, then the row). The
+        # instance is frozen, so the content cannot change under the cache.
         canonical = json.dumps(self.content(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -94,3 +110,21 @@ class PlanEvent:
     def load_control(self) -> Signal | None:
         """The signal that drives HVAC setpoints, if the event has one."""
         return next((s for s in self.signals if s.controls_air_conditioners), None)
+
+
+def _number(value: float | None) -> float | None:
+    """80 and 80.0 are the same bound (YAML gives ints, the database floats)."""
+    return None if value is None else float(value)
+
+
+def _signal_content(signal: Signal) -> dict[str, Any]:
+    return {
+        "signal_id": signal.signal_id,
+        "name": signal.name,
+        "type": signal.type,
+        "targets": list(signal.targets),
+        "min_temp": _number(signal.min_temp),
+        "max_temp": _number(signal.max_temp),
+        "temp_offset": _number(signal.temp_offset),
+        "unit": signal.unit.value if signal.unit else None,
+    }

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
@@ -14,6 +15,7 @@ from scheduler.domain.lifecycle import TERMINAL, Source, Status, Transition
 from scheduler.errors import DrschedError
 from scheduler.plans.diff import StoredEvent
 from scheduler.store.models import (
+    Base,
     EventRow,
     IntentRow,
     PlanStateRow,
@@ -79,10 +81,14 @@ def child_rows(events: Iterable[PlanEvent]) -> tuple[list[dict[str, object]], ..
 
 def insert_children(session: Session, events: Sequence[PlanEvent]) -> None:
     signals, targets = child_rows(events)
-    if signals:
-        session.execute(insert(SignalRow), signals)
-    if targets:
-        session.execute(insert(TargetRow), targets)
+    bulk_insert(session, SignalRow, signals)
+    bulk_insert(session, TargetRow, targets)
+
+
+def bulk_insert(session: Session, model: type[Base], rows: Sequence[dict[str, object]]) -> None:
+    """One ``executemany`` on the table (the ORM's bulk path goes row by row here)."""
+    if rows:
+        session.execute(cast(Table, model.__table__).insert(), rows)
 
 
 def delete_children(session: Session, event_ids: Sequence[str]) -> None:
@@ -173,8 +179,7 @@ def stored_events(session: Session) -> dict[str, StoredEvent]:
 
 
 def record_transitions(session: Session, changes: Sequence[Transition]) -> None:
-    if changes:
-        session.execute(insert(TransitionRow), [transition_values(c) for c in changes])
+    bulk_insert(session, TransitionRow, [transition_values(c) for c in changes])
 
 
 def move(session: Session, change: Transition) -> bool:

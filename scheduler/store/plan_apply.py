@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, insert, update
+from sqlalchemy import Engine, delete, update
 from sqlalchemy.orm import Session
 
 from scheduler.domain.events import PlanEvent
@@ -18,6 +18,7 @@ from scheduler.domain.lifecycle import Source, Status, Transition
 from scheduler.plans.diff import Change, Item, PlanDiff, diff_plan
 from scheduler.store import transaction
 from scheduler.store.events import (
+    bulk_insert,
     bump_plan_revision,
     chunks,
     delete_children,
@@ -75,10 +76,14 @@ def _add(session: Session, events: Sequence[PlanEvent], now: datetime) -> None:
         }
         for e in events
     ]
-    session.execute(insert(EventRow), rows)
+    bulk_insert(session, EventRow, rows)
     insert_children(session, events)
     record_transitions(
-        session, [_note(e.event_id, Status.PLANNED, now, f"added from {e.source}") for e in events]
+        session,
+        [
+            _note(e.event_id, Status.PLANNED, now, f"added from {e.source or 'the plan'}")
+            for e in events
+        ],
     )
 
 
@@ -95,7 +100,7 @@ def _update(session: Session, items: Sequence[Item], now: datetime) -> None:
             .values(revision=EventRow.revision + 1, updated_at=now, **event_columns(event))
             .execution_options(synchronize_session=False)
         )
-        detail = f"changed in the plan ({event.source})"
+        detail = f"changed in the plan ({event.source})" if event.source else "changed in the plan"
         notes.append(_note(event.event_id, item.status, now, _join(detail, item.note)))
     insert_children(session, events)
     record_transitions(session, notes)

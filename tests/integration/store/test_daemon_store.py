@@ -1,0 +1,83 @@
+"""The engine's store on real SQLite and PostgreSQL: conditional moves, intents, fencing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, timedelta
+
+import pytest
+from sqlalchemy.orm import Session
+
+from scheduler.domain.lifecycle import Source, Status, Transition
+from scheduler.engine.model import Intent, IntentKind
+from scheduler.errors import FencedError
+from scheduler.store import open_engine
+from scheduler.store.daemon import DaemonStore
+from scheduler.store.migrate import upgrade
+from tests.integration.store.test_plan_apply import NOW, event
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[DaemonStore]:
+    upgrade(db_url)
+    engine = open_engine(db_url)
+    yield DaemonStore(engine)
+    engine.dispose()
+
+
+def change(event_id: str, before: Status, after: Status, detail: str = "") -> Transition:
+    return Transition(event_id, before, after, NOW, Source.API, detail)
+
+
+def test_a_move_only_happens_from_the_status_it_expects(store: DaemonStore) -> None:
+    store.apply_events([event("a")], NOW)
+    assert store.record(change("a", Status.PLANNED, Status.SUBMITTING))
+    assert not store.record(change("a", Status.PLANNED, Status.CANCELED))  # someone was first
+    assert store.overview()[0].status == Status.SUBMITTING
+    assert not store.record(change("a", Status.PLANNED, Status.PLANNED, "stale note"))
+    assert [t.to_status for t in store.timeline("a")] == [Status.PLANNED, Status.SUBMITTING]
+
+
+def test_an_intent_stays_open_until_its_outcome_is_recorded(store: DaemonStore) -> None:
+    store.apply_events([event("a")], NOW)
+    intent = Intent("a", IntentKind.CREATE, "a", 1)
+    store.begin_intent(intent, change("a", Status.PLANNED, Status.SUBMITTING), NOW)
+    assert store.open_intents() == [intent]
+    (view,) = store.snapshot(NOW + timedelta(days=1))
+    assert (view.open_intent, view.request_id, view.submitted_revision) == (intent, "a", 1)
+    store.end_intent(intent, "created", change("a", Status.SUBMITTING, Status.PENDING), NOW)
+    assert store.open_intents() == []
+    (view,) = store.snapshot(NOW)
+    assert view.open_intent is None
+    assert view.status == Status.PENDING
+
+
+def test_the_snapshot_leaves_out_far_planned_and_terminal_events(store: DaemonStore) -> None:
+    store.apply_events([event("soon", 1), event("far", 48), event("done", 2)], NOW)
+    store.record(change("done", Status.PLANNED, Status.CANCELED))
+    horizon = NOW + timedelta(hours=24)
+    assert [v.event_id for v in store.snapshot(horizon)] == ["soon"]
+    store.request_cancel("far", NOW)  # a cancel request is due at once, however far
+    assert [v.event_id for v in store.snapshot(horizon)] == ["soon", "far"]
+
+
+def test_a_fenced_write_is_refused_and_rolled_back(store: DaemonStore) -> None:
+    store.apply_events([event("a")], NOW)
+
+    def stale_leader(session: Session) -> None:
+        raise FencedError("leadership lost: epoch 1, the database says 2")
+
+    fenced = DaemonStore(store.engine, fence=stale_leader)
+    with pytest.raises(FencedError):
+        fenced.record(change("a", Status.PLANNED, Status.SUBMITTING))
+    with pytest.raises(FencedError):
+        fenced.apply_events([event("a"), event("b")], NOW)
+    assert [(r.event_id, r.status) for r in store.overview()] == [("a", Status.PLANNED)]
+
+
+def test_instants_come_back_as_utc(store: DaemonStore) -> None:
+    store.apply_events([event("a")], NOW)
+    (row,) = store.overview()
+    assert row.start.tzinfo is not None
+    assert row.start == NOW + timedelta(hours=2)
+    assert row.start.utcoffset() == UTC.utcoffset(None)

@@ -1,0 +1,172 @@
+"""``plan apply`` on real SQLite and PostgreSQL: all or nothing, idempotent, lifecycle rules."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
+from scheduler.domain.lifecycle import Source, Status, Transition
+from scheduler.errors import PlanError
+from scheduler.store import open_engine
+from scheduler.store.daemon import DaemonStore
+from scheduler.store.migrate import upgrade
+from scheduler.store.models import EventRow, SignalRow
+
+NOW = datetime(2026, 7, 1, 12, tzinfo=UTC)
+
+
+def event(event_id: str, hours_ahead: float = 2, **changes: object) -> PlanEvent:
+    start = NOW + timedelta(hours=hours_ahead)
+    base = PlanEvent(
+        event_id=event_id,
+        vtn_id="vtn01",
+        start=start,
+        end=start + timedelta(hours=1),
+        signals=(
+            Signal(
+                "1",
+                "LOAD_CONTROL",
+                "x-loadControlLevelOffset",
+                ("x-DEVICE_AIR_CONDITIONER",),
+                min_temp=70,
+                max_temp=80,
+                temp_offset=4,
+                unit=TempUnit.F,
+            ),
+            Signal("2", "SIMPLE", "level", ("x-DEVICE_TV",)),
+        ),
+        targets=(EventTarget("CE-02"), EventTarget("CE-01", ("CE-TV", "CE-ESS"))),
+        name="peak",
+        source="plans/a.yaml:5",
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[DaemonStore]:
+    upgrade(db_url)
+    engine = open_engine(db_url)
+    yield DaemonStore(engine)
+    engine.dispose()
+
+
+def move(store: DaemonStore, event_id: str, *path: Status) -> None:
+    for before, after in itertools.pairwise(path):
+        assert store.record(Transition(event_id, before, after, NOW, Source.API, "test"))
+
+
+def status(store: DaemonStore, event_id: str) -> Status:
+    return next(r.status for r in store.overview() if r.event_id == event_id)
+
+
+def test_events_round_trip_with_signals_and_targets(store: DaemonStore) -> None:
+    store.apply_events([event("a")], NOW)
+    loaded = store.plan_event("a")
+    assert loaded == event("a")
+    assert loaded.source == "plans/a.yaml:5"
+    assert loaded.start.tzinfo is not None
+    assert loaded.fingerprint() == event("a").fingerprint()
+
+
+def test_applying_the_same_plan_twice_changes_nothing(store: DaemonStore) -> None:
+    plan = [event("a"), event("b", 5)]
+    first = store.apply_events(plan, NOW)
+    revision = store.plan_revision()
+    timeline = store.timeline()
+    second = store.apply_events(plan, NOW)
+    assert len(first.writes) == 2
+    assert second.is_empty
+    assert second.unchanged == 2
+    assert store.plan_revision() == revision
+    assert store.timeline() == timeline
+
+
+def test_a_planned_event_is_updated_in_place(store: DaemonStore) -> None:
+    store.apply_events([event("a")], NOW)
+    moved = event("a", 3)
+    store.apply_events([moved], NOW)
+    assert store.plan_event("a") == moved
+    (row,) = store.overview()
+    assert row.revision == 2
+    assert row.status == Status.PLANNED
+    with Session(store.engine) as session:  # the old children are replaced, not added to
+        assert session.scalar(select(func.count()).select_from(SignalRow)) == 2
+
+
+def test_a_pending_event_changed_gets_a_new_revision_for_the_daemon(store: DaemonStore) -> None:
+    store.apply_events([event("a")], NOW)
+    move(store, "a", Status.PLANNED, Status.SUBMITTING, Status.PENDING)
+    store.apply_events([event("a", name="renamed")], NOW)
+    (view,) = store.snapshot(NOW)
+    assert view.revision == 2
+    assert view.status == Status.PENDING
+    assert "re-submits" in store.timeline("a")[-1].detail
+
+
+def test_removals_delete_planned_and_cancel_pending(store: DaemonStore) -> None:
+    store.apply_events([event("planned"), event("pending", 5), event("keep", 8)], NOW)
+    move(store, "pending", Status.PLANNED, Status.SUBMITTING, Status.PENDING)
+    store.apply_events([event("keep", 8)], NOW)
+    rows = {r.event_id: r for r in store.overview()}
+    assert "planned" not in rows
+    assert rows["pending"].cancel_requested
+    assert rows["pending"].status == Status.PENDING
+
+
+def test_a_refused_change_writes_nothing_at_all(store: DaemonStore) -> None:
+    store.apply_events([event("active"), event("other", 5)], NOW)
+    move(store, "active", Status.PLANNED, Status.SUBMITTING, Status.PENDING, Status.ACTIVE)
+    before = (store.overview(), store.timeline(), store.plan_revision())
+    with pytest.raises(PlanError, match="is active: the DR service can no longer change it"):
+        store.apply_events([event("active", name="late edit"), event("new", 9)], NOW)
+    assert (store.overview(), store.timeline(), store.plan_revision()) == before
+
+
+def test_events_already_over_are_not_stored(store: DaemonStore) -> None:
+    diff = store.apply_events([event("past", -3), event("future")], NOW)
+    assert [r.event_id for r in store.overview()] == ["future"]
+    assert len(diff.items) == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        ((Status.PLANNED,), "will not be submitted"),
+        ((Status.PLANNED, Status.SUBMITTING, Status.PENDING), "deletes request"),
+        (
+            (Status.PLANNED, Status.SUBMITTING, Status.PENDING, Status.STANDBY),
+            "will still run its part",
+        ),
+        ((Status.PLANNED, Status.CANCELED), "already canceled"),
+    ],
+)
+def test_cancel_requests_say_what_will_happen(
+    store: DaemonStore, path: tuple[Status, ...], says: str
+) -> None:
+    store.apply_events([event("a")], NOW)
+    move(store, "a", *path)
+    revision = store.plan_revision()
+    message = store.request_cancel("a", NOW)
+    assert says in message
+    terminal = path[-1].is_terminal
+    assert store.plan_revision() == revision + (0 if terminal else 1)
+    assert store.overview()[0].cancel_requested is not terminal
+
+
+def test_thousands_of_events_added_changed_and_removed_in_chunks(store: DaemonStore) -> None:
+    """More ids than one ``IN (...)`` list or SQLite bound-parameter limit takes."""
+    plan = [event(f"e{n:05}", 1 + n) for n in range(3_000)]
+    store.apply_events(plan, NOW)
+    moved = [replace(e, name="moved") for e in plan[:1_500]]
+    diff = store.apply_events(moved, NOW)
+    assert len(diff.writes) == 3_000  # 1,500 changed, 1,500 removed
+    with Session(store.engine) as session:
+        assert session.scalar(select(func.count()).select_from(EventRow)) == 1_500
+        assert session.scalar(select(func.count()).select_from(SignalRow)) == 3_000
