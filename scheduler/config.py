@@ -11,12 +11,15 @@ whose content is the secret), or found as ``$CREDENTIALS_DIRECTORY/<name>``
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -34,18 +37,78 @@ from scheduler.errors import ConfigError, Problem
 
 
 def _duration(value: object) -> object:
+    if isinstance(value, bool):  # YAML's yes/no/true/false: pydantic would take it as 1s/0s
+        raise ValueError("must be a duration such as 90s, 5m or 24h")
     if isinstance(value, str):
         return parse_duration(value)
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, int | float):
         return timedelta(seconds=value)
     return value
 
 
+def _not_negative(value: timedelta) -> timedelta:
+    if value < timedelta(0):
+        raise ValueError("must not be negative")
+    return value
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be more than 0s")
+    return value
+
+
+#: ``90s``, ``5m``, ``24h``, ``1h30m`` (or a number of seconds); never negative.
 Duration = Annotated[
     timedelta,
     BeforeValidator(_duration),
+    AfterValidator(_not_negative),
     PlainSerializer(format_duration, return_type=str),
 ]
+#: A timeout, interval or lead: zero would mean "fail at once" or "spin".
+PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
+
+
+def _whole_number(value: object) -> object:
+    if isinstance(value, bool):  # pydantic would take true as 1
+        raise ValueError("must be a whole number, not true/false")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_whole_number)]
+
+
+def _filled(value: SecretStr) -> SecretStr:
+    if not value.get_secret_value().strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+#: A secret that is there: an empty token or key would only be refused by the vendor.
+Secret = Annotated[SecretStr, AfterValidator(_filled)]
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{value!r} is not an http:// or https:// URL")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+#: ``sqlite:///path`` or ``postgresql[+driver]://...``: the two stores drsched supports.
+DATABASE_URL = re.compile(r"^(sqlite|postgresql)(\+\w+)?://")
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """``host:port`` (IPv6 in brackets, ``[::1]:9464``) -> (host, port); port 0 picks one."""
+    host, sep, port_text = listen.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port_text.isdigit() or int(port_text) > 65535:
+        raise ValueError(f"{listen!r} is not host:port (e.g. 127.0.0.1:9464 or [::1]:9464)")
+    return host, int(port_text)
+
 
 #: (section, key) of each secret -> its systemd credential name.
 CREDENTIALS: dict[tuple[str, str], str] = {
@@ -77,21 +140,31 @@ class DatabaseConfig(_Section):
     url: str = ""
     busy_timeout: Duration = timedelta(seconds=30)
 
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        if value and not DATABASE_URL.match(value):
+            raise ValueError(
+                f"{value!r} is not a database URL drsched supports: "
+                "sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+            )
+        return value
+
 
 class PlansConfig(_Section):
     paths: list[str] = Field(default_factory=list)
 
 
 class DrApiConfig(_Section):
-    base_url: str = "http://127.0.0.1:8780/dr"
-    service_id: str = "sim-service"
-    service_token: SecretStr = SecretStr("sim-token")
+    base_url: HttpUrl = "http://127.0.0.1:8780/dr"
+    service_id: str = Field(default="sim-service", min_length=1)
+    service_token: Secret = SecretStr("sim-token")
     country_code: str = "US"
-    submit_lead: Duration = timedelta(hours=24)
-    timeout: Duration = timedelta(seconds=10)
-    retry_attempts: int = Field(default=5, ge=1, le=20)
-    retry_total: Duration = timedelta(seconds=60)
-    max_concurrency: int = Field(default=10, ge=1, le=200)
+    submit_lead: PositiveDuration = timedelta(hours=24)
+    timeout: PositiveDuration = timedelta(seconds=10)
+    retry_attempts: Count = Field(default=5, ge=1, le=20)
+    retry_total: PositiveDuration = timedelta(seconds=60)
+    max_concurrency: Count = Field(default=10, ge=1, le=200)
 
     @field_validator("country_code")
     @classmethod
@@ -102,22 +175,23 @@ class DrApiConfig(_Section):
 
 
 class BeconConfig(_Section):
-    base_url: str = "http://127.0.0.1:8780"
-    service_id: str = "sim-service"
-    service_key: SecretStr = SecretStr("sim-service-key")
-    secret_key: SecretStr = SecretStr("sim-key")
+    base_url: HttpUrl = "http://127.0.0.1:8780"
+    service_id: str = Field(default="sim-service", min_length=1)
+    service_key: Secret = SecretStr("sim-service-key")
+    secret_key: Secret = SecretStr("sim-key")
     signer: str = "scheduler.clients.becon:hmac_sha256_signer"
-    timeout: Duration = timedelta(seconds=10)
-    retry_attempts: int = Field(default=4, ge=1, le=20)
-    retry_total: Duration = timedelta(seconds=30)
-    max_concurrency: int = Field(default=16, ge=1, le=500)
+    timeout: PositiveDuration = timedelta(seconds=10)
+    retry_attempts: Count = Field(default=4, ge=1, le=20)
+    retry_total: PositiveDuration = timedelta(seconds=30)
+    max_concurrency: Count = Field(default=16, ge=1, le=500)
 
     @field_validator("signer")
     @classmethod
     def _dotted(cls, value: str) -> str:
+        """The shape only: importing it is the BECON client's job (``load_signer``)."""
         module, sep, func = value.partition(":")
-        if not sep or not module or not func:
-            raise ValueError("must be 'package.module:function'")
+        if not sep or not all(part.isidentifier() for part in [*module.split("."), func]):
+            raise ValueError(f"{value!r} is not 'package.module:function'")
         return value
 
 
@@ -145,7 +219,7 @@ class HvacTarget(_Section):
 
 class HvacConfig(_Section):
     prefetch_lead: Duration = timedelta(seconds=60)
-    verify_interval: Duration = timedelta(minutes=5)
+    verify_interval: PositiveDuration = timedelta(minutes=5)
     restore_stagger: Duration = timedelta(minutes=10)
     override: Literal["respect", "reassert"] = "respect"
     auto_mode: Literal["skip", "cool", "heat"] = "skip"
@@ -154,6 +228,12 @@ class HvacConfig(_Section):
 
 class HttpConfig(_Section):
     listen: str = "127.0.0.1:9464"
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        split_listen(value)
+        return value
 
 
 class LoggingConfig(_Section):
@@ -195,14 +275,25 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
             target[key] = _yaml_scalar(value)
 
 
-def _read_secret_file(path: str, where: str) -> str:
+def _read_secret_file(path: str) -> str:
+    """The secret in ``path``, stripped; ValueError says why there is none."""
     try:
-        return Path(path).read_text().strip()
+        secret = Path(path).read_text().strip()
     except OSError as exc:
-        raise ConfigError.single(where, f"cannot read secret file {path}: {exc.strerror}") from exc
+        raise ValueError(f"cannot read secret file {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"secret file {path} is not UTF-8 text") from exc
+    if not secret:
+        raise ValueError(f"secret file {path} is empty")
+    return secret
 
 
-def _resolve_secrets(data: dict[str, Any], env: Mapping[str, str], source: str) -> None:
+def _resolve_secrets(data: dict[str, Any], env: Mapping[str, str], source: str) -> list[Problem]:
+    """Replace each ``x_file`` (or systemd credential) by its secret; the problems found.
+
+    A secret with a problem is left out, so validation does not report it twice.
+    """
+    problems: list[Problem] = []
     cred_dir = env.get("CREDENTIALS_DIRECTORY")
     for (section, key), cred_name in CREDENTIALS.items():
         values = data.get(section)
@@ -212,11 +303,22 @@ def _resolve_secrets(data: dict[str, Any], env: Mapping[str, str], source: str) 
             continue
         file_key = f"{key}_file"
         if file_key in values:
+            path, where = values.pop(file_key), f"{section}.{file_key}"
             if key in values:
-                raise ConfigError.single(source, f"{section}: give {key} or {file_key}, not both")
-            values[key] = _read_secret_file(str(values.pop(file_key)), f"{source}: {section}")
+                del values[key]
+                problems.append(
+                    Problem(source, 0, 0, f"{where}: give {key} or {file_key}, not both")
+                )
+                continue
         elif key not in values and cred_dir and (Path(cred_dir) / cred_name).is_file():
-            values[key] = _read_secret_file(str(Path(cred_dir) / cred_name), source)
+            path, where = Path(cred_dir) / cred_name, f"{section}.{key} (credential {cred_name})"
+        else:
+            continue
+        try:
+            values[key] = _read_secret_file(str(path))
+        except ValueError as exc:
+            problems.append(Problem(source, 0, 0, f"{where}: {exc}"))
+    return problems
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
@@ -248,11 +350,13 @@ def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Conf
     source = str(path) if path else "<defaults>"
     data = _load_yaml(path) if path else {}
     _apply_env(data, env)
-    _resolve_secrets(data, env, source)
+    problems = _resolve_secrets(data, env, source)
     try:
         config = Config.model_validate({**data, "source": source})
     except ValidationError as exc:
-        raise ConfigError(_problems(source, exc)) from None
+        raise ConfigError([*problems, *_problems(source, exc)]) from None
+    if problems:
+        raise ConfigError(problems)
     if not config.database.url:
         database = config.database.model_copy(update={"url": default_database_url(env)})
         config = config.model_copy(update={"database": database})
@@ -262,9 +366,12 @@ def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Conf
 def _problems(source: str, exc: ValidationError) -> list[Problem]:
     problems = []
     for error in exc.errors(include_url=False, include_input=False):
-        key = ".".join(str(part) for part in error["loc"])
+        key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"])
+        key = key.removeprefix(".")
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key (check the spelling against README's config reference)"
+        elif error["type"] in ("model_type", "model_attributes_type", "dict_type"):
+            message = "must be a mapping of keys"
         problems.append(Problem(source, 0, 0, f"{key}: {message}"))
     return problems
