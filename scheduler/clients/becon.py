@@ -84,7 +84,9 @@ class BeconClient:
         self._secret_key = secret_key
         self._signer = signer
         self._slots = asyncio.Semaphore(max_concurrency)
-        self.tokens = TokenCache(self._issue_token, clock or SystemClock())
+        self.tokens = TokenCache(
+            self._issue_token, clock or SystemClock(), renew_share=contract.RENEW_AT_SHARE
+        )
         self._owns_http = False
 
     @classmethod
@@ -302,7 +304,11 @@ class BeconClient:
         return tuple(result for results in answered for result in results)
 
     async def send_batch(self, batch: Batch) -> tuple[ControlResult, ...]:
-        """One control PUT; the call's failure raises its ``ApiError`` (results are values)."""
+        """One control PUT; the call's failure raises its ``ApiError`` (results are values).
+
+        Retried like any call: a setpoint is absolute, so a PUT repeated after
+        a lost answer sets the same value again.
+        """
         if len(batch.controls) > contract.MAX_CONTROLS:
             raise ValueError(f"{len(batch.controls)} controls: at most {contract.MAX_CONTROLS}")
         where = f"{batch.site}/{batch.gateway}/{batch.facility_type}"
