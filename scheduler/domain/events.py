@@ -10,8 +10,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 

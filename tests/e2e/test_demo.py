@@ -9,9 +9,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("scheduler.store.daemon")
-pytest.importorskip("scheduler.simulator.server")
-
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 

@@ -17,16 +17,12 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("scheduler.store.daemon")
-pytest.importorskip("scheduler.simulator.server")
-
-from scheduler.simulator.server import serve_in_background
-from scheduler.store.daemon import DaemonStore
-from scheduler.store.migrate import upgrade
-
 from scheduler.domain.lifecycle import Status
 from scheduler.simulator.options import SimOptions
+from scheduler.simulator.server import serve_in_background
 from scheduler.store import open_engine
+from scheduler.store.daemon import DaemonStore
+from scheduler.store.migrate import upgrade
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -14,19 +14,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from scheduler.clients.dr_api import DrApiClient
-from scheduler.simulator.app import create_app
-from scheduler.store.daemon import DaemonStore
-from scheduler.store.migrate import upgrade
 
+from scheduler.clients.dr_api import DrApiClient
 from scheduler.clock import FakeClock
 from scheduler.config import DrApiConfig
 from scheduler.domain.events import PlanEvent
 from scheduler.domain.lifecycle import Status, Transition
 from scheduler.engine.decide import Policy
 from scheduler.engine.runner import Engine
+from scheduler.simulator.app import create_app
 from scheduler.simulator.options import SimOptions
 from scheduler.store import open_engine
+from scheduler.store.daemon import DaemonStore
+from scheduler.store.migrate import upgrade
 from tests.unit.engine.fakes import RecordingHvac
 
 POLICY = Policy(submit_lead=timedelta(hours=1), prefetch_lead=timedelta(seconds=60))

@@ -6,10 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-pytest.importorskip("scheduler.store.daemon")
-pytest.importorskip("scheduler.simulator.app")
-pytest.importorskip("scheduler.clients.dr_api")
-
 from scheduler.domain.lifecycle import Source, Status
 from scheduler.engine.decide import MISSED_DETAIL
 from tests.integration.engine.harness import world

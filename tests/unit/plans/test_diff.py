@@ -91,7 +91,8 @@ def test_a_removal_in_each_status(status: Status, expected: list[Change] | None)
 
 def test_a_removal_already_canceled_by_the_admin_is_not_refused() -> None:
     diff = diff_plan({"ev": stored(Status.ACTIVE, cancel_requested=True)}, [], NOW)
-    assert diff.refused == () and diff.items == ()
+    assert diff.refused == ()
+    assert diff.items == ()
 
 
 def test_a_change_to_an_event_being_canceled_is_ignored() -> None:
@@ -101,7 +102,9 @@ def test_a_change_to_an_event_being_canceled_is_ignored() -> None:
 
 def test_unchanged_events_are_counted_not_listed() -> None:
     diff = diff_plan({"ev": stored(Status.ACTIVE)}, [event()], NOW)
-    assert diff.items == () and diff.unchanged == 1 and diff.is_empty
+    assert diff.items == ()
+    assert diff.unchanged == 1
+    assert diff.is_empty
     assert describe(diff) == "no changes (1 events unchanged)"
 
 
