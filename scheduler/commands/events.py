@@ -17,7 +17,7 @@ from scheduler.commands._common import (
     print_table,
     utc,
 )
-from scheduler.domain.lifecycle import TERMINAL, Status
+from scheduler.domain.lifecycle import TERMINAL, Source, Status, Transition
 from scheduler.store import events as repo
 from scheduler.store import transaction
 from scheduler.store.daemon import request_cancel
@@ -115,7 +115,15 @@ def _show(args: argparse.Namespace) -> int:
             row = repo.get_row(session, args.event_id)
             summary = repo.summary(row)
             event = repo.to_plan_event(row)
-            timeline = repo.timeline(session, args.event_id)
+            added = Transition(
+                row.event_id,
+                Status.PLANNED,
+                Status.PLANNED,
+                row.created_at,
+                Source.PLAN,
+                f"added from {row.source or 'the plan'}",
+            )
+            timeline = [added, *repo.timeline(session, args.event_id)]
             intents = repo.intents_of(session, args.event_id)
     finally:
         engine.dispose()

@@ -98,10 +98,19 @@ class PlanEvent:
 
     @cached_property
     def _fingerprint(self) -> str:
-        # Cached: plan apply asks twice per event (diff, then the row). The
-        # instance is frozen, so the content cannot change under the cache.
-        canonical = json.dumps(self.content(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        # Cached: plan apply asks twice per event (diff, then the row); the
+        # instance is frozen. A JSON list (not ``content()``'s sorted dict) is
+        # just as stable and cheaper for 20,000 events.
+        canonical = [
+            self.event_id,
+            self.vtn_id,
+            self.start.isoformat(),
+            self.end.isoformat(),
+            self.name,
+            [list(_signal_content(s).values()) for s in self.signals],
+            [[t.ven_id, list(t.resource_ids)] for t in self.targets],
+        ]
+        return hashlib.sha256(json.dumps(canonical, separators=(",", ":")).encode()).hexdigest()
 
     @property
     def ven_ids(self) -> frozenset[str]:

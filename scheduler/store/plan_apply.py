@@ -77,14 +77,9 @@ def _add(session: Session, events: Sequence[PlanEvent], now: datetime) -> None:
         for e in events
     ]
     bulk_insert(session, EventRow, rows)
+    # No transition row: an event's creation is its row (created_at, source),
+    # which ``events show`` prints as the first line of the timeline.
     insert_children(session, events)
-    record_transitions(
-        session,
-        [
-            _note(e.event_id, Status.PLANNED, now, f"added from {e.source or 'the plan'}")
-            for e in events
-        ],
-    )
 
 
 def _update(session: Session, items: Sequence[Item], now: datetime) -> None:
