@@ -39,6 +39,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from scheduler import metrics
+from scheduler.config import split_listen
 from scheduler.errors import ConfigError
 
 log = structlog.get_logger("scheduler.health")
@@ -155,20 +156,20 @@ def ping_database(engine: Engine) -> Check:
     return check
 
 
-def parse_listen(listen: str) -> tuple[str, int]:
-    """``host:port`` (IPv6 in brackets, ``[::1]:9464``) -> (host, port); port 0 picks one."""
-    host, sep, port_text = listen.rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not sep or not host or not port_text.isdigit() or int(port_text) > 65535:
-        raise ConfigError.single(
-            "http.listen", f"{listen!r} is not host:port (e.g. 127.0.0.1:9464 or [::1]:9464)"
-        )
-    return host, int(port_text)
+def bind_listen(listen: str) -> socket.socket:
+    """A non-blocking listening socket on ``listen`` (``host:port``, see :func:`split_listen`).
 
-
-def _bind(host: str, port: int) -> socket.socket:
+    Created with ``IPPROTO_TCP`` (as :mod:`scheduler.simulator.server` does):
+    asyncio sets ``TCP_NODELAY`` only on connections whose listening socket
+    says so, and ``socket.create_server`` leaves ``proto`` 0, which cost every
+    call on a kept-alive connection ~40 ms (Nagle meeting a delayed ACK).
+    """
+    try:
+        host, port = split_listen(listen)
+    except ValueError as exc:
+        raise ConfigError.single("http.listen", str(exc)) from None
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
@@ -192,7 +193,7 @@ async def serve_health(
     registry: Callable[[], CollectorRegistry] = metrics.registry,
 ) -> AsyncIterator[str]:
     """Serve ``/metrics`` and ``/healthz`` on ``listen`` in the running loop; yield the base URL."""
-    sock = _bind(*parse_listen(listen))
+    sock = bind_listen(listen)
     config = uvicorn.Config(
         create_app(checks, registry),
         lifespan="off",

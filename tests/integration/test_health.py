@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
+import statistics
+import time
 from pathlib import Path
 
 import httpx
@@ -13,7 +15,13 @@ from sqlalchemy import create_engine
 
 from scheduler import metrics
 from scheduler.errors import ConfigError
-from scheduler.health import HealthChecks, Heartbeat, parse_listen, ping_database, serve_health
+from scheduler.health import (
+    HealthChecks,
+    Heartbeat,
+    bind_listen,
+    ping_database,
+    serve_health,
+)
 
 
 class FakeMonotonic:
@@ -190,17 +198,32 @@ async def test_a_busy_port_is_a_config_error_naming_http_listen() -> None:
 
 @pytest.mark.parametrize(
     ("listen", "expected"),
-    [
-        ("127.0.0.1:9464", ("127.0.0.1", 9464)),
-        ("[::1]:0", ("::1", 0)),
-        ("0.0.0.0:80", ("0.0.0.0", 80)),
-    ],
+    [("127.0.0.1:0", "127.0.0.1"), ("[::1]:0", "::1")],
 )
-def test_parse_listen_accepts_host_port(listen: str, expected: tuple[str, int]) -> None:
-    assert parse_listen(listen) == expected
+def test_bind_listen_takes_host_port_and_says_tcp(listen: str, expected: str) -> None:
+    """``proto`` must be IPPROTO_TCP: only then does asyncio set TCP_NODELAY."""
+    with bind_listen(listen) as sock:
+        assert sock.getsockname()[0] == expected
+        assert sock.proto == socket.IPPROTO_TCP
 
 
 @pytest.mark.parametrize("listen", ["9464", ":9464", "localhost:http", "127.0.0.1:70000", ""])
-def test_parse_listen_rejects_the_rest(listen: str) -> None:
+def test_bind_listen_refuses_the_rest_naming_http_listen(listen: str) -> None:
     with pytest.raises(ConfigError, match=r"http.listen: .* is not host:port"):
-        parse_listen(listen)
+        bind_listen(listen)
+
+
+async def test_calls_on_a_kept_alive_connection_do_not_wait_for_delayed_acks() -> None:
+    """With Nagle on, each call after the first took >= 40 ms (measured: 50 ms, now ~4 ms)."""
+    heartbeat, _ = _beating()
+    async with (
+        serve_health("127.0.0.1:0", HealthChecks(heartbeat, _ok)) as url,
+        httpx.AsyncClient(base_url=url, timeout=5) as client,
+    ):
+        await client.get("/healthz")
+        took = []
+        for _ in range(15):
+            started = time.perf_counter()
+            assert (await client.get("/metrics")).status_code == 200
+            took.append(time.perf_counter() - started)
+    assert statistics.median(took) < 0.03, f"median {statistics.median(took) * 1000:.0f} ms"
