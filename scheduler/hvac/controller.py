@@ -1,0 +1,453 @@
+"""The HVAC controller: the engine's ``HvacControl`` over BECON and the store.
+
+- ``prepare`` (``hvac.prefetch_lead`` before the window): one gateway-wide
+  state call per mapped gateway; every mapped facility's DR setpoint is
+  decided and written as a ``planned`` record (or ``skipped``, with why),
+  and the PUT batches are computed, so that the start costs only PUTs.
+- ``start``: one statement turns the event's ``planned`` records into
+  ``intent`` (DESIGN rule 2: intent before effect), then the precomputed
+  batches leave, ``becon.max_concurrency`` at a time; each answer is written
+  as it comes.
+- ``tick`` (when ``due`` says): verify every ``hvac.verify_interval``,
+  retry failed PUTs with backoff inside the window, end control at the
+  window's end, and restore in the slots spread over ``hvac.restore_stagger``.
+- ``stop`` (end, cancel, remote cancel): restores are scheduled at once.
+- ``reconcile`` (start-up): whatever is still at a DR setpoint of an event
+  that is over is restored at once; an event inside its window stays under
+  control (an unsettled PUT is settled by reading the facility first, so no
+  control is sent twice).
+
+The records (:mod:`.records`) are the truth; the controller keeps the open
+ones in memory as well, and writes every change through to the store. The
+engine calls one event's points in order, so ``prepare`` and ``start`` own
+their event's ``planned`` records; ``tick``, ``stop`` and ``reconcile``
+share a lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TypeVar
+
+import structlog
+
+from scheduler import metrics
+from scheduler.clock import Clock
+from scheduler.domain.events import PlanEvent, Signal
+from scheduler.domain.hvac import Batch, FacilityKey, FacilityState, plan_control_batches
+from scheduler.domain.targets import TargetSpec
+from scheduler.hvac import transitions as move
+from scheduler.hvac.fanout import CoalescingWriter, Sent, send_all
+from scheduler.hvac.mapping import GatewayRead, gateway_reads, mapped, targets_for
+from scheduler.hvac.planning import Settings, apply_batches, plan_records, restore_slots
+from scheduler.hvac.ports import BeconPort, ControlStorePort
+from scheduler.hvac.reading import read_gateways, read_records
+from scheduler.hvac.records import HELD, UNDER_CONTROL, ControlRecord, ControlState
+
+log = structlog.get_logger("scheduler.hvac")
+
+T = TypeVar("T")
+Ident = tuple[str, FacilityKey]
+Lookup = Callable[[FacilityKey], tuple[ControlRecord, str] | None]
+
+_AFTER = {"apply": move.after_apply, "reassert": move.after_reassert, "restore": move.after_restore}
+_ENDING = (ControlState.INTENT, ControlState.APPLIED, ControlState.RETRYING)
+#: Due in these states, a record's facility is read and its DR setpoint decided again.
+_RETRIED = (ControlState.INTENT, ControlState.RETRYING)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    fingerprint: str
+    batches: tuple[Batch, ...]
+    skipped: int
+    unread: tuple[GatewayRead, ...]
+
+
+class HvacController:
+    """See the module docstring; ``targets`` are the config's ``hvac.targets``."""
+
+    def __init__(
+        self,
+        becon: BeconPort,
+        store: ControlStorePort,
+        targets: Sequence[TargetSpec],
+        settings: Settings,
+        clock: Clock,
+    ) -> None:
+        self._becon = becon
+        self._store = store
+        self._targets = list(targets)
+        self._settings = settings
+        self._clock = clock
+        self._open: dict[Ident, ControlRecord] = {}
+        self._signals: dict[str, Signal] = {}
+        self._prepared: dict[str, _Prepared] = {}
+        #: Events stopped in this process: a late prepare or start for them does nothing.
+        self._stopped: set[str] = set()
+        self._slots = asyncio.Semaphore(settings.max_concurrency)
+        self._work_lock = asyncio.Lock()
+        self._claim_lock = asyncio.Lock()
+        self._db_lock = asyncio.Lock()
+
+    # -- the engine's points -------------------------------------------------
+
+    async def prepare(self, event: PlanEvent, now: datetime) -> None:
+        await self._prepare(event, now)
+
+    async def start(self, event: PlanEvent, now: datetime) -> None:
+        if event.event_id in self._stopped:
+            return
+        prepared = self._prepared.get(event.event_id)
+        if prepared is None or prepared.fingerprint != event.fingerprint():
+            if self._held(event.event_id):
+                return  # already started (a repeated call): nothing new to send
+            prepared = await self._prepare(event, now)
+            if prepared is None:
+                return
+        claimed = await self._claim(event.event_id, now)
+        batches = prepared.batches
+        if len(claimed) != sum(len(b.controls) for b in batches):
+            batches = tuple(apply_batches(claimed))  # some were taken by another event
+        self._prepared.pop(event.event_id, None)
+        metrics.record_control_action("apply", "skipped", prepared.skipped)
+        await self._send(batches, self._lookup(event.event_id, "apply"))
+        if prepared.unread:
+            await self._start_late(event, prepared.unread)
+        self._log_event("hvac.started", event.event_id, puts=len(batches))
+
+    async def stop(self, event: PlanEvent, now: datetime, reason: str) -> None:
+        self._stopped.add(event.event_id)
+        async with self._work_lock:
+            self._prepared.pop(event.event_id, None)
+            mine = [r for r in self._open.values() if r.event_id == event.event_id]
+            steps = [
+                move.not_started(r, now, reason) for r in mine if r.state is ControlState.PLANNED
+            ]
+            steps += self._restores([r for r in mine if r.state in _ENDING], now, reason)
+            await self._record([s.record for s in steps])
+            await self._work(now)
+        self._log_event("hvac.stopped", event.event_id, reason=reason)
+
+    async def due(self, now: datetime) -> datetime | None:
+        return min((r.due_at for r in self._open.values() if r.due_at is not None), default=None)
+
+    async def tick(self, now: datetime) -> None:
+        async with self._work_lock:
+            await self._work(now)
+
+    async def reconcile(self, now: datetime) -> None:
+        async with self._work_lock:
+            records = await self._db(self._store.open_records)
+            self._open = {r.ident: r for r in records}
+            events = sorted({r.event_id for r in records})
+            statuses = await self._db(self._store.event_statuses, events)
+            steps: list[move.Step] = []
+            for event_id in events:
+                mine = [r for r in records if r.event_id == event_id]
+                status = statuses.get(event_id)
+                if status is None or status.is_terminal or now >= mine[0].window_end:
+                    steps += self._reconcile_over(mine, now)
+                else:
+                    steps += [move.Step(replace(r, due_at=now)) for r in _unscheduled(mine)]
+            await self._record([s.record for s in steps])
+            log.info("hvac.reconciled", open=len(records), events=len(events))
+            await self._work(now)
+        for event in await self._db(self._store.unstarted_events, now):
+            await self.start(event, now)  # it became active, then the daemon stopped
+
+    # -- prepare and start -----------------------------------------------------
+
+    async def _prepare(self, event: PlanEvent, now: datetime) -> _Prepared | None:
+        signal = event.load_control()
+        targets = targets_for(event, self._targets)
+        if event.event_id in self._stopped:
+            return None
+        if signal is None or not targets:
+            why = "no LOAD_CONTROL signal" if signal is None else "no hvac.targets for its VENs"
+            log.info("hvac.not_controlled", event_id=event.event_id, why=why)
+            return None
+        if self._held(event.event_id):
+            return None  # control has started: the records say what to do
+        self._signals[event.event_id] = signal
+        reads = gateway_reads(targets)
+        states, unread = await read_gateways(self._becon, reads, self._slots)
+        records = self._plan(event, signal, targets, states, now)
+        await self._db(self._store.replace_planned, event.event_id, records)
+        for ident in [i for i, r in self._open.items() if r.event_id == event.event_id]:
+            del self._open[ident]
+        self._remember(records)
+        prepared = _Prepared(
+            event.fingerprint(),
+            tuple(apply_batches(r for r in records if r.state is ControlState.PLANNED)),
+            sum(1 for r in records if r.state is ControlState.SKIPPED),
+            tuple(unread),
+        )
+        self._prepared[event.event_id] = prepared
+        self._log_event(
+            "hvac.prepared", event.event_id, skipped=prepared.skipped, unread=len(unread)
+        )
+        return prepared
+
+    def _plan(
+        self,
+        event: PlanEvent,
+        signal: Signal,
+        targets: Sequence[TargetSpec],
+        states: dict[FacilityKey, FacilityState],
+        now: datetime,
+    ) -> list[ControlRecord]:
+        return plan_records(
+            event.event_id,
+            signal,
+            ((key, states[key]) for key in mapped(states, targets)),
+            held_by=self._holders(),
+            auto_mode=self._settings.auto_mode,
+            now=now,
+            window_end=event.end,
+        )
+
+    async def _claim(self, event_id: str, now: datetime) -> list[ControlRecord]:
+        """The event's planned records become ``intent`` (one statement) before any PUT."""
+        async with self._claim_lock:
+            mine = [
+                r
+                for r in self._open.values()
+                if r.event_id == event_id and r.state is ControlState.PLANNED
+            ]
+            holders = self._holders()
+            taken = [r for r in mine if holders.get(r.key, event_id) != event_id]
+            if taken:
+                await self._record(
+                    [
+                        replace(
+                            r,
+                            state=ControlState.SKIPPED,
+                            due_at=None,
+                            updated_at=now,
+                            reason=f"under control of event {holders[r.key]}",
+                        )
+                        for r in taken
+                    ]
+                )
+            if len(taken) == len(mine):
+                return []
+            await self._db(self._store.mark_intent, event_id, now)
+            claimed = [
+                replace(r, state=ControlState.INTENT, due_at=None, updated_at=now)
+                for r in mine
+                if r not in taken
+            ]
+            self._remember(claimed)
+            self._publish()
+            return claimed
+
+    async def _start_late(self, event: PlanEvent, unread: Sequence[GatewayRead]) -> None:
+        """Gateways that could not be read at prepare: read, record the intent, send."""
+        signal = self._signals.get(event.event_id) or event.load_control()
+        if signal is None:
+            return
+        now = self._clock.now()
+        targets = targets_for(event, self._targets)
+        states, still = await read_gateways(self._becon, unread, self._slots)
+        for gateway in still:
+            log.error(
+                "hvac.gateway_unread",
+                event_id=event.event_id,
+                site=gateway.site,
+                gateway=gateway.gateway,
+                outcome="its facilities are not controlled in this window",
+            )
+        records = self._plan(event, signal, targets, states, now)
+        steps = [
+            move.begin_apply(r, now) if r.state is ControlState.PLANNED else move.Step(r)
+            for r in records
+        ]
+        await self._db(self._store.insert, [s.record for s in steps])
+        self._remember([s.record for s in steps])
+        await self._execute_sends(steps)
+
+    # -- the periodic work -----------------------------------------------------
+
+    async def _work(self, now: datetime) -> None:
+        """End windows that are over, then verify, retry and restore what is due."""
+        await self._record([s.record for s in self._end_windows(now)])
+        due = sorted((r for r in self._open.values() if r.is_due(now)), key=lambda r: r.ident)
+        if not due:
+            return
+        for event_id in {r.event_id for r in due if r.state in _RETRIED}:
+            await self._signal(event_id)
+        observed = await read_records(self._becon, due, self._slots)
+        steps = [self._step(r, observed.get(r.key), now) for r in due]
+        await self._record([s.record for s in steps])
+        await self._execute_sends(steps)
+        self._log_work(steps)
+
+    def _end_windows(self, now: datetime) -> list[move.Step]:
+        """Planned records whose window ended are skipped; live ones go to restore slots."""
+        over = [r for r in self._open.values() if r.window_end <= now]
+        steps = [
+            move.not_started(r, now, "the window ended before control started")
+            for r in over
+            if r.state is ControlState.PLANNED
+        ]
+        ending = [r for r in over if r.state in _ENDING and r.due_at is not None]
+        by_event: dict[str, list[ControlRecord]] = defaultdict(list)
+        for record in ending:
+            by_event[record.event_id].append(record)
+        for records in by_event.values():
+            slots = restore_slots(records, records[0].window_end, self._settings)
+            steps += [move.start_restore(r, slots[r.ident], now, "window ended") for r in records]
+        return steps
+
+    def _step(
+        self, record: ControlRecord, observed: FacilityState | None, now: datetime
+    ) -> move.Step:
+        settings = self._settings
+        match record.state:
+            case ControlState.INTENT | ControlState.RETRYING:
+                signal = self._signals.get(record.event_id)
+                if signal is None:  # the event no longer controls HVAC: make sure it is back
+                    return move.restore(record, observed, now, settings)
+                return move.retry(record, observed, signal, now, settings)
+            case ControlState.APPLIED:
+                return move.verify(record, observed, now, settings)
+            case ControlState.RESTORING:
+                return move.restore(record, observed, now, settings)
+            case _:  # planned and final records are never due
+                return move.Step(record)
+
+    def _restores(
+        self, records: Sequence[ControlRecord], now: datetime, why: str
+    ) -> list[move.Step]:
+        """Restore slots from now (a cancel) or from the window's end, whichever is first."""
+        if not records:
+            return []
+        base = min(now, records[0].window_end)
+        slots = restore_slots(records, base, self._settings)
+        return [move.start_restore(r, slots[r.ident], now, why) for r in records]
+
+    def _reconcile_over(self, records: Sequence[ControlRecord], now: datetime) -> list[move.Step]:
+        why = "the event was over at start-up"
+        steps = [move.not_started(r, now, why) for r in records if r.state is ControlState.PLANNED]
+        steps += [
+            move.start_restore(r, now, now, f"{why}: restored at once")
+            for r in records
+            if r.state in _ENDING
+        ]
+        steps += [
+            move.Step(replace(r, due_at=now)) for r in records if r.state is ControlState.RESTORING
+        ]
+        return steps
+
+    # -- sending -------------------------------------------------------------
+
+    async def _execute_sends(self, steps: Sequence[move.Step]) -> None:
+        """PUT the steps' controls (their records are already written)."""
+        pending = {s.send.key: (s.record, s.action) for s in steps if s.send is not None}
+        if pending:
+            controls = (s.send for s in steps if s.send is not None)
+            await self._send(plan_control_batches(controls), pending.get)
+
+    def _lookup(self, event_id: str, action: str) -> Lookup:
+        def find(key: FacilityKey) -> tuple[ControlRecord, str] | None:
+            record = self._open.get((event_id, key))
+            return None if record is None else (record, action)
+
+        return find
+
+    async def _send(self, batches: Sequence[Batch], lookup: Lookup) -> list[Sent]:
+        """The PUTs in parallel; each answer moves its record, written as answers come."""
+        writer: CoalescingWriter[ControlRecord] = CoalescingWriter(self._record)
+
+        def on_answers(answers: Sequence[Sent]) -> None:
+            moved = []
+            for sent in answers:
+                found = lookup(sent.key)
+                if found is not None:
+                    moved.append(self._outcome(*found, sent))
+            self._remember(moved)
+            writer.add(moved)
+
+        try:
+            return await send_all(self._becon, batches, self._slots, on_answers)
+        finally:
+            await writer.drain()
+
+    def _outcome(self, record: ControlRecord, action: str, sent: Sent) -> ControlRecord:
+        current = self._open.get(record.ident, record)
+        now = self._clock.now()
+        after = _AFTER[action](current, sent.outcome, sent.reason, now, self._settings)
+        metrics.record_control_action(action, "ok" if sent.outcome == move.SUCCESS else "failed")
+        return after.record
+
+    # -- memory and store --------------------------------------------------------
+
+    def _remember(self, records: Iterable[ControlRecord]) -> None:
+        for record in records:
+            if record.state.is_open:
+                self._open[record.ident] = record
+            else:
+                self._open.pop(record.ident, None)
+
+    async def _record(self, records: Sequence[ControlRecord]) -> None:
+        """Write records through to the store (and keep the open ones in memory)."""
+        if not records:
+            return
+        self._remember(records)
+        await self._db(self._store.save, list(records))
+        self._publish()
+
+    async def _db(self, fn: Callable[..., T], *args: object) -> T:
+        async with self._db_lock:
+            return await asyncio.to_thread(fn, *args)
+
+    def _publish(self) -> None:
+        count = sum(1 for r in self._open.values() if r.state in UNDER_CONTROL)
+        metrics.set_facilities_under_control(count)
+
+    def _held(self, event_id: str) -> bool:
+        return any(r.event_id == event_id and r.state in HELD for r in self._open.values())
+
+    def _holders(self) -> dict[FacilityKey, str]:
+        return {r.key: r.event_id for r in self._open.values() if r.state in HELD}
+
+    async def _signal(self, event_id: str) -> Signal | None:
+        if event_id not in self._signals:
+            signal = (await self._db(self._store.plan_event, event_id)).load_control()
+            if signal is None:
+                return None
+            self._signals[event_id] = signal
+        return self._signals[event_id]
+
+    # -- logs --------------------------------------------------------------------
+
+    def _log_event(self, name: str, event_id: str, **fields: object) -> None:
+        states: dict[str, int] = defaultdict(int)
+        for record in self._open.values():
+            if record.event_id == event_id:
+                states[record.state.value] += 1
+        log.info(name, event_id=event_id, open=dict(states), **fields)
+
+    def _log_work(self, steps: Sequence[move.Step]) -> None:
+        done: dict[str, int] = defaultdict(int)
+        for step in steps:
+            done[step.action or step.record.state.value] += 1
+            if step.record.state is ControlState.OPTED_OUT:
+                metrics.record_control_action("opt_out", "ok")
+                log.info(
+                    "hvac.opted_out",
+                    event_id=step.record.event_id,
+                    facility=str(step.record.key),
+                    detail=step.record.detail,
+                )
+        log.info("hvac.work", steps=dict(done))
+
+
+def _unscheduled(records: Iterable[ControlRecord]) -> list[ControlRecord]:
+    """Open records left without a due time by a crash mid-call: looked at at once."""
+    return [r for r in records if r.due_at is None and r.state is not ControlState.PLANNED]

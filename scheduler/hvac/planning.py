@@ -1,0 +1,143 @@
+"""Records from prefetched states, PUT batches from records, restore slots (pure).
+
+- :func:`plan_records`: each mapped facility's DR setpoint
+  (:func:`~scheduler.domain.setpoints.decide_setpoint`) as a ``planned``
+  record, or a ``skipped`` one with the reason; a facility another event
+  already holds is skipped ("under control of event X"), so an original
+  setpoint is never someone else's DR setpoint.
+- :func:`apply_batches`: the PUTs for the planned records (one per gateway
+  and type, ≤ 100 controls: :func:`~scheduler.domain.hvac.plan_control_batches`).
+- :func:`restore_slots`: when each record gets its original back
+  (:func:`~scheduler.domain.hvac.restore_schedule`, deterministic order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from scheduler.domain.events import Signal
+from scheduler.domain.hvac import (
+    DEFAULT_RESTORE_SPACING,
+    AutoMode,
+    Batch,
+    Control,
+    FacilityKey,
+    FacilityState,
+    OverridePolicy,
+    plan_control_batches,
+    restore_schedule,
+)
+from scheduler.domain.setpoints import Change, decide_setpoint
+from scheduler.hvac.records import ControlRecord, ControlState
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The ``hvac.*`` and ``becon.max_concurrency`` values the controller works with."""
+
+    verify_interval: timedelta = timedelta(minutes=5)
+    restore_stagger: timedelta = timedelta(minutes=10)
+    override: OverridePolicy = "respect"
+    auto_mode: AutoMode = "skip"
+    max_concurrency: int = 16
+    #: Restore slots closer than this are merged (fewer, fuller PUTs).
+    restore_spacing: timedelta = DEFAULT_RESTORE_SPACING
+    #: A failed PUT is tried again after this, doubling up to ``retry_cap``.
+    retry_base: timedelta = timedelta(seconds=5)
+    retry_cap: timedelta = timedelta(minutes=1)
+
+    def next_verify(self, now: datetime, window_end: datetime) -> datetime:
+        """The next read-back; the window's end is always one (control ends there)."""
+        return min(now + self.verify_interval, window_end)
+
+    def backoff(self, attempts: int) -> timedelta:
+        """The pause before attempt ``attempts + 1`` (5 s, 10 s, 20 s... capped)."""
+        exponent = min(max(attempts - 1, 0), 16)
+        grown: timedelta = self.retry_base * (1 << exponent)
+        return min(self.retry_cap, grown)
+
+
+def plan_records(
+    event_id: str,
+    signal: Signal,
+    states: Iterable[tuple[FacilityKey, FacilityState]],
+    *,
+    held_by: Mapping[FacilityKey, str],
+    auto_mode: AutoMode,
+    now: datetime,
+    window_end: datetime,
+) -> list[ControlRecord]:
+    """One record per facility, in facility order: ``planned`` with its DR setpoint, or skipped."""
+    records = []
+    for key, state in sorted(states, key=lambda pair: pair[0]):
+        base = ControlRecord(
+            event_id,
+            key,
+            ControlState.SKIPPED,
+            window_end=window_end,
+            created_at=now,
+            updated_at=now,
+            unit=state.unit,
+            mode=state.mode,
+            original=state.set_temp,
+        )
+        owner = held_by.get(key)
+        if owner is not None and owner != event_id:
+            records.append(replace(base, reason=f"under control of event {owner}"))
+            continue
+        decision = decide_setpoint(signal, state, auto_mode=auto_mode)
+        if isinstance(decision, Change):
+            records.append(planned(base, decision, due_at=window_end))
+        else:
+            records.append(replace(base, reason=decision.reason))
+    return records
+
+
+def planned(record: ControlRecord, change: Change, *, due_at: datetime | None) -> ControlRecord:
+    """``record`` set to move its facility as ``change`` says."""
+    return replace(
+        record,
+        state=ControlState.PLANNED,
+        reason=change.reason,
+        unit=change.unit,
+        original=change.original,
+        target=change.target,
+        due_at=due_at,
+    )
+
+
+def apply_control(record: ControlRecord) -> Control:
+    """The control that moves the facility to its DR setpoint."""
+    return record.controlled().apply()
+
+
+def restore_control(record: ControlRecord) -> Control:
+    """The control that puts the original setpoint back."""
+    return record.controlled().restore()
+
+
+def apply_batches(records: Iterable[ControlRecord]) -> list[Batch]:
+    """The PUTs that move ``records`` (those with a DR setpoint) to it."""
+    return plan_control_batches(apply_control(r) for r in records if r.target is not None)
+
+
+def restore_slots(
+    records: Sequence[ControlRecord], base: datetime, settings: Settings
+) -> dict[tuple[str, FacilityKey], datetime]:
+    """When each record's original comes back: from ``base`` to ``base + restore_stagger``.
+
+    Per event, facilities in (site, gateway, type, id) order, cut into equal
+    contiguous slices (see :func:`~scheduler.domain.hvac.restore_schedule`).
+    """
+    slots: dict[tuple[str, FacilityKey], datetime] = {}
+    by_event: dict[str, list[FacilityKey]] = {}
+    for record in records:
+        by_event.setdefault(record.event_id, []).append(record.key)
+    for event_id, keys in by_event.items():
+        schedule = restore_schedule(
+            keys, base, settings.restore_stagger, min_spacing=settings.restore_spacing
+        )
+        slots.update({(event_id, key): at for key, at in schedule})
+    return slots

@@ -1,0 +1,103 @@
+"""What the HVAC controller needs from BECON and from the database, as Protocols.
+
+``scheduler.clients.becon.BeconClient`` is a :class:`BeconPort` as it is (its
+``FacilityReading`` and ``ControlResult`` have the shapes below);
+``scheduler.store.control.ControlStore`` is the :class:`ControlStorePort`.
+Tests use in-memory fakes of both.
+
+Store methods are synchronous (SQLAlchemy sessions): the controller calls
+them through ``asyncio.to_thread``, one at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from scheduler.domain.events import PlanEvent
+from scheduler.domain.hvac import Batch, FacilityKey, FacilityState
+from scheduler.domain.lifecycle import Status
+from scheduler.hvac.records import ControlRecord
+
+
+class Reading(Protocol):
+    """A facility's state as read from BECON."""
+
+    @property
+    def key(self) -> FacilityKey: ...
+
+    def to_domain(self) -> FacilityState: ...
+
+
+class Answer(Protocol):
+    """BECON's answer for one control of a PUT: ``success``, ``fail`` or ``unknown``."""
+
+    @property
+    def key(self) -> FacilityKey: ...
+
+    @property
+    def outcome(self) -> str: ...
+
+    @property
+    def reason(self) -> str | None: ...
+
+
+class BeconPort(Protocol):
+    """Gateway-wide states, one facility's state, one batched control PUT.
+
+    Errors are ``scheduler.errors.ApiError``: ``RetryableApiError`` when the
+    outcome is unknown (a PUT may have landed), others when refused.
+    """
+
+    async def gateway_states(
+        self, site: str, gateway: str, types: Iterable[str] | None = None
+    ) -> Sequence[Reading]: ...
+
+    async def state(self, key: FacilityKey) -> Reading: ...
+
+    async def send_batch(self, batch: Batch) -> Sequence[Answer]: ...
+
+
+class ControlStorePort(Protocol):
+    def replace_planned(self, event_id: str, records: Sequence[ControlRecord]) -> None:
+        """Drop the event's ``planned`` and ``skipped`` records, write these (prepare).
+
+        A facility the event already has in another state keeps that record.
+        """
+        ...
+
+    def insert(self, records: Sequence[ControlRecord]) -> None:
+        """Write new records (facilities first seen at start)."""
+        ...
+
+    def mark_intent(self, event_id: str, at: datetime) -> int:
+        """Every ``planned`` record of the event becomes ``intent``: one statement, fast."""
+        ...
+
+    def save(self, records: Sequence[ControlRecord]) -> None:
+        """Write the records' new state (matched by event and facility)."""
+        ...
+
+    def open_records(self) -> Sequence[ControlRecord]:
+        """Every record in an open state (start-up reconcile)."""
+        ...
+
+    def event_statuses(self, event_ids: Sequence[str]) -> dict[str, Status]:
+        """The local status of each event (missing ids are left out)."""
+        ...
+
+    def plan_event(self, event_id: str) -> PlanEvent:
+        """The event's content (its LOAD_CONTROL signal, after a restart)."""
+        ...
+
+    def unstarted_events(self, now: datetime) -> Sequence[PlanEvent]:
+        """Events ``active`` locally, inside their window, with no record but ``planned`` ones.
+
+        Control of them never started (a crash between the status and the
+        start): reconcile starts them.
+        """
+        ...
+
+
+__all__ = ["Answer", "BeconPort", "ControlStorePort", "Reading"]
