@@ -144,16 +144,33 @@ def create_app(
 
 
 def ping_database(engine: Engine) -> Check:
-    """A database check for :class:`HealthChecks`: ``SELECT 1`` in a worker thread."""
+    """A database check for :class:`HealthChecks`: ``SELECT 1`` in a worker thread.
+
+    Single-flight: while one ping hangs (a database host that drops packets
+    can keep a connect waiting for minutes), later probes wait for that same
+    ping instead of starting another thread each, so probes never use up the
+    thread pool the daemon's own database calls run in.
+    """
+    running: asyncio.Future[None] | None = None
 
     def select_one() -> None:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
     async def check() -> None:
-        await asyncio.to_thread(select_one)
+        nonlocal running
+        if running is None or running.done():
+            running = asyncio.ensure_future(asyncio.to_thread(select_one))
+            running.add_done_callback(_retrieve)
+        await asyncio.shield(running)  # a probe's timeout must not abandon the shared ping
 
     return check
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    """Mark the outcome seen: a ping every probe gave up on is not "never retrieved"."""
+    if not future.cancelled():
+        future.exception()
 
 
 def bind_listen(listen: str) -> socket.socket:

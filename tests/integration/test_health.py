@@ -6,12 +6,14 @@ import asyncio
 import signal
 import socket
 import statistics
+import threading
 import time
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, create_engine
 
 from scheduler import metrics
 from scheduler.errors import ConfigError
@@ -144,6 +146,36 @@ async def test_ping_database_fails_when_the_database_cannot_be_opened(tmp_path: 
         engine.dispose()
     assert response.status_code == 503
     assert response.json()["checks"]["database"]["detail"].startswith("OperationalError")
+
+
+class HangingEngine:
+    """An engine whose connect hangs (a database host that drops packets) until released."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.connects = 0
+
+    def connect(self) -> Any:
+        self.connects += 1
+        self.release.wait(10)
+        return create_engine("sqlite://").connect()
+
+
+async def test_probes_share_one_hanging_ping_instead_of_a_thread_each() -> None:
+    hanging = HangingEngine()
+    heartbeat, _ = _beating()
+    checks = HealthChecks(heartbeat, ping_database(cast(Engine, hanging)), database_timeout=0.05)
+    async with serve_health("127.0.0.1:0", checks) as url:
+        answers = [await _get(url, "/healthz") for _ in range(4)]
+        assert [a.status_code for a in answers] == [503] * 4
+        assert hanging.connects == 1
+        hanging.release.set()
+        for _ in range(100):  # the one ping in flight ends soon; then a new one answers
+            response = await _get(url, "/healthz")
+            if response.status_code == 200:
+                break
+        assert response.status_code == 200
+    assert hanging.connects == 2
 
 
 async def test_metrics_renders_the_registry_in_prometheus_text() -> None:

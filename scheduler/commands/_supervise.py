@@ -1,0 +1,115 @@
+"""The daemon process's whole life around the engine: schema, health server, election.
+
+:func:`supervise` is what ``drsched run`` does once the config is loaded, in
+this order:
+
+1. serve ``/metrics`` and ``/healthz`` on ``http.listen`` (for the whole
+   process life, leader or standby: a standby is healthy when its loop runs
+   and the database answers);
+2. bring the schema to head (the election needs ``leader_lease``; two
+   instances starting at once queue on the migration lock);
+3. :func:`~scheduler.engine.leadership.run_as_leader`: stand by until
+   elected, then run the daemon fenced by the epoch.
+
+It also feeds systemd's watchdog and the health heartbeat from the loop for
+the whole life (the daemon pings the watchdog too once it is ready: a standby
+and a long start-up reconcile must not be killed for silence), and turns
+SIGTERM/SIGINT into a clean stop and SIGHUP into a log line while no daemon
+runs (once the daemon runs, it handles them itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Iterator
+
+import structlog
+
+from scheduler.config import Config
+from scheduler.engine.leadership import Election, StartDaemon, run_as_leader
+from scheduler.health import HealthChecks, Heartbeat, ping_database, serve_health
+from scheduler.leader import elector_for
+from scheduler.systemd import Notifier
+
+log = structlog.get_logger("scheduler.supervise")
+
+#: How often the loop proves it is alive (heartbeat, and the watchdog if asked more rarely).
+BEAT_INTERVAL = 5.0
+
+
+async def supervise(
+    config: Config,
+    start_daemon: StartDaemon,
+    *,
+    notifier: Notifier,
+    elector: Election | None = None,
+    ready_after: float = 1.0,
+) -> None:
+    """Serve health, migrate, then stand by or lead until stopped; see the module doc.
+
+    Raises :class:`~scheduler.errors.FencedError` when leadership was lost
+    (``drsched run`` exits 3 and systemd restarts it into standby).
+    """
+    from scheduler.store import open_engine
+    from scheduler.store.migrate import upgrade
+
+    url = config.database.url
+    election = elector or elector_for(url)
+    sql = open_engine(url, busy_timeout=config.database.busy_timeout.total_seconds())
+    heartbeat = Heartbeat()
+    checks = HealthChecks(heartbeat, ping_database(sql), leader=lambda: election.epoch is not None)
+    stop = asyncio.Event()
+    try:
+        async with serve_health(config.http.listen, checks):
+            keepalive = asyncio.create_task(_keepalive(heartbeat, notifier), name="drsched-beat")
+            try:
+                with _signals(stop):
+                    notifier.status("migrating the database schema")
+                    await asyncio.to_thread(upgrade, url)
+                    await run_as_leader(
+                        election, start_daemon, notifier, stop, ready_after=ready_after
+                    )
+            finally:
+                keepalive.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keepalive
+    finally:
+        await election.close()  # idempotent; covers a failed upgrade
+        sql.dispose()
+
+
+async def _keepalive(heartbeat: Heartbeat, notifier: Notifier) -> None:
+    """Beat from the loop itself: a blocked loop misses both beats and watchdog pings."""
+    watchdog = notifier.watchdog_interval()
+    interval = min(BEAT_INTERVAL, watchdog) if watchdog is not None else BEAT_INTERVAL
+    while True:
+        heartbeat.beat()
+        notifier.watchdog()
+        await asyncio.sleep(interval)
+
+
+@contextlib.contextmanager
+def _signals(stop: asyncio.Event) -> Iterator[None]:
+    """SIGTERM/SIGINT stop a standby; SIGHUP (``systemctl reload``) must not kill it.
+
+    The daemon replaces these handlers with its own while it runs.
+    """
+    loop = asyncio.get_running_loop()
+    handlers = {signal.SIGTERM: stop.set, signal.SIGINT: stop.set, signal.SIGHUP: _hup}
+    installed = []
+    for sig, handler in handlers.items():
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
+            loop.add_signal_handler(sig, handler)
+            installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
+
+
+def _hup() -> None:
+    log.info("supervise.reload_ignored", reason="not leading: plans are read when elected")
