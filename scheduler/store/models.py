@@ -193,3 +193,7 @@ leader_lease = Table(
     Column("heartbeat_at", DateTime(timezone=True), nullable=False),
     CheckConstraint("id = 1", name="single_row"),
 )
+
+# HVAC control records live in their own module on this metadata; importing it here
+# lets Alembic's autogenerate and ``metadata.create_all`` see them.
+from scheduler.store import control as _control  # noqa: E402, F401

@@ -1,0 +1,257 @@
+"""HVAC control records in SQL: the ``facility_controls`` table and the controller's store.
+
+One row per (event, facility): the original and DR setpoints, the state
+(:class:`~scheduler.hvac.records.ControlState`), why, and when. It is
+written before a PUT and after it (DESIGN rule 2), so a restart knows what
+is still at a DR setpoint. :class:`ControlStore` is the controller's
+``ControlStorePort``; :func:`records_of` and :func:`under_control` serve
+``drsched events show`` and ``drsched hvac status``.
+
+Writes are short transactions (``BEGIN IMMEDIATE`` on SQLite), fenced like
+the daemon's other writes when the instance leads under an epoch. Bulk
+writes use executemany: the start of a window writes thousands of rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from scheduler.domain.events import PlanEvent, TempUnit
+from scheduler.domain.hvac import FacilityKey, Mode
+from scheduler.domain.lifecycle import Status
+from scheduler.hvac.records import HELD, OPEN, ControlRecord, ControlState
+from scheduler.store import events as repo
+from scheduler.store import transaction
+from scheduler.store.models import Base, EventRow, UtcDateTime
+
+#: The leader's fencing check (``scheduler.store.plan_apply.Fence``), run in each write.
+Fence = Callable[[Session], None]
+
+_OPEN = [s.value for s in OPEN]
+_HELD = [s.value for s in HELD]
+_REPLACED = [ControlState.PLANNED.value, ControlState.SKIPPED.value]
+
+
+class FacilityControlRow(Base):
+    """One facility in one event (see :class:`~scheduler.hvac.records.ControlRecord`)."""
+
+    __tablename__ = "facility_controls"
+
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("events.event_id", ondelete="CASCADE"), primary_key=True
+    )
+    site: Mapped[str] = mapped_column(String(100), primary_key=True)
+    gateway: Mapped[str] = mapped_column(String(100), primary_key=True)
+    facility_type: Mapped[str] = mapped_column(String(20), primary_key=True)
+    facility_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    state: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+    unit: Mapped[str | None] = mapped_column(String(1))
+    mode: Mapped[str | None] = mapped_column(String(10))
+    original: Mapped[float | None] = mapped_column(Float)
+    target: Mapped[float | None] = mapped_column(Float)
+    restored: Mapped[float | None] = mapped_column(Float)
+    window_end: Mapped[datetime] = mapped_column(UtcDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    restore_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    applied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    restored_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("ix_facility_controls_state", "state"),)
+
+
+def _row(record: ControlRecord) -> dict[str, Any]:
+    key = record.key
+    return {
+        "event_id": record.event_id,
+        "site": key.site,
+        "gateway": key.gateway,
+        "facility_type": key.facility_type,
+        "facility_id": key.facility_id,
+        "state": record.state.value,
+        "reason": record.reason,
+        "detail": record.detail,
+        "unit": record.unit.value if record.unit else None,
+        "mode": record.mode.value if record.mode else None,
+        "original": record.original,
+        "target": record.target,
+        "restored": record.restored,
+        "window_end": record.window_end,
+        "due_at": record.due_at,
+        "attempts": record.attempts,
+        "restore_attempts": record.restore_attempts,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "applied_at": record.applied_at,
+        "restored_at": record.restored_at,
+    }
+
+
+def _mode(text: str | None) -> Mode | None:
+    try:
+        return None if text is None else Mode(text)
+    except ValueError:
+        return None
+
+
+def to_record(row: FacilityControlRow) -> ControlRecord:
+    return ControlRecord(
+        event_id=row.event_id,
+        key=FacilityKey(row.site, row.gateway, row.facility_type, row.facility_id),
+        state=ControlState(row.state),
+        window_end=row.window_end,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        reason=row.reason,
+        detail=row.detail,
+        unit=TempUnit(row.unit) if row.unit else None,
+        mode=_mode(row.mode),
+        original=row.original,
+        target=row.target,
+        restored=row.restored,
+        due_at=row.due_at,
+        attempts=row.attempts,
+        restore_attempts=row.restore_attempts,
+        applied_at=row.applied_at,
+        restored_at=row.restored_at,
+    )
+
+
+_ORDER = (
+    FacilityControlRow.event_id,
+    FacilityControlRow.site,
+    FacilityControlRow.gateway,
+    FacilityControlRow.facility_type,
+    FacilityControlRow.facility_id,
+)
+
+
+class ControlStore:
+    """The HVAC controller's ``ControlStorePort`` over SQL."""
+
+    def __init__(self, engine: Engine, fence: Fence | None = None) -> None:
+        self.engine = engine
+        self.fence = fence
+
+    def _read(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        with transaction(self.engine) as session:
+            if self.fence is not None:
+                self.fence(session)
+            yield session
+
+    def replace_planned(self, event_id: str, records: Sequence[ControlRecord]) -> None:
+        with self._write() as session:
+            session.execute(
+                delete(FacilityControlRow)
+                .where(FacilityControlRow.event_id == event_id)
+                .where(FacilityControlRow.state.in_(_REPLACED))
+            )
+            query = select(*_ORDER[1:]).where(FacilityControlRow.event_id == event_id)
+            kept = {FacilityKey(*row) for row in session.execute(query)}
+            fresh = [r for r in records if r.key not in kept]
+            if fresh:
+                session.execute(insert(FacilityControlRow), [_row(r) for r in fresh])
+
+    def insert(self, records: Sequence[ControlRecord]) -> None:
+        if not records:
+            return
+        with self._write() as session:
+            session.execute(insert(FacilityControlRow), [_row(r) for r in records])
+
+    def mark_intent(self, event_id: str, at: datetime) -> int:
+        with self._write() as session:
+            result = session.execute(
+                update(FacilityControlRow)
+                .where(FacilityControlRow.event_id == event_id)
+                .where(FacilityControlRow.state == ControlState.PLANNED.value)
+                .values(state=ControlState.INTENT.value, due_at=None, updated_at=at)
+                .execution_options(synchronize_session=False)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    def save(self, records: Sequence[ControlRecord]) -> None:
+        """ORM bulk UPDATE by primary key: one executemany for any number of records."""
+        if not records:
+            return
+        with self._write() as session:
+            session.execute(update(FacilityControlRow), [_row(r) for r in records])
+
+    def open_records(self) -> list[ControlRecord]:
+        query = select(FacilityControlRow).where(FacilityControlRow.state.in_(_OPEN))
+        with self._read() as session:
+            return [to_record(r) for r in session.scalars(query.order_by(*_ORDER))]
+
+    def event_statuses(self, event_ids: Sequence[str]) -> dict[str, Status]:
+        found: dict[str, Status] = {}
+        with self._read() as session:
+            for chunk in repo.chunks(event_ids):
+                query = select(EventRow.event_id, EventRow.status).where(
+                    EventRow.event_id.in_(chunk)
+                )
+                found.update({e: Status(s) for e, s in session.execute(query)})
+        return found
+
+    def plan_event(self, event_id: str) -> PlanEvent:
+        with self._read() as session:
+            return repo.to_plan_event(repo.get_row(session, event_id))
+
+    def unstarted_events(self, now: datetime) -> list[PlanEvent]:
+        started = (
+            select(FacilityControlRow.event_id)
+            .where(FacilityControlRow.event_id == EventRow.event_id)
+            .where(FacilityControlRow.state != ControlState.PLANNED.value)
+            .exists()
+        )
+        query = (
+            select(EventRow)
+            .where(EventRow.status == Status.ACTIVE.value)
+            .where(EventRow.end > now)
+            .where(~started)
+            .order_by(EventRow.start, EventRow.event_id)
+        )
+        with self._read() as session:
+            return [repo.to_plan_event(row) for row in session.scalars(query)]
+
+
+# -- reads for the CLI ---------------------------------------------------------
+
+
+def records_of(session: Session, event_id: str) -> list[ControlRecord]:
+    """Every facility an event touched, in (site, gateway, type, id) order."""
+    query = select(FacilityControlRow).where(FacilityControlRow.event_id == event_id)
+    return [to_record(r) for r in session.scalars(query.order_by(*_ORDER))]
+
+
+def under_control(session: Session) -> list[ControlRecord]:
+    """Facilities at (or being moved to or from) a DR setpoint now, by event and facility."""
+    query = select(FacilityControlRow).where(FacilityControlRow.state.in_(_HELD))
+    return [to_record(r) for r in session.scalars(query.order_by(*_ORDER))]
+
+
+__all__ = ["ControlStore", "FacilityControlRow", "records_of", "to_record", "under_control"]

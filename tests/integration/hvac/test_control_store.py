@@ -1,0 +1,156 @@
+"""HVAC control records in SQL (SQLite and PostgreSQL): the controller's store, the CLI's reads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from alembic import command
+from sqlalchemy import inspect
+from sqlalchemy.orm import Session
+
+from scheduler.domain.events import TempUnit
+from scheduler.domain.hvac import FacilityKey, Mode
+from scheduler.domain.lifecycle import Source, Status, Transition
+from scheduler.hvac.records import ControlRecord, ControlState
+from scheduler.store import open_engine
+from scheduler.store.control import ControlStore, records_of, under_control
+from scheduler.store.daemon import DaemonStore
+from scheduler.store.migrate import alembic_config, upgrade
+from tests.unit.hvac.fakes import event
+
+S = ControlState
+T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=10)
+
+
+@pytest.fixture
+def stores(db_url: str) -> Iterator[tuple[ControlStore, DaemonStore]]:
+    upgrade(db_url)
+    engine = open_engine(db_url)
+    try:
+        yield ControlStore(engine), DaemonStore(engine)
+    finally:
+        engine.dispose()
+
+
+def record(event_id: str, n: int, state: ControlState = S.PLANNED) -> ControlRecord:
+    return ControlRecord(
+        event_id,
+        FacilityKey("S001", "GW-01", "IDU", f"IDU-{n:04d}"),
+        state,
+        window_end=T0 + timedelta(hours=1),
+        created_at=T0,
+        updated_at=T0,
+        reason="cool: 24 °C + offset 2 °C -> 26 °C",
+        unit=TempUnit.C,
+        mode=Mode.COOL,
+        original=24.0,
+        target=26.0,
+        due_at=T0 + timedelta(hours=1),
+    )
+
+
+def _with_events(daemon: DaemonStore, *event_ids: str) -> None:
+    daemon.apply_events([event(e, T0) for e in event_ids], T0 - timedelta(days=1))
+
+
+def test_prepare_mark_save_and_read_back(stores: tuple[ControlStore, DaemonStore]) -> None:
+    store, daemon = stores
+    _with_events(daemon, "ev")
+    store.replace_planned("ev", [record("ev", n) for n in range(250)])
+    store.replace_planned("ev", [record("ev", n) for n in range(3)])  # prepared again
+    assert len(store.open_records()) == 3
+    assert store.mark_intent("ev", T0) == 3
+    applied = replace(
+        record("ev", 1, S.APPLIED), applied_at=T0, due_at=T0 + timedelta(minutes=5), updated_at=T0
+    )
+    store.save([applied])
+    got = {r.key.facility_id: r for r in store.open_records()}
+    assert got["IDU-0001"] == applied
+    assert (got["IDU-0000"].state, got["IDU-0000"].due_at) == (S.INTENT, None)
+
+
+def test_replace_planned_keeps_records_in_other_states(
+    stores: tuple[ControlStore, DaemonStore],
+) -> None:
+    store, daemon = stores
+    _with_events(daemon, "ev")
+    store.insert([record("ev", 1, S.OPTED_OUT), record("ev", 2, S.SKIPPED)])
+    store.replace_planned("ev", [record("ev", 1), record("ev", 2), record("ev", 3)])
+    with Session(store.engine) as session:
+        states = {r.key.facility_id: r.state for r in records_of(session, "ev")}
+    assert states == {"IDU-0001": S.OPTED_OUT, "IDU-0002": S.PLANNED, "IDU-0003": S.PLANNED}
+
+
+def test_thousands_of_records_in_one_save(stores: tuple[ControlStore, DaemonStore]) -> None:
+    store, daemon = stores
+    _with_events(daemon, "ev")
+    store.replace_planned("ev", [record("ev", n) for n in range(3000)])
+    store.mark_intent("ev", T0)
+    store.save([replace(r, state=S.APPLIED, applied_at=T0) for r in store.open_records()])
+    assert {r.state for r in store.open_records()} == {S.APPLIED}
+
+
+def test_event_statuses_and_unstarted_events(stores: tuple[ControlStore, DaemonStore]) -> None:
+    store, daemon = stores
+    _with_events(daemon, "a", "b", "c")
+    for event_id in ("a", "b"):
+        for status in (Status.SUBMITTING, Status.PENDING, Status.STANDBY, Status.ACTIVE):
+            previous = daemon.overview()
+            current = next(r.status for r in previous if r.event_id == event_id)
+            daemon.record(Transition(event_id, current, status, T0, Source.API, ""))
+    store.replace_planned("a", [record("a", 1)])  # prepared only: not started
+    store.insert([record("b", 2, S.APPLIED)])
+    assert store.event_statuses(["a", "c", "gone"]) == {"a": Status.ACTIVE, "c": Status.PLANNED}
+    assert [e.event_id for e in store.unstarted_events(T0)] == ["a"]
+    assert store.unstarted_events(T0 + timedelta(hours=2)) == []
+    assert store.plan_event("b").end == T0 + timedelta(hours=1)
+
+
+def test_under_control_lists_held_facilities_only(
+    stores: tuple[ControlStore, DaemonStore],
+) -> None:
+    store, daemon = stores
+    _with_events(daemon, "ev")
+    store.insert(
+        [
+            record("ev", 1, S.PLANNED),
+            record("ev", 2, S.APPLIED),
+            record("ev", 3, S.RESTORING),
+            record("ev", 4, S.RESTORED),
+        ]
+    )
+    with Session(store.engine) as session:
+        held = [r.key.facility_id for r in under_control(session)]
+    assert held == ["IDU-0002", "IDU-0003"]
+
+
+def test_fenced_writes_are_refused(stores: tuple[ControlStore, DaemonStore]) -> None:
+    store, daemon = stores
+    _with_events(daemon, "ev")
+
+    def stale(session: Session) -> None:
+        raise RuntimeError("not the leader any more")
+
+    fenced = ControlStore(store.engine, fence=stale)
+    with pytest.raises(RuntimeError, match="not the leader"):
+        fenced.insert([record("ev", 1)])
+    assert store.open_records() == []
+
+
+def test_migration_0002_up_and_down(db_url: str) -> None:
+    upgrade(db_url, "0001")
+    engine = open_engine(db_url)
+    try:
+        assert "facility_controls" not in inspect(engine).get_table_names()
+        upgrade(db_url)
+        assert "facility_controls" in inspect(engine).get_table_names()
+        with engine.begin() as conn:
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0001")
+        assert "facility_controls" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
