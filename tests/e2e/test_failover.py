@@ -1,0 +1,294 @@
+"""Two real `drsched run` processes on one PostgreSQL; kill -9 the leader mid-lifecycle.
+
+The standby must take over within 15 s, finish every event (the database
+and the simulator agree on each one's status), and no requestID may be
+POSTed twice. Real time with short events (submit lead 3 s, windows of 3 s,
+standby 2 s before the start); no fixed sleeps: every wait polls an outside
+state with a deadline. PostgreSQL only (skips without it; CI=true enables it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine, text
+
+from scheduler.domain.lifecycle import Status
+from scheduler.simulator.options import SimOptions
+from scheduler.simulator.server import Running, serve_in_background
+from scheduler.store import open_engine
+from scheduler.store.daemon import DaemonStore
+from scheduler.store.migrate import upgrade
+
+
+def _run_is_wired() -> bool:
+    """TEMPORARY, remove with the run.py wiring: does `drsched run` elect a leader yet?
+
+    ``DRSCHED_TEST_FAILOVER=force`` runs the tests anyway (with the wiring
+    applied some other way).
+    """
+    import inspect
+
+    from scheduler.commands import run
+
+    forced = os.environ.get("DRSCHED_TEST_FAILOVER") == "force"
+    return forced or "supervise(" in inspect.getsource(run)
+
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.postgres,
+    pytest.mark.skipif(not _run_is_wired(), reason="drsched run does not call supervise() yet"),
+]
+
+#: The requirement: a standby takes over within 15 s after the leader dies.
+TAKEOVER_LIMIT = 15.0
+VENS = ("CE-01", "CE-02", "CE-03", "CE-04")
+SUBMIT_LEAD = timedelta(seconds=3)
+FIRST_START = timedelta(seconds=12)
+SPACING = timedelta(seconds=3)
+WINDOW = timedelta(seconds=3)
+
+PLAN_HEAD = """\
+timezone: UTC
+defaults:
+  vtn_id: vtn01
+  signals: [{name: SIMPLE, targets: [x-DEVICE_TV]}]
+events:
+"""
+
+
+def wait_until(check: Callable[[], bool], seconds: float, what: str) -> float:
+    """Poll an outside process's state until ``check`` holds; how long it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if check():
+            return time.monotonic() - started
+        time.sleep(0.1)  # polling other processes, bounded by the deadline
+    raise AssertionError(f"timed out after {seconds:g}s waiting for {what}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Instance:
+    """One `drsched run` process and its health port."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    def get(self, path: str) -> httpx.Response | None:
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.port}{path}", timeout=5)
+        except httpx.TransportError:
+            return None
+
+    def health(self) -> dict[str, Any] | None:
+        response = self.get("/healthz")
+        return response.json() if response is not None and response.status_code == 200 else None
+
+    def metric(self, name: str) -> float | None:
+        response = self.get("/metrics")
+        if response is None:
+            return None
+        for line in response.text.splitlines():
+            if line.startswith(f"{name} "):
+                return float(line.split()[1])
+        return None
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+
+@pytest.fixture
+def sim() -> Iterator[Running]:
+    with serve_in_background(
+        SimOptions(standby_lead=timedelta(seconds=2)), "127.0.0.1", port=0
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def launch(tmp_path: Path, sim: Running, pg_url: str) -> Iterator[Callable[[str], Instance]]:
+    started: list[Instance] = []
+    logs: list[IO[bytes]] = []
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRSCHED_")}
+
+    def start(name: str) -> Instance:
+        port = free_port()
+        log_path = tmp_path / f"{name}.log"
+        log_file = log_path.open("wb")
+        logs.append(log_file)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "scheduler", "run"],
+            env={
+                **env,
+                "DRSCHED_DATABASE__URL": pg_url,
+                "DRSCHED_DR_API__BASE_URL": sim.dr_url,
+                "DRSCHED_DR_API__SUBMIT_LEAD": "3s",
+                "DRSCHED_PLANS__PATHS": json.dumps([str(tmp_path / "plans" / "*.yaml")]),
+                "DRSCHED_HTTP__LISTEN": f"127.0.0.1:{port}",
+                "DRSCHED_LOGGING__FORMAT": "json",
+            },
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+        )
+        instance = Instance(name, proc, port, log_path)
+        started.append(instance)
+        return instance
+
+    yield start
+    for instance in started:
+        if instance.proc.poll() is None:
+            instance.proc.kill()
+        instance.proc.wait(10)
+    for log_file in logs:
+        log_file.close()
+
+
+def write_plan(tmp_path: Path, first_start: datetime) -> list[str]:
+    lines, ids = [PLAN_HEAD], []
+    for index, ven in enumerate(VENS):
+        start = first_start + index * SPACING
+        event_id = f"failover-{index + 1}"
+        ids.append(event_id)
+        lines.append(
+            f'  - {{id: {event_id}, start: "{start.isoformat()}",'
+            f' end: "{(start + WINDOW).isoformat()}", targets: [{{ven: {ven}}}]}}\n'
+        )
+    (tmp_path / "plans").mkdir()
+    (tmp_path / "plans" / "failover.yaml").write_text("".join(lines))
+    return ids
+
+
+def lease(sql: Engine) -> tuple[int, str] | None:
+    with sql.connect() as conn:
+        row = conn.execute(text("SELECT epoch, holder FROM leader_lease")).first()
+    return None if row is None else (int(row.epoch), str(row.holder))
+
+
+def test_the_standby_takes_over_from_a_killed_leader_and_finishes_every_event(
+    tmp_path: Path, sim: Running, pg_url: str, launch: Callable[[str], Instance]
+) -> None:
+    first_start = datetime.now(UTC).replace(microsecond=0) + FIRST_START
+    ids = write_plan(tmp_path, first_start)
+    upgrade(pg_url)
+    sql = open_engine(pg_url)
+    store = DaemonStore(sql)
+
+    def statuses() -> dict[str, Status]:
+        return {row.event_id: row.status for row in store.overview()}
+
+    try:
+        a = launch("a")
+        wait_until(lambda: (a.health() or {}).get("leader") is True, 20, "a to lead")
+        b = launch("b")
+        wait_until(lambda: (b.health() or {}).get("leader") is False, 20, "b to stand by")
+        assert lease(sql) == (1, f"{socket.gethostname()}:{a.proc.pid}")
+        assert b.metric("drsched_leader") == 0
+        assert a.metric("drsched_leader") == 1
+
+        # mid-lifecycle: the first event active, later ones submitted or not yet
+        wait_until(lambda: statuses().get(ids[0]) == Status.ACTIVE, 30, f"{ids[0]} active")
+        before = statuses()
+        assert before[ids[-1]] == Status.PLANNED, before
+        a.proc.send_signal(signal.SIGKILL)
+        a.proc.wait(10)
+        killed = time.monotonic()
+
+        took = wait_until(
+            lambda: (b.health() or {}).get("leader") is True, TAKEOVER_LIMIT, "b to take over"
+        )
+        print(f"\ntake-over after kill -9: {took:.2f}s (statuses then: {before})")
+        assert lease(sql) == (2, f"{socket.gethostname()}:{b.proc.pid}")
+        assert b.metric("drsched_leader") == 1
+        assert b.metric("drsched_leader_epoch") == 2
+
+        last_end = first_start + (len(VENS) - 1) * SPACING + WINDOW
+        deadline = (last_end - datetime.now(UTC)).total_seconds() + 20
+        wait_until(
+            lambda: all(s == Status.COMPLETED for s in statuses().values()),
+            deadline,
+            "every event completed",
+        )
+        print(f"every event completed {time.monotonic() - killed:.1f}s after the kill")
+        b.proc.send_signal(signal.SIGTERM)
+        assert b.proc.wait(30) == 0, b.output()
+    except AssertionError:
+        for instance in (a, b) if "b" in locals() else (a,):
+            print(f"--- {instance.name} ---\n{instance.output()}")
+        raise
+    finally:
+        summaries = {row.event_id: row for row in store.overview()}
+        timeline = store.timeline()
+        sql.dispose()
+
+    remote = {r["requestID"]: r for r in httpx.get(f"{sim.url}/_sim/dr/requests").json()}
+    for event_id in ids:
+        request_id = summaries[event_id].request_id
+        assert request_id in remote, f"{event_id}: {request_id} unknown to the DR service"
+        assert remote[request_id]["status_name"] == "completed"
+        path = [t.to_status for t in timeline if t.event_id == event_id]
+        assert path[-1] == Status.COMPLETED
+        assert Status.FAILED not in path
+
+    calls = httpx.get(f"{sim.url}/_sim/dr/calls").json()
+    posts = Counter(c["request_id"] for c in calls if c["method"] == "POST")
+    assert set(posts) == set(remote)
+    assert all(count == 1 for count in posts.values()), f"POSTed more than once: {posts}"
+
+
+def test_a_leader_whose_lock_session_is_killed_exits_3_and_a_standby_stops_cleanly(
+    tmp_path: Path, pg_url: str, launch: Callable[[str], Instance]
+) -> None:
+    write_plan(tmp_path, datetime.now(UTC) + timedelta(hours=1))
+    upgrade(pg_url)
+    sql = open_engine(pg_url)
+    try:
+        a = launch("a")
+        wait_until(lambda: (a.health() or {}).get("leader") is True, 20, "a to lead")
+        b = launch("b")
+        wait_until(lambda: (b.health() or {}).get("leader") is False, 20, "b to stand by")
+        b.proc.send_signal(signal.SIGHUP)  # `systemctl reload` must not kill a standby
+        with sql.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE application_name = 'drsched-leader' AND datname = current_database()"
+                    " AND pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory')"
+                )
+            )
+        assert a.proc.wait(15) == 3, a.output()
+        assert "leadership lost" in a.output()
+        wait_until(lambda: (b.health() or {}).get("leader") is True, TAKEOVER_LIMIT, "b to lead")
+        c = launch("c")  # what systemd's restart of a does: a fresh process that stands by
+        wait_until(lambda: (c.health() or {}).get("leader") is False, 20, "c to stand by")
+        c.proc.send_signal(signal.SIGTERM)
+        assert c.proc.wait(15) == 0, c.output()
+        b.proc.send_signal(signal.SIGTERM)
+        assert b.proc.wait(30) == 0, b.output()
+        assert lease(sql) == (2, f"{socket.gethostname()}:{b.proc.pid}")
+    finally:
+        sql.dispose()
