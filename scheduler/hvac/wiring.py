@@ -1,0 +1,53 @@
+"""HVAC control built from the daemon config (the daemon's wiring, so it may import anything).
+
+With ``hvac.targets`` empty, HVAC control is off (``NoHvac``) and BECON is
+never called. Otherwise the controller gets its own BECON client (pooled
+connection, ``becon.max_concurrency``, retries from ``becon.*``), closed when
+the daemon stops, and the control records of the daemon's database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from sqlalchemy import Engine
+
+from scheduler.clients.becon import BeconClient
+from scheduler.clock import Clock
+from scheduler.config import Config
+from scheduler.engine.hvac import HvacControl, NoHvac
+from scheduler.hvac.controller import HvacController
+from scheduler.hvac.planning import Settings
+from scheduler.store.control import ControlStore, Fence
+
+
+def settings_from(config: Config) -> Settings:
+    hvac = config.hvac
+    return Settings(
+        verify_interval=hvac.verify_interval,
+        restore_stagger=hvac.restore_stagger,
+        override=hvac.override,
+        auto_mode=hvac.auto_mode,
+        max_concurrency=config.becon.max_concurrency,
+    )
+
+
+@asynccontextmanager
+async def hvac_control(
+    config: Config,
+    sql: Engine,
+    clock: Clock,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    fence: Fence | None = None,
+) -> AsyncIterator[HvacControl]:
+    """The controller (or ``NoHvac``) for the daemon's life; its BECON client closed after."""
+    if not config.hvac.targets:
+        yield NoHvac()
+        return
+    async with BeconClient.from_config(config.becon, transport=transport, clock=clock) as client:
+        yield HvacController(
+            client, ControlStore(sql, fence), config.hvac.targets, settings_from(config), clock
+        )

@@ -1,0 +1,170 @@
+"""HVAC control end to end: the engine, the store, the real clients and the simulator.
+
+2 sites x 3 gateways x 20 units (the simulator's inventory: every kind of
+facility, °C and °F gateways), one VEN mapped to all six gateways.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from scheduler.domain.lifecycle import Status
+from scheduler.hvac.records import ControlRecord, ControlState
+from tests.integration.hvac.harness import GATEWAYS, SITES, UNITS, World, config, peak, world
+
+S = ControlState
+T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
+START = T0 + timedelta(minutes=10)
+END = START + timedelta(hours=1)
+STAGGER = timedelta(minutes=10)
+
+
+def by_state(records: list[ControlRecord]) -> Counter[ControlState]:
+    return Counter(r.state for r in records)
+
+
+async def _started(w: World) -> list[ControlRecord]:
+    w.apply(peak("ev", START))
+    await w.run_until(START + timedelta(seconds=1))
+    assert w.status("ev") == Status.ACTIVE
+    return w.records("ev")
+
+
+async def test_all_changed_at_start_verified_and_restored_at_the_end(db_url: str) -> None:
+    async with world(db_url, T0) as w:
+        records = await _started(w)
+        assert len(records) == SITES * GATEWAYS * UNITS
+        applied = [r for r in records if r.state is S.APPLIED]
+        assert len(applied) > SITES * GATEWAYS * 5
+        assert set(by_state(records)) == {S.APPLIED, S.SKIPPED}
+        skipped = {r.reason.split(" ")[0] for r in records if r.state is S.SKIPPED}
+        assert {"powered", "mode", "type", "auto"} <= skipped
+        shown = await w.facilities()
+        assert all(shown[r.key]["setTemp"] == r.target for r in applied)
+
+        assert w.transport is not None
+        prefetch = [p for at, p in w.transport.state_reads() if at < START]
+        assert len(prefetch) == SITES * GATEWAYS, "one gateway-wide state call per gateway"
+        puts = await w.controls()
+        groups = {(r.key.site, r.key.gateway, r.key.facility_type) for r in applied}
+        assert len(puts) == len(groups), "one PUT per gateway and type"
+        assert all(p["time"] == START.isoformat() for p in puts)
+        assert all(len(p["controls"]) <= 100 for p in puts)
+
+        await w.run_until(START + timedelta(minutes=11))
+        verifies = [at for at, _ in w.transport.state_reads() if at > START]
+        assert sorted(set(verifies)) == [
+            START + timedelta(minutes=5),
+            START + timedelta(minutes=10),
+        ]
+        assert len(await w.controls()) == len(groups), "nothing to re-apply"
+
+        await w.run_until(END + STAGGER)
+        assert w.status("ev") == Status.COMPLETED
+        after = {r.key: r for r in w.records("ev")}
+        assert set(by_state(list(after.values()))) == {S.RESTORED, S.SKIPPED}
+        shown = await w.facilities()
+        assert all(shown[r.key]["setTemp"] == r.original for r in applied)
+        restores = (await w.controls())[len(groups) :]
+        times = {datetime.fromisoformat(p["time"]) for p in restores}
+        assert min(times) == END
+        assert max(times) == END + STAGGER
+        assert len(times) > 5, "spread over the stagger"
+
+
+async def test_occupant_override_respected(db_url: str) -> None:
+    async with world(db_url, T0, config("respect")) as w:
+        records = await _started(w)
+        moved = next(r for r in records if r.state is S.APPLIED and r.unit is not None)
+        await w.occupant(moved.key, setTemp=moved.original)  # back to where it was
+        await w.run_until(END + STAGGER)
+        record = next(r for r in w.records("ev") if r.key == moved.key)
+        assert record.state is S.OPTED_OUT
+        assert "hvac.override: respect" in record.detail
+        assert (await w.sent())[(moved.key, moved.original)] == 0, "never restored by us"
+
+
+async def test_occupant_override_reasserted(db_url: str) -> None:
+    async with world(db_url, T0, config("reassert")) as w:
+        records = await _started(w)
+        moved = next(r for r in records if r.state is S.APPLIED and r.unit is not None)
+        await w.occupant(moved.key, setTemp=moved.original)
+        await w.run_until(START + timedelta(minutes=6))
+        assert (await w.facilities())[moved.key]["setTemp"] == moved.target
+        assert (await w.sent())[(moved.key, moved.target)] == 2
+        await w.run_until(END + STAGGER)
+        assert (await w.facilities())[moved.key]["setTemp"] == moved.original
+        record = next(r for r in w.records("ev") if r.key == moved.key)
+        assert record.state is S.RESTORED
+
+
+async def test_remote_cancel_mid_window_restores(db_url: str) -> None:
+    async with world(db_url, T0) as w:
+        records = await _started(w)
+        await w.run_until(START + timedelta(minutes=20))
+        (await w.admin.post("/_sim/dr/requests/ev/cancel")).raise_for_status()
+        canceled_by = START + timedelta(minutes=21)
+        await w.run_until(canceled_by)
+        assert w.status("ev") == Status.CANCELED
+        await w.run_until(canceled_by + STAGGER)
+        shown = await w.facilities()
+        for record in records:
+            if record.state is S.APPLIED:
+                assert shown[record.key]["setTemp"] == record.original
+        final = w.records("ev")
+        assert set(by_state(final)) == {S.RESTORED, S.SKIPPED}
+        assert all("canceled by the DR service" in r.detail for r in final if r.state is S.RESTORED)
+
+
+@pytest.mark.parametrize("crash_at", [timedelta(minutes=7), timedelta(minutes=50)])
+async def test_crash_mid_window_then_restart_after_the_end(
+    db_url: str, crash_at: timedelta
+) -> None:
+    async with world(db_url, T0) as w:
+        records = await _started(w)
+        await w.run_until(START + crash_at)
+        w.crash()
+        w.clock.set(END + timedelta(hours=2))  # down through the end of the window
+        await w.restart()
+        shown = await w.facilities()
+        applied = [r for r in records if r.state is S.APPLIED]
+        assert all(shown[r.key]["setTemp"] == r.original for r in applied), "restored at once"
+        sent = await w.sent()
+        for record in applied:
+            assert sent[(record.key, record.target)] == 1, f"{record.key} controlled twice"
+            assert sent[(record.key, record.original)] == 1, f"{record.key} restored twice"
+        await w.run_until(w.clock.now() + STAGGER)
+        assert w.status("ev") == Status.COMPLETED
+        assert await w.sent() == sent, "nothing more was sent after the restart"
+        assert set(by_state(w.records("ev"))) == {S.RESTORED, S.SKIPPED}
+
+
+async def test_restart_inside_the_window_keeps_control(db_url: str) -> None:
+    async with world(db_url, T0) as w:
+        records = await _started(w)
+        w.crash()
+        w.clock.set(START + timedelta(minutes=30))
+        await w.restart()
+        await w.run_until(START + timedelta(minutes=31))
+        applied = [r for r in records if r.state is S.APPLIED]
+        now = {r.key: r for r in w.records("ev")}
+        assert all(now[r.key].state is S.APPLIED for r in applied)
+        await w.run_until(END + STAGGER)
+        sent = await w.sent()
+        assert all(sent[(r.key, r.target)] == 1 for r in applied)
+        assert set(by_state(w.records("ev"))) == {S.RESTORED, S.SKIPPED}
+
+
+async def test_over_a_real_socket(sqlite_url: str) -> None:
+    async with world(sqlite_url, T0, socket=True) as w:
+        records = await _started(w)
+        applied = [r for r in records if r.state is S.APPLIED]
+        shown = await w.facilities()
+        assert applied
+        assert all(shown[r.key]["setTemp"] == r.target for r in applied)
+        await w.run_until(END + STAGGER)
+        shown = await w.facilities()
+        assert all(shown[r.key]["setTemp"] == r.original for r in applied)
