@@ -10,8 +10,14 @@ database and the daemon's engine, on three events a few seconds ahead
 - ``demo-change`` is moved while pending: its request is deleted and the new
   revision re-submitted as ``demo-change-r2``; then it completes.
 
-A live table shows the statuses; a summary lists every transition. Exit 0
-when every event reached the status it should, else 1.
+The simulator serves BECON too: each event's VEN drives a gateway of ten
+facilities (:mod:`scheduler.commands.demo_hvac`), whose setpoints move at the
+window's start, are read back every 2 s and go back over 2 s after the end
+(or the cancel).
+
+A live table shows the statuses; a summary lists every transition and the
+facilities changed and restored. Exit 0 when every event reached the status
+it should and every changed facility is back at its original setpoint, else 1.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,13 +36,16 @@ from rich.console import Console, Group
 from rich.live import Live
 
 from scheduler.clock import Clock, SystemClock
+from scheduler.commands import demo_hvac
 from scheduler.commands._common import console
 from scheduler.commands.run import require, wired
-from scheduler.config import Config, DatabaseConfig, DrApiConfig, HvacConfig
+from scheduler.config import BeconConfig, Config, DatabaseConfig, DrApiConfig
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
+from scheduler.domain.hvac import FacilityKey
 from scheduler.domain.lifecycle import Status
 from scheduler.engine.daemon import Daemon
 from scheduler.engine.progress import EventRow, events_table, timeline_table
+from scheduler.hvac.records import ControlRecord, ControlState
 from scheduler.simulator.options import SimOptions
 from scheduler.store.events import EventSummary
 
@@ -45,8 +54,6 @@ STANDBY_LEAD = timedelta(seconds=2)
 DEADLINE = timedelta(seconds=40)
 #: How soon the daemon notices the demo's plan change (2 s in `drsched run`).
 REVISION_INTERVAL = timedelta(seconds=0.5)
-#: HVAC control (built separately) reports facilities changed and restored here.
-HVAC_SUMMARY_HOOK: Callable[[], Any] | None = None
 
 
 def register(subparsers: Any) -> None:
@@ -113,13 +120,14 @@ def demo_events(now: datetime) -> list[DemoEvent]:
     ]
 
 
-def demo_config(tmp: Path, dr_base_url: str) -> Config:
+def demo_config(tmp: Path, dr_base_url: str, becon_base_url: str) -> Config:
     return Config(
         database=DatabaseConfig(url=f"sqlite:///{tmp / 'demo.db'}"),
         dr_api=DrApiConfig(
             base_url=dr_base_url, submit_lead=SUBMIT_LEAD, retry_total=timedelta(seconds=5)
         ),
-        hvac=HvacConfig(prefetch_lead=timedelta(seconds=1)),
+        becon=BeconConfig(base_url=becon_base_url, retry_total=timedelta(seconds=5)),
+        hvac=demo_hvac.demo_hvac_config(),
     )
 
 
@@ -127,14 +135,15 @@ async def run_demo(out: Console, clock: Clock | None = None) -> bool:
     """Run the whole demo; True when every event ended as expected."""
     serve_in_background = require("scheduler.simulator.server").serve_in_background
     clock = clock or SystemClock()
-    options = SimOptions(standby_lead=STANDBY_LEAD, clock=clock)
+    options = SimOptions(standby_lead=STANDBY_LEAD, clock=clock, gateways=demo_hvac.GATEWAYS)
     with (
         tempfile.TemporaryDirectory(prefix="drsched-demo-") as tmp,
         serve_in_background(options, "127.0.0.1", port=0) as sim,
     ):
-        config = demo_config(Path(tmp), f"{sim.url}/dr")
+        config = demo_config(Path(tmp), f"{sim.url}/dr", sim.url)
         out.print(
-            f"[bold]drsched demo[/]: DR simulator on {sim.url}, database {config.database.url}"
+            f"[bold]drsched demo[/]: DR and BECON simulator on {sim.url}, "
+            f"database {config.database.url}"
         )
         async with (
             wired(config, clock=clock) as parts,
@@ -154,17 +163,23 @@ async def _drive(
     task = asyncio.create_task(daemon.run())
     script = _Script(events)
     deadline = clock.now() + DEADLINE
+    ids = list(expected)
     with Live(console=out, refresh_per_second=4, transient=False) as live:
         while clock.now() < deadline and not task.done():
             rows = await engine.db(store.overview)
-            live.update(_live_view(rows, expected, clock.now()))
-            if all(r.status.is_terminal for r in rows):
+            hvac = await engine.db(demo_hvac.demo_records, store.engine, ids)
+            live.update(_live_view(rows, expected, clock.now(), demo_hvac.live_line(hvac)))
+            if all(r.status.is_terminal for r in rows) and demo_hvac.settled(hvac):
                 break
             await script.step(rows, engine, admin, clock)
             await asyncio.sleep(0.25)
     daemon.request_stop()
     await task
-    return _summary(out, await engine.db(store.overview), await engine.db(store.timeline), expected)
+    hvac = await engine.db(demo_hvac.demo_records, store.engine, ids)
+    shown = demo_hvac.facilities_shown((await admin.get("/_sim/becon/facilities")).json())
+    ok = _summary(out, await engine.db(store.overview), await engine.db(store.timeline), expected)
+    hvac_ok = _hvac_summary(out, hvac, shown)
+    return _verdict(out, ok and hvac_ok)
 
 
 class _Script:
@@ -200,7 +215,9 @@ def _moved(event: PlanEvent, by: timedelta) -> PlanEvent:
     return replace(event, start=event.start + by, end=event.end + by)
 
 
-def _live_view(rows: list[EventSummary], expected: dict[str, DemoEvent], now: datetime) -> Group:
+def _live_view(
+    rows: list[EventSummary], expected: dict[str, DemoEvent], now: datetime, hvac: str
+) -> Group:
     decorated = [
         EventRow(
             r.event_id,
@@ -214,7 +231,7 @@ def _live_view(rows: list[EventSummary], expected: dict[str, DemoEvent], now: da
         for r in rows
         if r.event_id in expected
     ]
-    return Group(events_table(decorated, now, f"events at {now:%H:%M:%S} UTC"))
+    return Group(events_table(decorated, now, f"events at {now:%H:%M:%S} UTC"), hvac)
 
 
 def _summary(
@@ -227,7 +244,30 @@ def _summary(
         mark = "[green]✔[/]" if row.status == want else "[red]✘[/]"
         ok = ok and row.status == want
         out.print(f"{mark} {row.event_id}: {row.status.value} (expected {want.value})")
-    if HVAC_SUMMARY_HOOK is not None:
-        out.print(HVAC_SUMMARY_HOOK())
+    return ok
+
+
+def _hvac_summary(
+    out: Console,
+    records: list[ControlRecord],
+    shown: Mapping[FacilityKey, Mapping[str, Any]],
+) -> bool:
+    """Facilities changed and restored per event; the verdict of the whole demo after it."""
+    out.print(demo_hvac.hvac_table(records))
+    problems = demo_hvac.hvac_problems(records, shown)
+    changed = sum(1 for r in records if r.applied_at is not None)
+    restored = sum(1 for r in records if r.state is ControlState.RESTORED)
+    if problems:
+        for problem in problems:
+            out.print(f"[red]✘[/] HVAC: {problem}")
+    else:
+        out.print(
+            f"[green]✔[/] HVAC: {changed} facilities changed, {restored} restored, "
+            "none left at a DR setpoint"
+        )
+    return not problems
+
+
+def _verdict(out: Console, ok: bool) -> bool:
     out.print("[bold green]demo passed[/]" if ok else "[bold red]demo failed[/]")
     return ok

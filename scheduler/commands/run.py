@@ -15,7 +15,7 @@ import asyncio
 import importlib
 import os
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,16 +119,30 @@ async def wired(
     hvac: HvacControl | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> AsyncIterator[Wiring]:
-    """Open the database (upgrading its schema) and the DR client; close both after."""
+    """Open the database (upgrading its schema), the DR client and HVAC control; close after.
+
+    HVAC control is the controller of :mod:`scheduler.hvac` with its own
+    BECON client when ``hvac.targets`` maps anything, else ``NoHvac``
+    (``hvac`` overrides it). ``transport`` serves both vendor clients (the
+    simulator answers both in tests).
+    """
     store, migrate = require("scheduler.store"), require("scheduler.store.migrate")
     daemon_store = require("scheduler.store.daemon")
     dr_api = require("scheduler.clients.dr_api")
+    hvac_wiring = require("scheduler.hvac.wiring")
     clock = clock or SystemClock()
     url = config.database.url
     await asyncio.to_thread(migrate.upgrade, url)
     sql = store.open_engine(url, busy_timeout=config.database.busy_timeout.total_seconds())
     try:
-        async with dr_api.DrApiClient.from_config(config.dr_api, transport=transport) as api:
+        async with AsyncExitStack() as stack:
+            api = await stack.enter_async_context(
+                dr_api.DrApiClient.from_config(config.dr_api, transport=transport)
+            )
+            if hvac is None:
+                hvac = await stack.enter_async_context(
+                    hvac_wiring.hvac_control(config, sql, clock, transport=transport)
+                )
             engine = Engine(
                 daemon_store.DaemonStore(sql),
                 api,

@@ -445,7 +445,7 @@ class HvacController:
                     facility=str(step.record.key),
                     detail=step.record.detail,
                 )
-        log.info("hvac.work", steps=dict(done))
+        log.debug("hvac.work", steps=dict(done))
 
 
 def _unscheduled(records: Iterable[ControlRecord]) -> list[ControlRecord]:

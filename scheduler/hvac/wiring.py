@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import httpx
 from sqlalchemy import Engine
@@ -17,20 +18,31 @@ from sqlalchemy import Engine
 from scheduler.clients.becon import BeconClient
 from scheduler.clock import Clock
 from scheduler.config import Config
+from scheduler.domain.hvac import DEFAULT_RESTORE_SPACING
 from scheduler.engine.hvac import HvacControl, NoHvac
 from scheduler.hvac.controller import HvacController
 from scheduler.hvac.planning import Settings
 from scheduler.store.control import ControlStore, Fence
 
+#: Restore slots: at most this many over ``hvac.restore_stagger`` (30 s apart over 10 min)...
+RESTORE_SLOTS = 20
+#: ...and never closer than this (each slot costs a state read and a PUT per gateway).
+MIN_RESTORE_SPACING = timedelta(seconds=1)
+
 
 def settings_from(config: Config) -> Settings:
+    """The controller's settings; restore slots scale with the stagger (1 s to 30 s apart)."""
     hvac = config.hvac
+    spacing = min(
+        DEFAULT_RESTORE_SPACING, max(hvac.restore_stagger / RESTORE_SLOTS, MIN_RESTORE_SPACING)
+    )
     return Settings(
         verify_interval=hvac.verify_interval,
         restore_stagger=hvac.restore_stagger,
         override=hvac.override,
         auto_mode=hvac.auto_mode,
         max_concurrency=config.becon.max_concurrency,
+        restore_spacing=spacing,
     )
 
 

@@ -1,0 +1,44 @@
+"""HVAC control as the daemon wires it from the config."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from scheduler.commands.run import wired
+from scheduler.config import Config, DatabaseConfig, HvacConfig, HvacTarget
+from scheduler.engine.hvac import NoHvac
+from scheduler.hvac.controller import HvacController
+from scheduler.hvac.wiring import settings_from
+
+
+def _config(url: str, **hvac: object) -> Config:
+    return Config(database=DatabaseConfig(url=url), hvac=HvacConfig(**hvac))  # type: ignore[arg-type]
+
+
+def test_settings_follow_the_config(sqlite_url: str) -> None:
+    settings = settings_from(_config(sqlite_url, override="reassert", auto_mode="cool"))
+    assert (settings.override, settings.auto_mode) == ("reassert", "cool")
+    assert settings.max_concurrency == 16
+    assert settings.verify_interval == timedelta(minutes=5)
+
+
+def test_restore_slots_scale_with_the_stagger(sqlite_url: str) -> None:
+    def spacing(stagger: timedelta) -> timedelta:
+        return settings_from(_config(sqlite_url, restore_stagger=stagger)).restore_spacing
+
+    assert spacing(timedelta(minutes=10)) == timedelta(seconds=30)
+    assert spacing(timedelta(hours=1)) == timedelta(seconds=30)
+    assert spacing(timedelta(minutes=2)) == timedelta(seconds=6)
+    assert spacing(timedelta(seconds=2)) == timedelta(seconds=1)
+
+
+async def test_no_targets_no_hvac(sqlite_url: str) -> None:
+    async with wired(_config(sqlite_url)) as parts:
+        assert isinstance(parts.engine.hvac, NoHvac)
+
+
+async def test_targets_build_the_controller(sqlite_url: str) -> None:
+    target = HvacTarget(ven="CE-02", site="S001", gateway="GW-01")
+    async with wired(_config(sqlite_url, targets=[target])) as parts:
+        assert isinstance(parts.engine.hvac, HvacController)
+        assert await parts.engine.hvac.due(parts.engine.clock.now()) is None
