@@ -17,9 +17,11 @@ from scheduler.commands._common import (
     print_table,
     utc,
 )
+from scheduler.commands.hvac_status import print_facilities, record_json
 from scheduler.domain.lifecycle import TERMINAL, Source, Status, Transition
 from scheduler.store import events as repo
 from scheduler.store import transaction
+from scheduler.store.control import records_of
 from scheduler.store.daemon import request_cancel
 
 
@@ -125,6 +127,7 @@ def _show(args: argparse.Namespace) -> int:
             )
             timeline = [added, *repo.timeline(session, args.event_id)]
             intents = repo.intents_of(session, args.event_id)
+            facilities = records_of(session, args.event_id)
     finally:
         engine.dispose()
     requests: list[dict[str, Any]] = [
@@ -145,6 +148,7 @@ def _show(args: argparse.Namespace) -> int:
                 "source": event.source,
                 "content": event.content(),
                 "requests": requests,
+                "facilities": [record_json(f) for f in facilities],
                 "timeline": [
                     {
                         "at": t.at.isoformat(),
@@ -200,6 +204,7 @@ def _show(args: argparse.Namespace) -> int:
             for t in timeline
         ),
     )
+    print_facilities(facilities)
     return 0
 
 

@@ -8,7 +8,8 @@ facility's state (one gateway-wide call per gateway).
 
 Exit codes (``scheduler.cli``): 0 all good; 1 a target has problems; 3 BECON
 could not be read (every error with its code, message and x-message-id).
-``drsched hvac status`` is not built yet.
+``drsched hvac status`` (:mod:`scheduler.commands.hvac_status`) lists what is
+under DR control now.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from scheduler.commands._common import add_json_flag, not_built_yet
+from scheduler.commands._common import add_json_flag
 
 
 def register(subparsers: Any) -> None:
@@ -36,12 +37,20 @@ def register(subparsers: Any) -> None:
         help="also read each facility's state (one call per gateway)",
     )
     inventory.set_defaults(handler=inventory_command)
-    status = sub.add_parser("status", help="(not built yet)")
+    status = sub.add_parser(
+        "status",
+        help="facilities under DR control now: event, original and DR setpoint, since",
+        description="List every facility at (or being moved to or from) a DR setpoint, "
+        "from the database: its event, original and DR setpoints, since when, what is next.",
+    )
+    add_json_flag(status)
     status.set_defaults(handler=_status)
 
 
 def _status(args: argparse.Namespace) -> int:
-    return not_built_yet("hvac status")
+    from scheduler.commands.hvac_status import status_command  # the store, only when it runs
+
+    return status_command(args)
 
 
 def inventory_command(args: argparse.Namespace) -> int:
