@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -73,3 +74,35 @@ class DaemonLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+@dataclass(frozen=True)
+class LockState:
+    """Whether a daemon holds a SQLite database's lock, and the pid it wrote there."""
+
+    path: Path | None
+    held: bool
+    pid: int | None
+
+
+def lock_state(url: str) -> LockState:
+    """Look without taking over: ``drsched status`` on SQLite.
+
+    The probe takes a *shared* lock for an instant (it conflicts only with the
+    daemon's exclusive one): a daemon starting in that very instant is refused
+    as "already running" and restarted by systemd. Nothing is created or written.
+    """
+    path = sqlite_lock_path(url)
+    if path is None or not path.exists():
+        return LockState(path, False, None)
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.read(fd, 32).decode(errors="replace").strip()
+            return LockState(path, True, int(text) if text.isdigit() else None)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return LockState(path, False, None)
+    finally:
+        os.close(fd)

@@ -268,7 +268,7 @@ def summary(row: EventRow) -> EventSummary:
 
 def counts_by_status(session: Session) -> dict[Status, int]:
     query = select(EventRow.status, func.count()).group_by(EventRow.status)
-    return {Status(status): count for status, count in session.execute(query).tuples()}
+    return {Status(status): count for status, count in session.execute(query)}
 
 
 def timeline(session: Session, event_id: str | None = None) -> list[Transition]:

@@ -60,7 +60,7 @@ pytestmark = [
 TAKEOVER_LIMIT = 15.0
 VENS = ("CE-01", "CE-02", "CE-03", "CE-04")
 SUBMIT_LEAD = timedelta(seconds=3)
-FIRST_START = timedelta(seconds=12)
+FIRST_START = timedelta(seconds=15)
 SPACING = timedelta(seconds=3)
 WINDOW = timedelta(seconds=3)
 
@@ -183,10 +183,24 @@ def write_plan(tmp_path: Path, first_start: datetime) -> list[str]:
     return ids
 
 
-def lease(sql: Engine) -> tuple[int, str] | None:
+def status(pg_url: str) -> dict[str, Any]:
+    """``drsched status --json`` as an operator would run it, on another "host"."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRSCHED_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "scheduler", "status", "--json"],
+        env={**env, "DRSCHED_DATABASE__URL": pg_url},
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+def lease(sql: Engine) -> tuple[int, str]:
     with sql.connect() as conn:
-        row = conn.execute(text("SELECT epoch, holder FROM leader_lease")).first()
-    return None if row is None else (int(row.epoch), str(row.holder))
+        row = conn.execute(text("SELECT epoch, holder FROM leader_lease")).one()
+    return int(row.epoch), str(row.holder)
 
 
 def test_the_standby_takes_over_from_a_killed_leader_and_finishes_every_event(
@@ -209,9 +223,12 @@ def test_the_standby_takes_over_from_a_killed_leader_and_finishes_every_event(
         assert lease(sql) == (1, f"{socket.gethostname()}:{a.proc.pid}")
         assert b.metric("drsched_leader") == 0
         assert a.metric("drsched_leader") == 1
+        lead = status(pg_url)["leadership"]
+        assert (lead["state"], lead["holder"], lead["standbys"]) == ("led", lease(sql)[1], 1)
 
         # mid-lifecycle: the first event active, later ones submitted or not yet
-        wait_until(lambda: statuses().get(ids[0]) == Status.ACTIVE, 30, f"{ids[0]} active")
+        begun = (Status.ACTIVE, Status.COMPLETED)
+        wait_until(lambda: statuses().get(ids[0]) in begun, 40, f"{ids[0]} active")
         before = statuses()
         assert before[ids[-1]] == Status.PLANNED, before
         a.proc.send_signal(signal.SIGKILL)
@@ -225,6 +242,8 @@ def test_the_standby_takes_over_from_a_killed_leader_and_finishes_every_event(
         assert lease(sql) == (2, f"{socket.gethostname()}:{b.proc.pid}")
         assert b.metric("drsched_leader") == 1
         assert b.metric("drsched_leader_epoch") == 2
+        lead = status(pg_url)["leadership"]
+        assert (lead["state"], lead["epoch"], lead["standbys"]) == ("led", 2, 0)
 
         last_end = first_start + (len(VENS) - 1) * SPACING + WINDOW
         deadline = (last_end - datetime.now(UTC)).total_seconds() + 20
