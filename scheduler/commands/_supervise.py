@@ -13,9 +13,10 @@ this order:
 
 It also feeds systemd's watchdog and the health heartbeat from the loop for
 the whole life (the daemon pings the watchdog too once it is ready: a standby
-and a long start-up reconcile must not be killed for silence), and turns
-SIGTERM/SIGINT into a clean stop and SIGHUP into a log line while no daemon
-runs (once the daemon runs, it handles them itself).
+and a long start-up reconcile must not be killed for silence), publishes
+``drsched_events{status}`` while leading, and turns SIGTERM/SIGINT into a
+clean stop and SIGHUP into a log line while no daemon runs (once the daemon
+runs, it handles them itself).
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ import signal
 from collections.abc import Iterator
 
 import structlog
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
+from scheduler import metrics
 from scheduler.config import Config
 from scheduler.engine.leadership import Election, StartDaemon, run_as_leader
 from scheduler.health import HealthChecks, Heartbeat, ping_database, serve_health
@@ -37,6 +41,8 @@ log = structlog.get_logger("scheduler.supervise")
 
 #: How often the loop proves it is alive (heartbeat, and the watchdog if asked more rarely).
 BEAT_INTERVAL = 5.0
+#: How often the leader publishes ``drsched_events{status}`` (one GROUP BY on an index).
+COUNTS_INTERVAL = 15.0
 
 
 async def supervise(
@@ -63,7 +69,10 @@ async def supervise(
     stop = asyncio.Event()
     try:
         async with serve_health(config.http.listen, checks):
-            keepalive = asyncio.create_task(_keepalive(heartbeat, notifier), name="drsched-beat")
+            background = [
+                asyncio.create_task(_keepalive(heartbeat, notifier), name="drsched-beat"),
+                asyncio.create_task(_publish_counts(sql, election), name="drsched-counts"),
+            ]
             try:
                 with _signals(stop):
                     notifier.status("migrating the database schema")
@@ -72,9 +81,9 @@ async def supervise(
                         election, start_daemon, notifier, stop, ready_after=ready_after
                     )
             finally:
-                keepalive.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await keepalive
+                for task in background:
+                    task.cancel()
+                await asyncio.gather(*background, return_exceptions=True)
     finally:
         await election.close()  # idempotent; covers a failed upgrade
         sql.dispose()
@@ -88,6 +97,31 @@ async def _keepalive(heartbeat: Heartbeat, notifier: Notifier) -> None:
         heartbeat.beat()
         notifier.watchdog()
         await asyncio.sleep(interval)
+
+
+async def _publish_counts(sql: Engine, election: Election) -> None:
+    """``drsched_events{status}`` from the database, by the leader only.
+
+    Every instance reads the same database: if standbys published too, a
+    ``sum()`` across instances would count each event twice.
+    """
+    from scheduler.store import events as repo
+
+    def count() -> dict[str, int]:
+        with Session(sql) as session:
+            return {status.value: n for status, n in repo.counts_by_status(session).items()}
+
+    failing = False
+    while True:
+        if election.epoch is not None:
+            try:
+                metrics.set_events_by_status(await asyncio.to_thread(count))
+                failing = False
+            except Exception as exc:  # /healthz reports the database; say it once here
+                if not failing:
+                    log.warning("metrics.event_counts_failed", error=str(exc)[:200])
+                failing = True
+        await asyncio.sleep(COUNTS_INTERVAL)
 
 
 @contextlib.contextmanager

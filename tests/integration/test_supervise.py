@@ -18,6 +18,8 @@ import pytest
 from sqlalchemy import Engine, text
 from structlog.testing import capture_logs
 
+from scheduler import metrics
+from scheduler.commands import _supervise
 from scheduler.commands._supervise import supervise
 from scheduler.config import Config, DatabaseConfig, HttpConfig
 from scheduler.engine.leadership import STANDBY_STATUS, Fence
@@ -236,3 +238,42 @@ async def test_a_fresh_postgresql_database_is_migrated_before_the_election(pg_ur
     ]
     await asyncio.wait_for(asyncio.gather(*runs), 30)  # each leads in turn, then stops
     assert started.is_set()
+
+
+async def test_the_leader_publishes_event_counts_a_standby_does_not(
+    pg_url: str, pg_sql: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_supervise, "COUNTS_INTERVAL", 0.05)
+    with pg_sql.begin() as conn:
+        conn.execute(
+            text(
+                'INSERT INTO events (event_id, status, start, "end", vtn_id, source,'
+                " fingerprint, revision, cancel_requested, created_at, updated_at) VALUES"
+                " ('e1', 'pending', now(), now(), 'v', '', 'f', 1, false, now(), now())"
+            )
+        )
+    writer, port = Writer(pg_sql, "me"), free_port()
+    other = PostgresElector(pg_url, holder="other", timing=FAST)
+    await other.acquire()
+    notifier = RecordingNotifier()
+    with metrics.isolated_metrics() as m:
+        task = asyncio.create_task(
+            supervise(
+                config_for(pg_url, port),
+                writer.run,
+                notifier=notifier,
+                elector=PostgresElector(pg_url, holder="me", timing=FAST),
+                ready_after=0.2,
+            )
+        )
+        await notifier.wait_sent("READY=1", f"STATUS={STANDBY_STATUS}")
+        await asyncio.sleep(0.2)  # several publishing rounds, all skipped on standby
+        assert m.registry.get_sample_value("drsched_events", {"status": "pending"}) is None
+        await other.close()
+        await asyncio.wait_for(writer.started.wait(), 10)
+        async with asyncio.timeout(10):
+            while m.registry.get_sample_value("drsched_events", {"status": "pending"}) != 1:  # noqa: ASYNC110  # a gauge has no event to wait on; bounded
+                await asyncio.sleep(0.05)
+        assert m.registry.get_sample_value("drsched_events", {"status": "failed"}) == 0
+        writer.finish.set()
+        await asyncio.wait_for(task, 10)
