@@ -43,15 +43,15 @@ from scheduler.domain.targets import TargetSpec
 from scheduler.hvac import transitions as move
 from scheduler.hvac.fanout import CoalescingWriter, Sent, send_all
 from scheduler.hvac.mapping import GatewayRead, gateway_reads, mapped, targets_for
+from scheduler.hvac.memory import OpenRecords
 from scheduler.hvac.planning import Settings, apply_batches, plan_records, restore_slots
 from scheduler.hvac.ports import BeconPort, ControlStorePort
 from scheduler.hvac.reading import read_gateways, read_records
-from scheduler.hvac.records import HELD, UNDER_CONTROL, ControlRecord, ControlState
+from scheduler.hvac.records import ControlRecord, ControlState
 
 log = structlog.get_logger("scheduler.hvac")
 
 T = TypeVar("T")
-Ident = tuple[str, FacilityKey]
 Lookup = Callable[[FacilityKey], tuple[ControlRecord, str] | None]
 
 _AFTER = {"apply": move.after_apply, "reassert": move.after_reassert, "restore": move.after_restore}
@@ -84,11 +84,13 @@ class HvacController:
         self._targets = list(targets)
         self._settings = settings
         self._clock = clock
-        self._open: dict[Ident, ControlRecord] = {}
+        self._open = OpenRecords()
         self._signals: dict[str, Signal] = {}
         self._prepared: dict[str, _Prepared] = {}
         #: Events stopped in this process: a late prepare or start for them does nothing.
         self._stopped: set[str] = set()
+        #: Events whose start's PUTs are in flight (see :meth:`_fan_out`).
+        self._starting: set[str] = set()
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self._work_lock = asyncio.Lock()
         self._claim_lock = asyncio.Lock()
@@ -109,22 +111,40 @@ class HvacController:
             prepared = await self._prepare(event, now)
             if prepared is None:
                 return
+        self._prepared.pop(event.event_id, None)
         claimed = await self._claim(event.event_id, now)
         batches = prepared.batches
         if len(claimed) != sum(len(b.controls) for b in batches):
             batches = tuple(apply_batches(claimed))  # some were taken by another event
-        self._prepared.pop(event.event_id, None)
         metrics.record_control_action("apply", "skipped", prepared.skipped)
-        await self._send(batches, self._lookup(event.event_id, "apply"))
+        if claimed:
+            await self._fan_out(event.event_id, batches)
         if prepared.unread:
             await self._start_late(event, prepared.unread)
         self._log_event("hvac.started", event.event_id, puts=len(batches))
+
+    async def _fan_out(self, event_id: str, batches: Sequence[Batch]) -> None:
+        """The start's PUTs, right after the intent is in the database.
+
+        The records in memory stay ``planned`` objects until their answer
+        moves them (turning thousands into ``intent`` first would delay the
+        first PUT); meanwhile the event counts as started (``_starting``).
+        """
+        self._starting.add(event_id)
+        try:
+            await self._send(batches, self._lookup(event_id, "apply"))
+        finally:
+            self._starting.discard(event_id)
+            unanswered = [r for r in self._open.of(event_id) if r.state is ControlState.PLANNED]
+            self._remember(  # a crash or bug mid-flight: settled by reading, at once
+                replace(r, state=ControlState.INTENT, due_at=self._clock.now()) for r in unanswered
+            )
 
     async def stop(self, event: PlanEvent, now: datetime, reason: str) -> None:
         self._stopped.add(event.event_id)
         async with self._work_lock:
             self._prepared.pop(event.event_id, None)
-            mine = [r for r in self._open.values() if r.event_id == event.event_id]
+            mine = self._open.of(event.event_id)
             steps = [
                 move.not_started(r, now, reason) for r in mine if r.state is ControlState.PLANNED
             ]
@@ -134,7 +154,7 @@ class HvacController:
         self._log_event("hvac.stopped", event.event_id, reason=reason)
 
     async def due(self, now: datetime) -> datetime | None:
-        return min((r.due_at for r in self._open.values() if r.due_at is not None), default=None)
+        return min((r.due_at for r in self._open if r.due_at is not None), default=None)
 
     async def tick(self, now: datetime) -> None:
         async with self._work_lock:
@@ -143,7 +163,8 @@ class HvacController:
     async def reconcile(self, now: datetime) -> None:
         async with self._work_lock:
             records = await self._db(self._store.open_records)
-            self._open = {r.ident: r for r in records}
+            self._open.clear()
+            self._open.remember(records)
             events = sorted({r.event_id for r in records})
             statuses = await self._db(self._store.event_statuses, events)
             steps: list[move.Step] = []
@@ -178,8 +199,7 @@ class HvacController:
         states, unread = await read_gateways(self._becon, reads, self._slots)
         records = self._plan(event, signal, targets, states, now)
         await self._db(self._store.replace_planned, event.event_id, records)
-        for ident in [i for i, r in self._open.items() if r.event_id == event.event_id]:
-            del self._open[ident]
+        self._open.forget_event(event.event_id)
         self._remember(records)
         prepared = _Prepared(
             event.fingerprint(),
@@ -205,22 +225,22 @@ class HvacController:
             event.event_id,
             signal,
             ((key, states[key]) for key in mapped(states, targets)),
-            held_by=self._holders(),
+            held_by=self._holders(exclude=event.event_id),
             auto_mode=self._settings.auto_mode,
             now=now,
             window_end=event.end,
         )
 
     async def _claim(self, event_id: str, now: datetime) -> list[ControlRecord]:
-        """The event's planned records become ``intent`` (one statement) before any PUT."""
+        """The event's planned records become ``intent`` in the store (one statement).
+
+        Facilities another event holds meanwhile are skipped. Returns the
+        claimed records (still ``planned`` in memory: see :meth:`_fan_out`).
+        """
         async with self._claim_lock:
-            mine = [
-                r
-                for r in self._open.values()
-                if r.event_id == event_id and r.state is ControlState.PLANNED
-            ]
-            holders = self._holders()
-            taken = [r for r in mine if holders.get(r.key, event_id) != event_id]
+            mine = [r for r in self._open.of(event_id) if r.state is ControlState.PLANNED]
+            holders = self._holders(exclude=event_id)
+            taken = [r for r in mine if r.key in holders]
             if taken:
                 await self._record(
                     [
@@ -237,14 +257,9 @@ class HvacController:
             if len(taken) == len(mine):
                 return []
             await self._db(self._store.mark_intent, event_id, now)
-            claimed = [
-                replace(r, state=ControlState.INTENT, due_at=None, updated_at=now)
-                for r in mine
-                if r not in taken
-            ]
-            self._remember(claimed)
-            self._publish()
-            return claimed
+            if not taken:
+                return mine
+            return [r for r in mine if r.key not in holders]
 
     async def _start_late(self, event: PlanEvent, unread: Sequence[GatewayRead]) -> None:
         """Gateways that could not be read at prepare: read, record the intent, send."""
@@ -276,7 +291,10 @@ class HvacController:
     async def _work(self, now: datetime) -> None:
         """End windows that are over, then verify, retry and restore what is due."""
         await self._record([s.record for s in self._end_windows(now)])
-        due = sorted((r for r in self._open.values() if r.is_due(now)), key=lambda r: r.ident)
+        due = sorted(
+            (r for r in self._open if r.is_due(now) and r.event_id not in self._starting),
+            key=lambda r: r.ident,
+        )
         if not due:
             return
         for event_id in {r.event_id for r in due if r.state in _RETRIED}:
@@ -289,7 +307,7 @@ class HvacController:
 
     def _end_windows(self, now: datetime) -> list[move.Step]:
         """Planned records whose window ended are skipped; live ones go to restore slots."""
-        over = [r for r in self._open.values() if r.window_end <= now]
+        over = [r for r in self._open if r.window_end <= now and r.event_id not in self._starting]
         steps = [
             move.not_started(r, now, "the window ended before control started")
             for r in over
@@ -355,7 +373,7 @@ class HvacController:
 
     def _lookup(self, event_id: str, action: str) -> Lookup:
         def find(key: FacilityKey) -> tuple[ControlRecord, str] | None:
-            record = self._open.get((event_id, key))
+            record = self._open.get(event_id, key)
             return None if record is None else (record, action)
 
         return find
@@ -374,12 +392,13 @@ class HvacController:
             writer.add(moved)
 
         try:
-            return await send_all(self._becon, batches, self._slots, on_answers)
+            workers = self._settings.max_concurrency
+            return await send_all(self._becon, batches, self._slots, on_answers, workers)
         finally:
             await writer.drain()
 
     def _outcome(self, record: ControlRecord, action: str, sent: Sent) -> ControlRecord:
-        current = self._open.get(record.ident, record)
+        current = self._open.get(record.event_id, record.key) or record
         now = self._clock.now()
         after = _AFTER[action](current, sent.outcome, sent.reason, now, self._settings)
         metrics.record_control_action(action, "ok" if sent.outcome == move.SUCCESS else "failed")
@@ -388,11 +407,7 @@ class HvacController:
     # -- memory and store --------------------------------------------------------
 
     def _remember(self, records: Iterable[ControlRecord]) -> None:
-        for record in records:
-            if record.state.is_open:
-                self._open[record.ident] = record
-            else:
-                self._open.pop(record.ident, None)
+        self._open.remember(records)
 
     async def _record(self, records: Sequence[ControlRecord]) -> None:
         """Write records through to the store (and keep the open ones in memory)."""
@@ -407,14 +422,17 @@ class HvacController:
             return await asyncio.to_thread(fn, *args)
 
     def _publish(self) -> None:
-        count = sum(1 for r in self._open.values() if r.state in UNDER_CONTROL)
-        metrics.set_facilities_under_control(count)
+        metrics.set_facilities_under_control(self._open.under_control)
 
     def _held(self, event_id: str) -> bool:
-        return any(r.event_id == event_id and r.state in HELD for r in self._open.values())
+        return event_id in self._starting or self._open.held(event_id)
 
-    def _holders(self) -> dict[FacilityKey, str]:
-        return {r.key: r.event_id for r in self._open.values() if r.state in HELD}
+    def _holders(self, exclude: str | None = None) -> dict[FacilityKey, str]:
+        """Which event holds each facility (an event starting holds its planned ones)."""
+        holders = self._open.holders(exclude=exclude)
+        for event_id in self._starting - {exclude}:
+            holders.update((r.key, event_id) for r in self._open.of(event_id))
+        return holders
 
     async def _signal(self, event_id: str) -> Signal | None:
         if event_id not in self._signals:
@@ -428,9 +446,8 @@ class HvacController:
 
     def _log_event(self, name: str, event_id: str, **fields: object) -> None:
         states: dict[str, int] = defaultdict(int)
-        for record in self._open.values():
-            if record.event_id == event_id:
-                states[record.state.value] += 1
+        for record in self._open.of(event_id):
+            states[record.state.value] += 1
         log.info(name, event_id=event_id, open=dict(states), **fields)
 
     def _log_work(self, steps: Sequence[move.Step]) -> None:

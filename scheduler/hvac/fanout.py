@@ -79,22 +79,26 @@ async def send_all(
     batches: Sequence[Batch],
     slots: asyncio.Semaphore,
     on_answers: OnAnswers,
+    workers: int = 16,
 ) -> list[Sent]:
-    """Every batch in parallel (bounded by ``slots``); ``on_answers`` after each PUT.
+    """Every batch, ``workers`` at a time (and within ``slots``); ``on_answers`` after each PUT.
 
-    The answers come back in the order they arrived.
+    A few workers taking batches in turn, rather than a task per batch: the
+    first PUT leaves without waiting for a thousand tasks to be created. The
+    answers come back in the order they arrived.
     """
-
     answered: list[Sent] = []
+    queue = iter(batches)
 
-    async def one(batch: Batch) -> None:
-        sent = await send_batch(port, batch, slots)
-        answered.extend(sent)
-        on_answers(sent)
+    async def worker() -> None:
+        for batch in queue:
+            sent = await send_batch(port, batch, slots)
+            answered.extend(sent)
+            on_answers(sent)
 
     async with asyncio.TaskGroup() as group:  # a bug in one cancels the others
-        for batch in batches:
-            group.create_task(one(batch))
+        for _ in range(max(1, min(workers, len(batches)))):
+            group.create_task(worker())
     return answered
 
 

@@ -64,5 +64,13 @@ def gateway_reads(targets: Iterable[TargetSpec]) -> list[GatewayRead]:
 
 
 def mapped(keys: Iterable[FacilityKey], targets: Sequence[TargetSpec]) -> list[FacilityKey]:
-    """The facilities any of ``targets`` covers, in (site, gateway, type, id) order."""
-    return sorted({k for k in keys if any(covers(t, k) for t in targets)})
+    """The facilities any of ``targets`` covers, in (site, gateway, type, id) order.
+
+    Targets are looked up by (site, gateway): hundreds of gateways, thousands of facilities.
+    """
+    by_gateway: dict[tuple[str, str], list[TargetSpec]] = {}
+    for target in targets:
+        by_gateway.setdefault((target.site, target.gateway), []).append(target)
+    return sorted(
+        {k for k in keys if any(covers(t, k) for t in by_gateway.get((k.site, k.gateway), ()))}
+    )
