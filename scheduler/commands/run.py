@@ -24,13 +24,15 @@ import structlog
 
 from scheduler.clock import Clock, SystemClock
 from scheduler.commands._common import get_config
+from scheduler.commands._supervise import supervise
 from scheduler.config import Config
 from scheduler.engine.daemon import Daemon
 from scheduler.engine.decide import Policy
 from scheduler.engine.hvac import HvacControl
+from scheduler.engine.leadership import Fence
 from scheduler.engine.lock import DaemonLock
 from scheduler.engine.runner import Engine
-from scheduler.errors import ConfigError, DrschedError
+from scheduler.errors import ConfigError, DrschedError, FencedError
 from scheduler.systemd import Notifier
 
 log = structlog.get_logger("scheduler.run")
@@ -49,7 +51,11 @@ def register(subparsers: Any) -> None:
 def _handler(args: argparse.Namespace) -> int:
     config = get_config(args)
     setup_logging(config)
-    asyncio.run(serve(config, notifier=Notifier(), reload_config=lambda: get_config(args)))
+    try:
+        asyncio.run(serve(config, notifier=Notifier(), reload_config=lambda: get_config(args)))
+    except FencedError as exc:  # systemd restarts us into standby
+        log.error("leadership.lost", error=str(exc))
+        return 3
     return 0
 
 
@@ -118,13 +124,15 @@ async def wired(
     clock: Clock | None = None,
     hvac: HvacControl | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    fence: Fence | None = None,
 ) -> AsyncIterator[Wiring]:
     """Open the database (upgrading its schema), the DR client and HVAC control; close after.
 
     HVAC control is the controller of :mod:`scheduler.hvac` with its own
     BECON client when ``hvac.targets`` maps anything, else ``NoHvac``
     (``hvac`` overrides it). ``transport`` serves both vendor clients (the
-    simulator answers both in tests).
+    simulator answers both in tests). ``fence`` (the leader's epoch check)
+    runs first in every write transaction.
     """
     store, migrate = require("scheduler.store"), require("scheduler.store.migrate")
     daemon_store = require("scheduler.store.daemon")
@@ -141,17 +149,17 @@ async def wired(
             )
             if hvac is None:
                 hvac = await stack.enter_async_context(
-                    hvac_wiring.hvac_control(config, sql, clock, transport=transport)
+                    hvac_wiring.hvac_control(config, sql, clock, transport=transport, fence=fence)
                 )
             engine = Engine(
-                daemon_store.DaemonStore(sql),
+                daemon_store.DaemonStore(sql, fence),
                 api,
                 clock,
                 policy_from(config),
                 hvac=hvac,
                 max_concurrency=config.dr_api.max_concurrency,
             )
-            yield Wiring(engine, daemon_store.plan_applier(sql, clock))
+            yield Wiring(engine, daemon_store.plan_applier(sql, clock, fence))
     finally:
         sql.dispose()
 
@@ -163,10 +171,15 @@ async def serve(
     clock: Clock | None = None,
     reload_config: Callable[[], Config] | None = None,
 ) -> None:
-    """The daemon's whole life: lock, wire, run until SIGTERM."""
+    """The process's whole life: health server, schema, election, then the daemon.
+
+    SQLite: one daemon per database file (a lock file) and it leads at once.
+    PostgreSQL: stand by until elected; every write is fenced by the epoch.
+    """
     files = PlanFiles(config, reload_config)
-    with DaemonLock(config.database.url):
-        async with wired(config, clock=clock) as parts:
+
+    async def start_daemon(fence: Fence) -> None:
+        async with wired(config, clock=clock, fence=fence) as parts:
             log.info("daemon.starting", pid=os.getpid(), config=config.source)
 
             def apply_plans() -> str:
@@ -175,3 +188,6 @@ async def serve(
 
             daemon = Daemon(parts.engine, apply_plans=apply_plans, notifier=notifier)
             await daemon.run()
+
+    with DaemonLock(config.database.url):
+        await supervise(config, start_daemon, notifier=notifier)

@@ -34,26 +34,10 @@ from scheduler.store import open_engine
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
 
-
-def _run_is_wired() -> bool:
-    """TEMPORARY, remove with the run.py wiring: does `drsched run` elect a leader yet?
-
-    ``DRSCHED_TEST_FAILOVER=force`` runs the tests anyway (with the wiring
-    applied some other way).
-    """
-    import inspect
-
-    from scheduler.commands import run
-
-    forced = os.environ.get("DRSCHED_TEST_FAILOVER") == "force"
-    return forced or "supervise(" in inspect.getsource(run)
-
-
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.slow,
     pytest.mark.postgres,
-    pytest.mark.skipif(not _run_is_wired(), reason="drsched run does not call supervise() yet"),
 ]
 
 #: The requirement: a standby takes over within 15 s after the leader dies.
