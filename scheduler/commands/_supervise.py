@@ -25,17 +25,19 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from scheduler import metrics
 from scheduler.config import Config
 from scheduler.engine.leadership import Election, StartDaemon, run_as_leader
-from scheduler.health import HealthChecks, Heartbeat, ping_database, serve_health
-from scheduler.leader import elector_for
 from scheduler.systemd import Notifier
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from scheduler.health import Heartbeat
 
 log = structlog.get_logger("scheduler.supervise")
 
@@ -58,6 +60,9 @@ async def supervise(
     Raises :class:`~scheduler.errors.FencedError` when leadership was lost
     (``drsched run`` exits 3 and systemd restarts it into standby).
     """
+    # here, not at the top: `drsched --help` and the other commands never need uvicorn
+    from scheduler.health import HealthChecks, Heartbeat, ping_database, serve_health
+    from scheduler.leader import elector_for
     from scheduler.store import open_engine
     from scheduler.store.migrate import upgrade
 
@@ -105,6 +110,8 @@ async def _publish_counts(sql: Engine, election: Election) -> None:
     Every instance reads the same database: if standbys published too, a
     ``sum()`` across instances would count each event twice.
     """
+    from sqlalchemy.orm import Session
+
     from scheduler.store import events as repo
 
     def count() -> dict[str, int]:
