@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import structlog
 
+from scheduler import metrics
 from scheduler.clock import Clock
 from scheduler.domain.lifecycle import Source, Status, transition
 from scheduler.engine import actions as act
@@ -51,6 +52,8 @@ class Engine:
         self.policy = policy
         self.hvac: HvacControl = hvac or NoHvac()
         self.memory: dict[str, Tracking] = {}
+        #: When the last decision expected each event's next action (lateness metric).
+        self._due_times: dict[str, datetime] = {}
         self._db_lock = asyncio.Lock()
         self._failures = 0
         self._views: dict[str, EventView] = {}
@@ -81,6 +84,8 @@ class Engine:
         by_event: dict[str, list[act.Action]] = defaultdict(list)
         for action in decision.actions:
             by_event[action.event_id].append(action)
+        self._observe_lateness(by_event, now)
+        self._due_times = dict(decision.due_times)
         index = {v.event_id: v for v in views}
         self._failures = 0
         await self._gather(self._run_event(index[e], todo) for e, todo in by_event.items())
@@ -96,6 +101,13 @@ class Engine:
         if decision.actions:  # what they changed may make more due at once (submit -> poll)
             return replace(decision, next_wake=now)
         return decision
+
+    def _observe_lateness(self, due_now: Iterable[str], now: datetime) -> None:
+        """``drsched_scheduler_lateness_seconds``: how late each awaited action ran."""
+        for event_id in due_now:
+            due = self._due_times.get(event_id)
+            if due is not None:
+                metrics.observe_lateness(due, now)
 
     async def _snapshot(self, now: datetime) -> Sequence[EventView]:
         bound = now + self.policy.horizon + self.policy.submit_lead

@@ -21,6 +21,10 @@ from sqlalchemy.orm import Session
 from scheduler.errors import StoreError
 
 
+#: PostgreSQL ends a session idle inside a transaction for this long (ms).
+IDLE_TX_MS = 30_000
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
@@ -45,7 +49,13 @@ def open_engine(url: str, *, busy_timeout: float = 30.0) -> Engine:
     if not url:
         raise StoreError("database.url is empty")
     if not is_sqlite(url):
-        return create_engine(postgres_driver_url(url), pool_pre_ping=True, future=True)
+        return create_engine(
+            postgres_driver_url(url),
+            pool_pre_ping=True,
+            # A frozen stale leader must not hold a transaction (and the fencing
+            # row) open for long: the server ends such a session after 30 s.
+            connect_args={"options": f"-c idle_in_transaction_session_timeout={IDLE_TX_MS}"},
+        )
     path = _sqlite_file(url)
     if path is not None:
         try:

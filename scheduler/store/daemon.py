@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
+from scheduler import metrics
 from scheduler.clock import Clock
 from scheduler.domain.events import PlanEvent
 from scheduler.domain.lifecycle import TERMINAL, Source, Status, Transition
@@ -96,8 +97,8 @@ class DaemonStore:
                     )
                     .execution_options(synchronize_session=False)
                 )
-            if change is not None:
-                repo.move(session, change)
+            moved = change is not None and repo.move(session, change)
+        _count(change, moved)
 
     def end_intent(
         self, intent: Intent, outcome: str, change: Transition | None, at: datetime
@@ -115,12 +116,14 @@ class DaemonStore:
             if row is not None:
                 row.outcome = outcome
                 row.ended_at = at
-            if change is not None:
-                repo.move(session, change)
+            moved = change is not None and repo.move(session, change)
+        _count(change, moved)
 
     def record(self, change: Transition) -> bool:
         with self._write() as session:
-            return repo.move(session, change)
+            moved = repo.move(session, change)
+        _count(change, moved)
+        return moved
 
     # -- plans, views and admin requests (CLI, demo, tests) ---------------------
 
@@ -151,6 +154,12 @@ class DaemonStore:
             for row in session.scalars(query):
                 found[row.event_id] = _intent(row)
         return found
+
+
+def _count(change: Transition | None, moved: bool) -> None:
+    """``drsched_transitions_total``, once the transition is committed (notes don't count)."""
+    if change is not None and moved and change.from_status != change.to_status:
+        metrics.record_transition(change.from_status, change.to_status, change.source)
 
 
 def request_cancel(session: Session, event_id: str, now: datetime) -> str:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from scheduler import metrics
 from scheduler.domain.lifecycle import Source, Status
 from scheduler.engine.decide import MISSED_DETAIL
 from tests.integration.engine.harness import world
@@ -28,6 +29,23 @@ async def test_full_lifecycle(db_url: str) -> None:
         ]
         assert await w.calls("POST", "ev") == 1
         assert [c for c, _ in w.hvac.calls] == ["prepare", "start", "stop"]
+
+
+async def test_transitions_and_lateness_are_published(db_url: str) -> None:
+    with metrics.isolated_metrics() as m:
+        async with world(db_url, T0) as w:
+            w.apply(plan_event("ev", T0 + timedelta(hours=2)))
+            await w.run_until(T0 + timedelta(hours=3))
+        value = m.registry.get_sample_value
+        for before, after, source in [
+            ("planned", "submitting", "clock"),
+            ("submitting", "pending", "api"),
+            ("active", "completed", "api"),
+        ]:
+            labels = {"from": before, "to": after, "source": source}
+            assert value("drsched_transitions_total", labels) == 1, labels
+        assert (value("drsched_scheduler_lateness_seconds_count") or 0) >= 3
+        assert value("drsched_scheduler_lateness_seconds_sum") == 0  # a fake clock is never late
 
 
 @pytest.mark.parametrize(

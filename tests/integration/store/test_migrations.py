@@ -53,3 +53,13 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(sqlite_url: str) -> None:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_postgresql_sessions_end_idle_transactions(pg_url: str) -> None:
+    engine = open_engine(pg_url)
+    try:
+        with engine.connect() as conn:
+            timeout = conn.exec_driver_sql("SHOW idle_in_transaction_session_timeout").scalar()
+    finally:
+        engine.dispose()
+    assert timeout == "30s"
