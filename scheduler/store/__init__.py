@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 
 from scheduler.errors import StoreError
 
-
 #: PostgreSQL ends a session idle inside a transaction for this long (ms).
 IDLE_TX_MS = 30_000
 
