@@ -1,0 +1,266 @@
+"""What must hold after a crash run, checked against the simulator's own records.
+
+Each check returns problems as sentences (empty: it holds), so a failed run
+says everything that went wrong at once:
+
+- the run itself: every event terminal before the deadline, no daemon died
+  unless killed, the last one stopped cleanly on SIGTERM;
+- no request id POSTed twice (the DR call log), no 409 "already exists";
+- no request at the DR service that is not an event's current request;
+- every event in the status its script asks for (canceled or completed), and
+  in the terminal status the DR service agrees with: completed ⇔ status 3
+  there; canceled ⇔ never sent, deleted (a DELETE answered 200), canceled by
+  the service (9), or canceled locally from standby/active (the service runs
+  its part: 3);
+- the change while pending re-submitted as ``<id>-r2`` with the new content,
+  the first request deleted;
+- no intent row left open;
+- HVAC (:mod:`tests.crash.hvac_checks`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from scheduler.clock import from_epoch
+from scheduler.domain.lifecycle import Source, Status
+from scheduler.store.events import EventSummary
+from tests.crash.hvac_checks import hvac_problems
+from tests.crash.outcome import Outcome
+from tests.crash.scenario import CANCELED_KINDS, Kind, ScenarioEvent
+
+COMPLETED, CANCELED = 3, 9
+
+
+#: A daemon ready for this long inside an event's window of opportunity had its
+#: chance; under faults a call may take the DR client's whole retry budget
+#: (``FAULTY_DAEMON_ENV``: 4 s) and start-up reconciles HVAC first.
+CHANCE_S = 2.0
+FAULTY_CHANCE_S = 6.0
+
+
+@dataclass
+class Verdict:
+    """``problems`` fail the run; ``notes`` are deviations the run's own chaos explains."""
+
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    #: Events that ended exactly as scripted (the change re-submitted as -r2):
+    #: how much of the scenario the run really exercised.
+    as_scripted: int = 0
+
+
+def verify(outcome: Outcome) -> Verdict:
+    verdict = Verdict()
+    verdict.problems += post_problems(outcome) + orphan_problems(outcome)
+    run_checks(outcome, verdict)
+    for event in outcome.scenario.events:
+        event_checks(outcome, event, verdict)
+    verdict.problems += [f"intent left open: {i}" for i in outcome.open_intents]
+    problems, notes = hvac_problems(outcome)
+    verdict.problems += problems
+    verdict.notes += [f"HVAC (reported): {n}" for n in notes]
+    return verdict
+
+
+def run_checks(outcome: Outcome, verdict: Verdict) -> None:
+    if outcome.timed_out:
+        open_ = [e.event_id for e in outcome.events.values() if not e.status.is_terminal]
+        verdict.problems.append(f"deadline reached; not terminal: {open_}")
+    for at, code, last_words in outcome.unexpected_exits:
+        what = f"daemon exited without being killed at {at:.1f}s with code {code}: {last_words}"
+        if _during_outage(outcome, at):  # no database at start-up, or leadership lost with it
+            verdict.notes.append(f"{what} (database outage; systemd restarts it)")
+        else:
+            verdict.problems.append(what)
+    if outcome.final_exit_code != 0:
+        verdict.problems.append(f"SIGTERM exit code {outcome.final_exit_code}, expected 0")
+
+
+#: A daemon that loses its database may notice only at its next call: an exit
+#: this long after the database came back still belongs to the outage.
+OUTAGE_AFTERMATH_S = 10.0
+
+
+def _during_outage(outcome: Outcome, at: float) -> bool:
+    return any(down <= at <= up + OUTAGE_AFTERMATH_S for down, up in outcome.outages)
+
+
+def _chance(outcome: Outcome) -> float:
+    return FAULTY_CHANCE_S if outcome.chaos.faulty else CHANCE_S
+
+
+def uptime(outcome: Outcome, start_s: float, end_s: float) -> float:
+    """Seconds a ready daemon ran inside [start_s, end_s] (offsets from t0)."""
+    return sum(max(0.0, min(end_s, b) - max(start_s, a)) for a, b in outcome.up)
+
+
+def _posts(outcome: Outcome) -> list[dict[str, Any]]:
+    return [c for c in outcome.sim_calls if c["method"] == "POST"]
+
+
+def post_problems(outcome: Outcome) -> list[str]:
+    posts = Counter(c["request_id"] for c in _posts(outcome))
+    found = [f"request {rid} POSTed {n} times" for rid, n in posts.items() if n > 1]
+    found += [
+        f"409 already exists for {c['request_id']} at {c['time']}"
+        for c in outcome.sim_calls
+        if c["code"] == 4309
+    ]
+    return found
+
+
+def orphan_problems(outcome: Outcome) -> list[str]:
+    current = {e.request_id for e in outcome.events.values() if e.request_id}
+    return [
+        f"request {rid} at the DR service is no event's current request"
+        for rid in outcome.sim_requests
+        if rid not in current
+    ]
+
+
+def _deleted(outcome: Outcome, request_id: str) -> bool:
+    return any(
+        c["method"] == "DELETE" and c["request_id"] == request_id and c["status"] == 200
+        for c in outcome.sim_calls
+    )
+
+
+def _delete_refused(outcome: Outcome, request_id: str) -> bool:
+    """The DR service refused a DELETE: the request was no longer pending (spec: 400)."""
+    return any(
+        c["method"] == "DELETE" and c["request_id"] == request_id and c["status"] == 400
+        for c in outcome.sim_calls
+    )
+
+
+def event_checks(outcome: Outcome, event: ScenarioEvent, verdict: Verdict) -> None:
+    row = outcome.events.get(event.event_id)
+    if row is None:
+        verdict.problems.append(f"{event.event_id}: lost (not in the database)")
+        return
+    expected = Status.CANCELED if event.kind in CANCELED_KINDS else Status.COMPLETED
+    where = f"{event.event_id} ({row.status}, request {row.request_id})"
+    resubmitted = row.request_id == f"{event.event_id}-r2"
+    if row.status == expected and (event.kind != Kind.CHANGE_PENDING or resubmitted):
+        verdict.as_scripted += 1
+    if row.status != expected:
+        excuse = _excuse(outcome, event, row)
+        if excuse is None:
+            verdict.problems.append(f"{where}: expected {expected}")
+        else:
+            verdict.notes.append(f"{where}: expected {expected}, but {excuse}")
+    verdict.problems += agreement_problems(outcome, event, row, where)
+    if event.kind == Kind.CHANGE_PENDING:
+        change_checks(outcome, event, row, where, verdict)
+
+
+def _excuse(outcome: Outcome, event: ScenarioEvent, row: EventSummary) -> str | None:
+    """Why the daemon could not have done better, or None (then it is a problem).
+
+    Failed (window missed): no daemon was ready for ``CHANCE_S`` between the
+    submission instant and the end. A cancel that ended completed: none was
+    ready between the cancel request and the end (the DR service ran it).
+    """
+    end_s = event.end_s + (1 if event.kind == Kind.CHANGE_PENDING else 0)
+    if row.status == Status.FAILED:
+        since = outcome.scenario.submit_s(event)
+    elif row.status == Status.COMPLETED and event.kind in CANCELED_KINDS:
+        asked = [
+            t.at
+            for t in outcome.timelines.get(event.event_id, [])
+            if "cancel requested" in t.detail
+        ]
+        if not asked:  # the CLI landed after the end (slow on a loaded machine)
+            return "the cancel reached the database only after the event ended (see the journal)"
+        since = (asked[0] - outcome.scenario.t0).total_seconds()
+    else:
+        return None
+    ready = uptime(outcome, since, end_s)
+    if ready >= _chance(outcome):
+        return None
+    return f"a daemon was ready for only {ready:.1f}s between {since:.1f}s and {end_s:.1f}s"
+
+
+def agreement_problems(
+    outcome: Outcome, event: ScenarioEvent, row: EventSummary, where: str
+) -> list[str]:
+    """The local terminal status and the DR service's record tell the same story."""
+    remote = outcome.sim_requests.get(row.request_id) if row.request_id else None
+    remote_status = remote["status"] if remote else None
+    if row.status == Status.COMPLETED:
+        return [] if remote_status == COMPLETED else [f"{where}: DR service says {remote_status}"]
+    if row.status == Status.FAILED:
+        sent = [c for c in _posts(outcome) if c["request_id"] == row.request_id]
+        return [f"{where}: failed, yet the DR service has it"] if remote or sent else []
+    if row.status != Status.CANCELED:
+        return [f"{where}: not terminal"]
+    last = outcome.timelines.get(event.event_id, [])[-1:]
+    how = last[0] if last else None
+    if event.kind == Kind.REMOTE_CANCEL or remote_status == CANCELED:
+        ok = remote_status == CANCELED and how is not None and how.source == Source.API
+        return [] if ok else [f"{where}: remote cancel not agreed ({remote_status}, {how})"]
+    if row.request_id is None:
+        sent = [c for c in _posts(outcome) if c["request_id"].startswith(event.event_id)]
+        return [f"{where}: canceled before submission, yet POSTed"] if sent else []
+    if remote is None:
+        ok = _deleted(outcome, row.request_id)
+        return [] if ok else [f"{where}: gone from the DR service without a DELETE"]
+    local = how is not None and how.from_status in (Status.STANDBY, Status.ACTIVE)
+    if remote_status == COMPLETED and local:
+        return []
+    return [f"{where}: DR service says {remote_status}; last transition {how}"]
+
+
+def change_checks(
+    outcome: Outcome, event: ScenarioEvent, row: EventSummary, where: str, verdict: Verdict
+) -> None:
+    """Applied while pending: the old request deleted, the new revision sent as -r2.
+
+    Not re-submitted is right when the DR service had moved on (its DELETE
+    refused) or no daemon had the chance before the window's end.
+    """
+    if outcome.change_applied is None:
+        verdict.notes.append(f"{where}: the change never ran (never seen pending)")
+        return
+    if outcome.change_applied is False:
+        verdict.notes.append(f"{where}: plan apply refused the change (no longer pending)")
+        return
+    new_id = f"{event.event_id}-r2"
+    if row.request_id == new_id:
+        verdict.problems += resubmission_problems(outcome, event, where)
+        return
+    if _delete_refused(outcome, event.event_id):
+        verdict.notes.append(
+            f"{where}: the change was applied while the database said pending, but the "
+            "DR service had moved on (DELETE refused): it ran the first revision"
+        )
+        return
+    timeline = outcome.timelines.get(event.event_id, [])
+    applied = [t.at for t in timeline if t.detail.startswith("changed in the plan")]
+    since = (applied[0] - outcome.scenario.t0).total_seconds() if applied else 0.0
+    ready = uptime(outcome, since, event.end_s + 1)
+    if ready < _chance(outcome):
+        verdict.notes.append(
+            f"{where}: changed at {since:.1f}s, but a daemon was ready for only {ready:.1f}s "
+            "before the window's end: it ran the first revision"
+        )
+        return
+    verdict.problems.append(f"{where}: expected re-submission as {new_id}")
+
+
+def resubmission_problems(outcome: Outcome, event: ScenarioEvent, where: str) -> list[str]:
+    new_id = f"{event.event_id}-r2"
+    found = [] if _deleted(outcome, event.event_id) else [f"{where}: first request not deleted"]
+    remote = outcome.sim_requests.get(new_id)
+    if remote is None:
+        return [*found, f"{where}: {new_id} not at the DR service"]
+    changed = next(e for e in outcome.scenario.changed().events if e.event_id == event.event_id)
+    body = remote["body"]
+    if body.get("name") != changed.name:
+        found.append(f"{where}: {new_id} carries name {body.get('name')!r}")
+    if from_epoch(body["endTs"]) != outcome.scenario.at(changed.end_s):
+        found.append(f"{where}: {new_id} ends at {from_epoch(body['endTs'])}")
+    return found
