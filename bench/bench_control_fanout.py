@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import os
 import socket
 import statistics
@@ -64,8 +65,9 @@ SITES, GATEWAYS, UNITS = 5, 50, 20
 class TimingTransport(httpx.AsyncBaseTransport):
     """The real transport, noting when PUTs leave and when their answers come back."""
 
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
+    def __init__(self, max_connections: int) -> None:
+        # the pool the daemon's client has (``make_client``: becon.max_concurrency connections)
+        self.inner = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=max_connections))
         self.first_put: float | None = None
         self.last_answer: float | None = None
         self.puts = 0
@@ -144,7 +146,7 @@ async def one_run(
     clock = SystemClock()
     event = peak(event_id, clock.now() + timedelta(seconds=5))
     store.apply_events([event], clock.now())
-    settings = Settings(max_concurrency=concurrency, restore_stagger=timedelta(0))
+    settings = Settings(max_concurrency=concurrency)
     controller = HvacController(client, ControlStore(store.engine), targets(), settings, clock)
     began = time.perf_counter()
     await controller.prepare(event, clock.now())
@@ -162,8 +164,7 @@ async def one_run(
         puts=transport.puts,
         applied=await asyncio.to_thread(_applied, store, event_id),
     )
-    await controller.stop(event, clock.now(), "benchmark over")  # restores at once (no stagger)
-    return prepared, measured
+    return prepared, measured  # the simulator is reset before the next run
 
 
 def _applied(store: DaemonStore, event_id: str) -> int:
@@ -235,7 +236,7 @@ async def bench(args: argparse.Namespace) -> None:
         upgrade(url)
         sql = open_engine(url)
         store = DaemonStore(sql)
-        transport = TimingTransport()
+        transport = TimingTransport(args.concurrency)
         config = BeconConfig(base_url=sim_url, max_concurrency=args.concurrency)
         results = Results()
         async with BeconClient.from_config(config, transport=transport) as client:
@@ -268,7 +269,8 @@ def report(results: Results, args: argparse.Namespace, base_s: float, base_n: in
     returned = [r.returned_s for r in runs]
     first = [r.first_put_ms for r in runs]
     print()
-    print(f"simulator: {args.sim}; becon.max_concurrency {args.concurrency}")
+    sniffio = importlib.util.find_spec("sniffio") is not None
+    print(f"simulator: {args.sim}; becon.max_concurrency {args.concurrency}; sniffio: {sniffio}")
     print(f"facilities: {SITES * GATEWAYS * UNITS} on {SITES * GATEWAYS} gateways")
     print(f"controlled: {runs[0].applied}; PUT calls per start: {puts}")
     print(
