@@ -1,8 +1,10 @@
 """Two real `drsched run` processes on one PostgreSQL; kill -9 the leader mid-lifecycle.
 
-The standby must take over within 15 s, finish every event (the database
-and the simulator agree on each one's status), and no requestID may be
-POSTed twice. Real time with short events (submit lead 3 s, windows of 3 s,
+The leader is killed while its first event's building (a BECON gateway of
+the simulator) is at DR setpoints. The standby must take over within 15 s,
+finish every event (the database and the simulator agree on each one's
+status), put every facility back at its original setpoint, and no requestID
+may be POSTed twice. Real time with short events (submit lead 3 s, windows of 3 s,
 standby 2 s before the start); no fixed sleeps: every wait polls an outside
 state with a deadline. PostgreSQL only (skips without it; CI=true enables it).
 """
@@ -52,9 +54,20 @@ PLAN_HEAD = """\
 timezone: UTC
 defaults:
   vtn_id: vtn01
-  signals: [{name: SIMPLE, targets: [x-DEVICE_TV]}]
+  signals:
+    - name: LOAD_CONTROL
+      targets: [x-DEVICE_AIR_CONDITIONER]
+      max_temp: 80
+      temp_offset: 4
+      unit: F
+    - {name: SIMPLE, targets: [x-DEVICE_TV]}
 events:
 """
+#: Each VEN drives one BECON gateway of the simulator (10 facilities each).
+HVAC_TARGETS = [
+    {"ven": ven, "site": "S001", "gateway": f"GW-{index:02d}"}
+    for index, ven in enumerate(VENS, start=1)
+]
 
 
 def wait_until(check: Callable[[], bool], seconds: float, what: str) -> float:
@@ -107,9 +120,8 @@ class Instance:
 
 @pytest.fixture
 def sim() -> Iterator[Running]:
-    with serve_in_background(
-        SimOptions(standby_lead=timedelta(seconds=2)), "127.0.0.1", port=0
-    ) as running:
+    options = SimOptions(standby_lead=timedelta(seconds=2), gateways=len(VENS))
+    with serve_in_background(options, "127.0.0.1", port=0) as running:
         yield running
 
 
@@ -133,6 +145,11 @@ def launch(tmp_path: Path, sim: Running, pg_url: str) -> Iterator[Callable[[str]
                 "DRSCHED_DR_API__SUBMIT_LEAD": "3s",
                 "DRSCHED_PLANS__PATHS": json.dumps([str(tmp_path / "plans" / "*.yaml")]),
                 "DRSCHED_HTTP__LISTEN": f"127.0.0.1:{port}",
+                "DRSCHED_BECON__BASE_URL": sim.url,
+                "DRSCHED_HVAC__TARGETS": json.dumps(HVAC_TARGETS),
+                "DRSCHED_HVAC__PREFETCH_LEAD": "1s",
+                "DRSCHED_HVAC__VERIFY_INTERVAL": "2s",
+                "DRSCHED_HVAC__RESTORE_STAGGER": "1s",
                 "DRSCHED_LOGGING__FORMAT": "json",
             },
             stdout=log_file,
@@ -181,6 +198,12 @@ def status(pg_url: str) -> dict[str, Any]:
     return report
 
 
+def setpoints(sim: Running) -> dict[str, float | None]:
+    """Every simulated facility's setpoint, by site/gateway/facility."""
+    facilities = httpx.get(f"{sim.url}/_sim/becon/facilities").json()
+    return {f"{f['site']}/{f['gateway']}/{f['facilityId']}": f.get("setTemp") for f in facilities}
+
+
 def lease(sql: Engine) -> tuple[int, str]:
     with sql.connect() as conn:
         row = conn.execute(text("SELECT epoch, holder FROM leader_lease")).one()
@@ -192,6 +215,7 @@ def test_the_standby_takes_over_from_a_killed_leader_and_finishes_every_event(
 ) -> None:
     first_start = datetime.now(UTC).replace(microsecond=0) + FIRST_START
     ids = write_plan(tmp_path, first_start)
+    original = setpoints(sim)
     upgrade(pg_url)
     sql = open_engine(pg_url)
     store = DaemonStore(sql)
@@ -210,9 +234,13 @@ def test_the_standby_takes_over_from_a_killed_leader_and_finishes_every_event(
         lead = status(pg_url)["leadership"]
         assert (lead["state"], lead["holder"], lead["standbys"]) == ("led", lease(sql)[1], 1)
 
-        # mid-lifecycle: the first event active, later ones submitted or not yet
-        begun = (Status.ACTIVE, Status.COMPLETED)
-        wait_until(lambda: statuses().get(ids[0]) in begun, 40, f"{ids[0]} active")
+        # mid-lifecycle: the first event active with its building at DR setpoints, later
+        # events submitted or not yet
+        def under_control() -> bool:
+            now = setpoints(sim)
+            return any(now[key] != original[key] for key in now if "/GW-01/" in key)
+
+        wait_until(under_control, 40, f"{ids[0]} active, GW-01 at DR setpoints")
         before = statuses()
         assert before[ids[-1]] == Status.PLANNED, before
         a.proc.send_signal(signal.SIGKILL)
@@ -237,6 +265,7 @@ def test_the_standby_takes_over_from_a_killed_leader_and_finishes_every_event(
             "every event completed",
         )
         print(f"every event completed {time.monotonic() - killed:.1f}s after the kill")
+        wait_until(lambda: setpoints(sim) == original, 20, "every facility restored")
         b.proc.send_signal(signal.SIGTERM)
         assert b.proc.wait(30) == 0, b.output()
     except AssertionError:
@@ -256,6 +285,10 @@ def test_the_standby_takes_over_from_a_killed_leader_and_finishes_every_event(
         path = [t.to_status for t in timeline if t.event_id == event_id]
         assert path[-1] == Status.COMPLETED
         assert Status.FAILED not in path
+
+    controls = httpx.get(f"{sim.url}/_sim/becon/controls").json()
+    gateways = {c.get("gateway") for c in controls}
+    assert gateways >= {t["gateway"] for t in HVAC_TARGETS}, "HVAC control did not run everywhere"
 
     calls = httpx.get(f"{sim.url}/_sim/dr/calls").json()
     posts = Counter(c["request_id"] for c in calls if c["method"] == "POST")
