@@ -107,8 +107,3 @@ def test_a_site_that_cannot_be_read_is_listed_with_its_error_and_exits_3(
         "site S002 could not be read: the target was not checked"
     ]
     assert "HTTP 403, code 4030, 'access to site S002 denied'" in captured.err
-
-
-def test_hvac_status_is_not_built_yet(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["hvac", "status"]) == 2
-    assert "not built yet" in capsys.readouterr().err
