@@ -22,7 +22,8 @@ from scheduler.domain.hvac import DEFAULT_RESTORE_SPACING
 from scheduler.engine.hvac import HvacControl, NoHvac
 from scheduler.hvac.controller import HvacController
 from scheduler.hvac.planning import Settings
-from scheduler.store.control import ControlStore, Fence
+from scheduler.store.control import ControlStore
+from scheduler.store.fenced import Fence
 
 #: Restore slots: at most this many over ``hvac.restore_stagger`` (30 s apart over 10 min)...
 RESTORE_SLOTS = 20

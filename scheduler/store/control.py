@@ -14,13 +14,11 @@ writes use executemany: the start of a window writes thousands of rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
-    Engine,
     Float,
     ForeignKey,
     Index,
@@ -41,11 +39,8 @@ from scheduler.domain.hvac import FacilityKey, Mode
 from scheduler.domain.lifecycle import Status
 from scheduler.hvac.records import HELD, OPEN, ControlRecord, ControlState
 from scheduler.store import events as repo
-from scheduler.store import transaction
+from scheduler.store.fenced import FencedStore
 from scheduler.store.models import Base, EventRow, UtcDateTime
-
-#: The leader's fencing check (``scheduler.store.plan_apply.Fence``), run in each write.
-Fence = Callable[[Session], None]
 
 _OPEN = [s.value for s in OPEN]
 _HELD = [s.value for s in HELD]
@@ -166,22 +161,8 @@ _ORDER = (
 )
 
 
-class ControlStore:
+class ControlStore(FencedStore):
     """The HVAC controller's ``ControlStorePort`` over SQL."""
-
-    def __init__(self, engine: Engine, fence: Fence | None = None) -> None:
-        self.engine = engine
-        self.fence = fence
-
-    def _read(self) -> Session:
-        return Session(self.engine, expire_on_commit=False)
-
-    @contextmanager
-    def _write(self) -> Iterator[Session]:
-        with transaction(self.engine) as session:
-            if self.fence is not None:
-                self.fence(session)
-            yield session
 
     def replace_planned(self, event_id: str, records: Sequence[ControlRecord]) -> None:
         with self._write() as session:

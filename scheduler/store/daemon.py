@@ -7,8 +7,7 @@ writes are refused (issue: PostgreSQL fail-over).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -23,27 +22,12 @@ from scheduler.engine.model import EventView, Intent, IntentKind
 from scheduler.plans import load_plans, resolve_plan_paths
 from scheduler.plans.diff import PlanDiff, describe
 from scheduler.store import events as repo
-from scheduler.store import transaction
+from scheduler.store.fenced import Fence, FencedStore
 from scheduler.store.models import EventRow, IntentRow
-from scheduler.store.plan_apply import Fence, apply_plan
+from scheduler.store.plan_apply import apply_plan
 
 
-class DaemonStore:
-    def __init__(self, engine: Engine, fence: Fence | None = None) -> None:
-        self.engine = engine
-        self.fence = fence
-
-    def _read(self) -> Session:
-        return Session(self.engine, expire_on_commit=False)
-
-    @contextmanager
-    def _write(self) -> Iterator[Session]:
-        """One write transaction, fenced when this instance leads under an epoch."""
-        with transaction(self.engine) as session:
-            if self.fence is not None:
-                self.fence(session)
-            yield session
-
+class DaemonStore(FencedStore):
     # -- EngineStore ---------------------------------------------------------
 
     def plan_revision(self) -> int:

@@ -7,7 +7,7 @@ first apply did (not even the plan revision moves).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Engine, delete, update
@@ -27,10 +27,8 @@ from scheduler.store.events import (
     record_transitions,
     stored_events,
 )
+from scheduler.store.fenced import Fence
 from scheduler.store.models import EventRow
-
-#: Called first in every write transaction (the leader's fencing check); may raise.
-Fence = Callable[[Session], None]
 
 
 def preview(engine: Engine, events: Sequence[PlanEvent], now: datetime) -> PlanDiff:
