@@ -46,6 +46,7 @@ from scheduler.domain.lifecycle import Status
 from scheduler.engine.daemon import Daemon
 from scheduler.engine.progress import EventRow, events_table, timeline_table
 from scheduler.hvac.records import ControlRecord, ControlState
+from scheduler.logging import configure as configure_logging
 from scheduler.simulator.options import SimOptions
 from scheduler.store.events import EventSummary
 
@@ -67,6 +68,8 @@ def register(subparsers: Any) -> None:
 
 
 def _handler(args: argparse.Namespace) -> int:
+    # Warnings only: the live table is the demo's output (`drsched run` logs everything).
+    configure_logging(level="warning")
     return 0 if asyncio.run(run_demo(console())) else 1
 
 
