@@ -107,3 +107,20 @@ def test_a_site_that_cannot_be_read_is_listed_with_its_error_and_exits_3(
         "site S002 could not be read: the target was not checked"
     ]
     assert "HTTP 403, code 4030, 'access to site S002 denied'" in captured.err
+
+
+def test_config_check_says_which_targets_map_facilities(
+    run: tuple[Path, pytest.MonkeyPatch], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, _ = run
+    config.write_text(
+        "hvac: {targets: [{ven: CE-02, site: S002, gateway: GW-01, types: [IDU]},"
+        " {ven: CE-03, site: S001, gateway: GW-9}]}"
+    )
+    assert main(["--config", str(config), "config", "check", "--targets", "--json"]) == 1
+    checks = json.loads(capsys.readouterr().out)["targets"]
+    assert [(c["ven"], c["matched"]) for c in checks] == [("CE-02", 2), ("CE-03", 0)]
+    assert "gateway 'GW-9' not found on site S001" in checks[1]["problems"][0]
+    assert main(["--config", str(config), "config", "check", "--targets"]) == 1
+    out = capsys.readouterr().out
+    assert "# hvac.targets[0] CE-02: maps 2 facilities" in out
