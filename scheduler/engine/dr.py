@@ -244,14 +244,28 @@ class DrEffects:
     async def _delete_refused(
         self, intent: Intent, view: EventView, exc: PermanentApiError
     ) -> None:
-        """Too late to delete (no longer pending): learn the status; a cancel becomes local."""
+        """Too late to delete (no longer pending): learn the status; a cancel becomes local.
+
+        A change (not a cancel) is then not applied: the DR service runs the
+        revision it has. The timeline says so, since it last said the daemon
+        would delete and re-submit.
+        """
         log.warning(
             "dr.delete_refused",
             event_id=view.event_id,
             request_id=intent.request_id,
             error=str(exc),
         )
-        await self._end(intent, "refused", None)
+        note = None
+        if not view.cancel_requested:
+            detail = (
+                f"revision {view.revision} not applied: the DR service refused to delete "
+                f"request {intent.request_id} ({api_detail(exc)}); it runs revision "
+                f"{intent.revision}"
+            )
+            now = self._engine.clock.now()
+            note = Transition(view.event_id, view.status, view.status, now, Source.API, detail)
+        await self._end(intent, "refused", note)
         await self._poll(view, intent.request_id)
 
     async def _resubmit(self, view: EventView, action: act.Resubmit) -> None:
