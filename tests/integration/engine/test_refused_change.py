@@ -1,4 +1,4 @@
-"""A change applied while the database said pending, refused by the DR service (found by tests/crash).
+"""A change applied while the database said pending, refused by the DR service.
 
 ``plan apply`` accepts a change while the stored status is ``pending``; if the
 daemon only gets to it once the request is ``standby`` at the DR service
