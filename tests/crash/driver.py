@@ -12,6 +12,7 @@ the database and the simulator are read for :mod:`tests.crash.checks`.
 
 from __future__ import annotations
 
+import pickle
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -337,4 +338,8 @@ def _reader(url: str) -> Engine:
 
 
 def run(config: RunConfig) -> Outcome:
-    return Driver(config).run()
+    """One run; its outcome is also kept in ``workdir/outcome.pickle`` to re-check later."""
+    outcome = Driver(config).run()
+    with (config.workdir / "outcome.pickle").open("wb") as file:
+        pickle.dump(outcome, file)
+    return outcome

@@ -3,10 +3,12 @@
 The PostgreSQL server on 127.0.0.1:5432 is shared by other tests and other
 developers' runs, so restarting it is not safe. What a restart does to the
 daemon is simulated on its own database instead: new connections are refused
-(``ALLOW_CONNECTIONS false``) and the daemon's sessions, found by their
-``application_name``, are ended with ``pg_terminate_backend``; "up" allows
-connections again. The harness's own sessions (another application name)
-survive, as a monitoring client on another host would.
+(``ALLOW_CONNECTIONS false``) and every session on that database is ended
+with ``pg_terminate_backend`` (the daemon's pool, its leader lock session
+``drsched-leader``, a migration in progress, a CLI call, the harness's own
+reader); "up" allows connections again. The administration runs from the
+``postgres`` database. ``terminated_daemon`` counts the daemon's sessions
+(its pool's ``application_name``, the leader's and the migration's).
 """
 
 from __future__ import annotations
@@ -32,15 +34,16 @@ class DatabaseOutage:
         self.terminated = 0
 
     def take_down(self) -> int:
-        """Refuse new connections, end the daemon's sessions; how many were ended."""
+        """Refuse new connections, end every session; how many of them were the daemon's."""
         self._allow(False)
         self.down = True
         rows = self._conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = %s AND application_name = %s",
-            (self._database, self._application_name),
+            "SELECT application_name, pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            (self._database,),
         ).fetchall()
-        ended = sum(1 for (ok,) in rows if ok)
+        daemon = {self._application_name, "drsched-leader", "drsched-migrate"}
+        ended = sum(1 for name, ok in rows if ok and name in daemon)
         self.terminated += ended
         return ended
 

@@ -1,10 +1,12 @@
 """The crash scenario: 20 short DR events, what happens to each, and their plan file.
 
 Times are offsets in seconds from ``t0`` (the harness picks ``t0`` a little
-after the daemon's first start). With a submit lead of 9 s and a simulator
-standby lead of 3 s every request is ``pending`` for 6 s and ``standby`` for
-3 s before its window: long enough for a ``drsched events cancel`` (about
-1.5 s from the shell to the database) to land in the status it aims at.
+after the daemon's first start). With a submit lead of 12 s and a simulator
+standby lead of 3 s every request is ``pending`` for 9 s and ``standby`` for
+3 s before its window: long enough for a ``drsched events cancel`` or ``plan
+apply`` (1.5 s from the shell to the database on a quiet machine, several
+seconds on a loaded one) to land in the status it aims at, restarts and all.
+The first two events are inside the lead from the start: submitted at once.
 
 Events overlap in time on *different* VENs only: an overlap on one VEN is a
 plan error. Each VEN maps to its own BECON gateway (``hvac_targets``) so
@@ -40,7 +42,7 @@ CANCELED_KINDS = frozenset(k for k in Kind if k not in (Kind.NORMAL, Kind.CHANGE
 class Timing:
     """The compressed clock of the scenario (real seconds)."""
 
-    submit_lead: float = 9.0  # DRSCHED_DR_API__SUBMIT_LEAD
+    submit_lead: float = 12.0  # DRSCHED_DR_API__SUBMIT_LEAD
     standby_lead: float = 3.0  # SimOptions.standby_lead
     #: How long a CLI call takes from the shell to its database write (measured ~1.5 s).
     cli_latency: float = 1.5
