@@ -16,20 +16,25 @@ from collections.abc import Sequence
 from scheduler import __version__
 from scheduler.errors import ConfigError, DrschedError, PlanError
 
-COMMAND_MODULES = (
-    "run",
-    "demo",
-    "simulate",
-    "db",
-    "config",
-    "plan",
-    "events",
-    "hvac",
-    "status",
-)
+#: Every command and its one-line summary (``drsched --help``). Only the module of
+#: the command being run is imported: the daemon's imports (SQLAlchemy, httpx,
+#: the engine) cost a second that ``drsched plan validate`` should not pay.
+COMMANDS: dict[str, str] = {
+    "run": "run the daemon: submit events, follow their status, control HVAC",
+    "demo": "see drsched work in ~25 s: simulator + temporary database + daemon",
+    "simulate": "serve both vendor APIs (DR Requests, BECON Connect) on one local port",
+    "db": "database commands (upgrade)",
+    "config": "daemon config commands (check)",
+    "plan": "validate, preview and apply event plans; print their JSON Schema",
+    "events": "list, show and cancel stored DR events",
+    "hvac": "BECON inventory and what is under DR control now",
+    "status": "leader/standby, database, next actions, events in flight, recent failures",
+}
+COMMAND_MODULES = tuple(COMMANDS)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser, with the full sub-parser of the command ``argv`` names (all when None)."""
     parser = argparse.ArgumentParser(
         prog="drsched",
         description="Demand-response scheduler: plans -> DR Requests API -> HVAC setpoints.",
@@ -41,15 +46,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="daemon config YAML (default: $DRSCHED_CONFIG, else built-in defaults)",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(f"scheduler.commands.{name}")
-        module.register(subparsers)
+    chosen = None if argv is None else _command_in(argv)
+    for name, summary in COMMANDS.items():
+        if argv is None or name == chosen:
+            importlib.import_module(f"scheduler.commands.{name}").register(subparsers)
+        else:
+            subparsers.add_parser(name, help=summary)
     return parser
 
 
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The command word of ``argv`` (the first word that is not an option or its value)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--config":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(arguments).parse_args(arguments)
     try:
         code: int = args.handler(args)
     except PlanError as exc:

@@ -8,13 +8,15 @@ import os
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine
 
 from scheduler.config import Config, config_path, load_config
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
