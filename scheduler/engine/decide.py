@@ -162,7 +162,8 @@ def _cancel(
     assert event.request_id is not None
     if event.status == Status.PENDING:
         action: Action = Delete(event.event_id, event.request_id, event.revision)
-        return _at_or_later(action, _retry_due(tracking, policy), now)
+        retry = _retry_due(tracking, policy) if tracking.delete_tried else None
+        return _at_or_later(action, retry, now)
     return [CancelLocally(event.event_id, event.request_id)], None
 
 

@@ -64,6 +64,7 @@ class DrEffects:
             case act.Poll(request_id=request_id):
                 await self._poll(view, request_id)
             case act.Delete():
+                self._engine.track(view.event_id, delete_tried=True)
                 intent = Intent(
                     view.event_id, IntentKind.DELETE, action.request_id, action.revision
                 )

@@ -76,6 +76,8 @@ class Tracking:
     #: The revision a re-submission was last attempted for: a retry of the same
     #: revision waits ``retry_delay``; a new revision is re-submitted at once.
     resubmit_tried: int | None = None
+    #: A DELETE for a cancel was already tried: a retry waits ``retry_delay``.
+    delete_tried: bool = False
 
 
 def request_id_for(event_id: str, revision: int, previous_request_id: str | None) -> str:

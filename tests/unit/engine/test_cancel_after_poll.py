@@ -10,17 +10,14 @@ cancel becomes local (or, with a restart in between, the event completes).
 A change while pending had the same gate and was fixed (commit 33c405a:
 "retry delay only for a retry of the same revision"); the cancel was not.
 
-The fix belongs in ``scheduler/engine/decide.py`` (``_cancel``: wait
-``retry_delay`` only when a DELETE for this cancel was already tried, e.g.
-with a ``Tracking.delete_tried`` flag set by ``DrEffects.run`` on
-``act.Delete``). Strict xfail until then: the day it passes, drop the mark.
+Fixed in ``decide._cancel``: it waits ``retry_delay`` only when a DELETE
+for this cancel was already tried (``Tracking.delete_tried``, set by
+``DrEffects.run`` on ``act.Delete``).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-
-import pytest
 
 from scheduler.domain.lifecycle import Status
 from scheduler.engine import actions as act
@@ -40,9 +37,6 @@ PENDING = EventView(
 )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="decide._cancel waits retry_delay after any DR call (reported)"
-)
 def test_cancel_right_after_a_successful_poll_deletes_at_once() -> None:
     polled = Tracking(last_contact=NOW - timedelta(seconds=1))
     decision = decide([PENDING], {"ev": polled}, NOW, POLICY)
@@ -52,3 +46,10 @@ def test_cancel_right_after_a_successful_poll_deletes_at_once() -> None:
 def test_cancel_with_no_contact_yet_deletes_at_once() -> None:
     decision = decide([PENDING], {}, NOW, POLICY)
     assert list(due_actions(decision, "ev")) == [act.Delete("ev", "ev", 1)]
+
+
+def test_a_second_delete_waits_the_retry_delay() -> None:
+    tried = Tracking(last_contact=NOW - timedelta(seconds=1), delete_tried=True)
+    decision = decide([PENDING], {"ev": tried}, NOW, POLICY)
+    assert list(due_actions(decision, "ev")) == []
+    assert decision.next_wake == NOW - timedelta(seconds=1) + POLICY.retry_delay
