@@ -80,12 +80,14 @@ def run_checks(outcome: Outcome, verdict: Verdict) -> None:
         verdict.problems.append(f"SIGTERM exit code {outcome.final_exit_code}, expected 0")
 
 
-#: ``decide._cancel`` waits ``retry_delay`` (15 s) after the last DR call before
-#: it DELETEs a pending event that was asked to cancel, successful poll or not
-#: (reported; ``tests/unit/engine/test_cancel_after_poll.py`` is its strict xfail).
-#: Set to 0 once fixed: cancels while pending are then held to the plain rule.
-CANCEL_GATE_S = 15.0
-GATE_NOTE = "decide._cancel waits retry_delay after any DR call; reported"
+#: A cancel from the shell reaches a running daemon through its plan-revision
+#: check (``Daemon(revision_interval=2s)``): allow that much more.
+NOTICE_S = 2.0
+#: Before commit 6ca7b2d, ``decide._cancel`` waited ``retry_delay`` (15 s) after
+#: any DR call before DELETEing a pending event asked to cancel (found by the
+#: soak, seed 103). Fixed: 0, and cancels while pending are held to the plain rule.
+CANCEL_GATE_S = 0.0
+GATE_NOTE = "decide._cancel waited retry_delay after any DR call (fixed in 6ca7b2d)"
 GATED = (Status.SUBMITTING, Status.PENDING)
 
 #: A daemon that loses its database may notice only at its next call: an exit
@@ -162,9 +164,10 @@ def event_checks(outcome: Outcome, event: ScenarioEvent, verdict: Verdict) -> No
         else:
             verdict.notes.append(f"{where}: expected {expected}, but {excuse}")
     verdict.problems += agreement_problems(outcome, event, row, where)
-    gated = _gate_note(outcome, event, row) if row.status == Status.CANCELED else None
-    if gated is not None:
-        (verdict.notes if CANCEL_GATE_S else verdict.problems).append(f"{where}: {gated}")
+    missed = _delete_missed(outcome, event, row) if row.status == Status.CANCELED else None
+    if missed is not None:
+        lenient = CANCEL_GATE_S or outcome.chaos.faulty
+        (verdict.notes if lenient else verdict.problems).append(f"{where}: {missed}")
     if event.kind == Kind.CHANGE_PENDING:
         change_checks(outcome, event, row, where, verdict)
 
@@ -184,11 +187,11 @@ def _excuse(outcome: Outcome, event: ScenarioEvent, row: EventSummary) -> str | 
 
     Failed (window missed): no daemon was ready for ``CHANCE_S`` between the
     submission instant and the end. A cancel that ended completed: none was
-    ready between the cancel request and the end (the DR service ran it);
-    when the database said pending then, counting from ``CANCEL_GATE_S`` later.
+    ready for ``NOTICE_S`` more between the cancel request and the end (the
+    DR service ran it).
     """
     end_s = event.end_s + (1 if event.kind == Kind.CHANGE_PENDING else 0)
-    gate = ""
+    gate, needed = "", _chance(outcome)
     if row.status == Status.FAILED:
         since = outcome.scenario.submit_s(event)
     elif row.status == Status.COMPLETED and event.kind in CANCELED_KINDS:
@@ -199,28 +202,34 @@ def _excuse(outcome: Outcome, event: ScenarioEvent, row: EventSummary) -> str | 
         if asked.from_status in GATED and CANCEL_GATE_S:
             since += CANCEL_GATE_S
             gate = f" (counted from {CANCEL_GATE_S:g}s after the cancel: {GATE_NOTE})"
+        needed = _chance(outcome) + NOTICE_S
     else:
         return None
     ready = uptime(outcome, since, end_s)
-    if ready >= _chance(outcome):
+    if ready >= needed:
         return None
     return f"a daemon was ready for only {ready:.1f}s between {since:.1f}s and {end_s:.1f}s{gate}"
 
 
-def _gate_note(outcome: Outcome, event: ScenarioEvent, row: EventSummary) -> str | None:
-    """A cancel while pending carried out locally though a daemon could have DELETEd it."""
+def _delete_missed(outcome: Outcome, event: ScenarioEvent, row: EventSummary) -> str | None:
+    """A cancel while pending carried out locally though a daemon could have DELETEd it.
+
+    A problem in a run of kills only; under faults a note (every try of the
+    DELETE may have failed, and the next waits ``retry_delay``).
+    """
     asked = _cancel_request(outcome, event)
     remote = outcome.sim_requests.get(row.request_id or "")
     if asked is None or asked.from_status not in GATED or remote is None:
         return None
-    since = _offset(outcome, asked.at)
+    since = _offset(outcome, asked.at) + CANCEL_GATE_S
     standby = event.start_s - outcome.scenario.timing.standby_lead
     ready = uptime(outcome, since, standby)
-    if ready < _chance(outcome):
+    if ready < _chance(outcome) + NOTICE_S:
         return None
+    why = f" ({GATE_NOTE})" if CANCEL_GATE_S else ""
     return (
         f"canceled at {since:.1f}s while pending and a daemon was ready {ready:.1f}s before "
-        f"standby, yet no DELETE: canceled locally ({GATE_NOTE})"
+        f"standby, yet no DELETE: canceled locally{why}"
     )
 
 
