@@ -81,6 +81,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DrschedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
+    except ExceptionGroup as group:  # from a task group: say ours, re-raise the rest
+        ours, rest = group.split(DrschedError)
+        if rest is not None or ours is None:
+            raise
+        for leaf in _leaves(ours):
+            print(f"error: {leaf}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         return 130
     return code
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        found.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return found

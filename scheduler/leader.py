@@ -356,9 +356,11 @@ def migration_lock(url: str, *, timeout: float = 600.0) -> Iterator[None]:
         return
     import psycopg
 
-    with psycopg.connect(
-        libpq_url(url), autocommit=True, application_name="drsched-migrate"
-    ) as conn:
+    try:
+        conn = psycopg.connect(libpq_url(url), autocommit=True, application_name="drsched-migrate")
+    except psycopg.OperationalError as exc:
+        raise StoreError(f"cannot connect to the database for the migration lock: {exc}") from exc
+    with conn:
         conn.execute(f"SET lock_timeout = '{int(timeout * 1000)}ms'")
         log.info("migration.lock_waiting", key=MIGRATION_LOCK_KEY)
         try:

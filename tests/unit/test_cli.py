@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
@@ -45,3 +46,20 @@ def test_a_light_command_does_not_load_the_daemon() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_our_errors_from_a_task_group_are_said_not_traced(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scheduler import cli
+    from scheduler.errors import StoreError
+
+    def handler(args: object) -> int:
+        raise ExceptionGroup("start-up", [StoreError("database unreachable")])
+
+    parser = build_parser(["status"])
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    commands.choices["status"].set_defaults(handler=handler)
+    monkeypatch.setattr(cli, "build_parser", lambda argv: parser)
+    assert cli.main(["status"]) == 3
+    assert "error: database unreachable" in capsys.readouterr().err
