@@ -17,8 +17,9 @@ Rules from DESIGN.md "HVAC control during an active window" and the DR spec
    point to their middle stands in, ties towards shedding load.
 4. Facility range: the window is clamped into ``setTempRange`` (shrunk
    inwards to the grid). It is a hard limit (BECON rejects ``out_of_range``),
-   so it applies after the event bounds: an event window entirely outside
-   the range collapses onto the range's nearest edge.
+   so it applies after the event bounds. An event window entirely outside
+   the range is a Skip: no setpoint would satisfy both, and a setpoint is
+   never sent outside the event's bounds.
 5. Wish: ``minTemp == maxTemp`` asks for exactly that value (the offset is
    ignored); otherwise cooling asks for ``original + offset``, heating for
    ``original − offset``.
@@ -215,6 +216,11 @@ def _facility_window(
     described = f"{work.t(low)}..{work.t(high)}"
     if f_lo > f_hi:
         return Skip(f"setTempRange {described} holds no {work.t(work.step)} step")
+    if window[1] < f_lo or window[0] > f_hi:  # no setpoint satisfies both: never leave the bounds
+        return Skip(
+            f"event bounds {work.t(window[0])}..{work.t(window[1])} lie outside the "
+            f"facility's setTempRange {described}"
+        )
     limited = (min(max(window[0], f_lo), f_hi), min(max(window[1], f_lo), f_hi))
     if limited != window:
         work.notes.append(f"event bounds limited to the facility's range {described}")

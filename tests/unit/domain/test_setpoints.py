@@ -75,7 +75,9 @@ CASES: dict[str, Case] = {
     "min == max, C event on F facility": Case(sig(25, 25, unit=C), fac(72.0, F), 77.0),
     "min == max off the grid: nearest": Case(sig(75, 75, unit=F), fac(22.0), 24.0),
     "min == max, heat": Case(sig(20, 20, unit=C), fac(22.0, mode=HEAT), 20.0),
-    "min == max clamped into facility range": Case(sig(86, 86), fac(24.0, rng=(16.0, 28.0)), 28.0),
+    "min == max outside the facility range": Case(
+        sig(86, 86), fac(24.0, rng=(16.0, 28.0)), "lie outside the facility's setTempRange"
+    ),
     "min == max already there": Case(sig(24, 24, unit=C), fac(24.0), "no change needed"),
     "min == max would add load": Case(sig(22, 22, unit=C), fac(24.0), "would add load"),
     # clamping by the event bounds, both ways
@@ -125,12 +127,14 @@ CASES: dict[str, Case] = {
         sig(18, None, 2, C), fac(16.0, mode=HEAT), "below the allowed min"
     ),
     "cool at the facility max": Case(sig(), fac(30.0), "as far as the bounds allow"),
-    "event above the facility range, cool": Case(sig(80, 86), fac(24.0, rng=(16.0, 26.0)), 26.0),
+    "event above the facility range, cool": Case(
+        sig(80, 86), fac(24.0, rng=(16.0, 26.0)), "lie outside the facility's setTempRange"
+    ),
     "event below the facility range, heat": Case(
-        sig(62, 66), fac(24.0, mode=HEAT, rng=(20.0, 30.0)), 20.0
+        sig(62, 66), fac(24.0, mode=HEAT, rng=(20.0, 30.0)), "lie outside the facility's"
     ),
     "event below the facility range, cool": Case(
-        sig(62, 66), fac(24.0, rng=(20.0, 30.0)), "would add load"
+        sig(62, 66), fac(24.0, rng=(20.0, 30.0)), "lie outside the facility's"
     ),
     "inverted event bounds": Case(sig(80, 70), fac(24.0), "event bounds inverted"),
     "range without a grid point": Case(sig(), fac(24.0, rng=(24.1, 24.4)), "holds no 0.5 °C step"),
@@ -157,7 +161,7 @@ def test_change_reason_says_what_was_done() -> None:
     rounded = decide_setpoint(sig(), fac(24.0))
     assert isinstance(rounded, Change)
     assert "26.22 °C rounded to the 0.5 °C step" in rounded.reason
-    limited = decide_setpoint(sig(80, 86), fac(24.0, rng=(16.0, 26.0)))
+    limited = decide_setpoint(sig(70, 86), fac(24.0, rng=(16.0, 26.0)))
     assert isinstance(limited, Change)
     assert "event bounds limited to the facility's range 16 °C..26 °C" in limited.reason
     snapped = decide_setpoint(sig(75, 75), fac(22.0))
