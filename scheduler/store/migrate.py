@@ -1,12 +1,16 @@
 """Schema migrations (Alembic ``upgrade head``), behind PostgreSQL's migration lock.
 
-Alembic is configured in code: the scripts live in ``scheduler/migrations``
-inside the package, so ``drsched db upgrade`` works wherever drsched is
-installed, with no ``alembic.ini`` to find.
+Alembic is configured in code: the scripts are the ``scheduler.migrations``
+package (``migrations/`` at the root of the checkout, mapped into the package by
+pyproject.toml), so ``drsched db upgrade`` works wherever drsched is installed,
+with no ``alembic.ini`` to find. The ``alembic.ini`` in the checkout is for
+developers writing a revision (docs/development.md).
 """
 
 from __future__ import annotations
 
+from functools import cache
+from importlib.util import find_spec
 from pathlib import Path
 
 from alembic import command
@@ -20,12 +24,29 @@ from scheduler.errors import StoreError
 from scheduler.leader import migration_lock
 from scheduler.store import open_engine
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+@cache
+def migrations_dir() -> Path:
+    """Where the Alembic scripts are: found by import, as a wheel and an editable install differ.
+
+    A wheel holds them in ``scheduler/migrations``; an editable install maps the
+    package onto ``migrations/`` in the checkout.
+    """
+    spec = find_spec("scheduler.migrations")
+    origin = Path(spec.origin) if spec is not None and spec.origin else None
+    if origin is None or not (origin.parent / "env.py").is_file():
+        # A namespace package: typically a scheduler/migrations/ left behind (holding
+        # __pycache__) from before the scripts moved to migrations/, which shadows them.
+        where = list(spec.submodule_search_locations or ()) if spec is not None else []
+        raise StoreError(
+            f"the migration scripts are not found (scheduler.migrations resolves to {where}): "
+            "remove a stale scheduler/migrations/ directory, or reinstall drsched"
+        )
+    return origin.parent
 
 
 def alembic_config(engine: Engine | None = None) -> AlembicConfig:
     config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", str(migrations_dir()))
     config.attributes["engine"] = engine
     return config
 
