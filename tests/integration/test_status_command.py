@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from freezegun import freeze_time
 from sqlalchemy.engine import make_url
 
 from scheduler.cli import main
@@ -20,7 +21,8 @@ from scheduler.store import open_engine
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import head, upgrade
 
-NOW = datetime.now(UTC).replace(microsecond=0)
+#: "now" for gather(), and the wall clock frozen for the command (freezegun).
+NOW = datetime(2030, 7, 15, 12, tzinfo=UTC)
 FAST = Timing(retry_interval=0.2, check_interval=0.2, check_timeout=2.0, idle_session_timeout=1.0)
 
 
@@ -96,7 +98,8 @@ def test_the_table_view_names_each_section(
 ) -> None:
     monkeypatch.setenv("DRSCHED_DATABASE__URL", populated)
     monkeypatch.delenv("DRSCHED_CONFIG", raising=False)
-    assert main(["status"]) == 0
+    with freeze_time(NOW):
+        assert main(["status"]) == 0
     out = capsys.readouterr().out
     for expected in ("drsched status", "leadership", "next actions", "in flight", "flying"):
         assert expected in out
@@ -110,7 +113,8 @@ def test_json_through_the_command_line(
 ) -> None:
     monkeypatch.setenv("DRSCHED_DATABASE__URL", populated)
     monkeypatch.delenv("DRSCHED_CONFIG", raising=False)
-    assert main(["status", "--json", "--limit", "2"]) == 0
+    with freeze_time(NOW):
+        assert main(["status", "--json", "--limit", "2"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert len(report["next_actions"]) == 2
     assert set(report) >= {"database", "leadership", "counts", "in_flight", "recent_failures"}
@@ -162,7 +166,8 @@ def test_a_database_without_schema_says_to_upgrade_and_still_reports_leadership(
     assert "counts" not in report
     monkeypatch.setenv("DRSCHED_DATABASE__URL", sqlite_url)
     monkeypatch.delenv("DRSCHED_CONFIG", raising=False)
-    assert main(["status"]) == 0
+    with freeze_time(NOW):
+        assert main(["status"]) == 0
     assert "run `drsched db upgrade`" in capsys.readouterr().out
 
 
