@@ -24,6 +24,7 @@ from scheduler.errors import StoreError
 from scheduler.leader import migration_lock
 from scheduler.store import open_engine
 
+
 @cache
 def migrations_dir() -> Path:
     """Where the Alembic scripts are: found by import, as a wheel and an editable install differ.
