@@ -1,1 +1,4 @@
-"""Alembic migrations, shipped inside the package so an installed daemon can upgrade."""
+"""Alembic migrations: ``migrations/`` in the checkout, installed as ``scheduler.migrations``.
+
+Shipped inside the package so an installed daemon can upgrade (pyproject.toml, package-dir).
+"""
