@@ -91,14 +91,16 @@ class Alert:
 
 
 def _api_error_ratio(api: str) -> str:
-    return (
-        "sum by ({instance_by}) (rate(drsched_api_calls_total{{{selector},api=\"%s\","
-        'outcome!="ok"}}[{%s_error_window}]))\n'
+    """Failed calls over all calls of one API, per instance (``API`` is replaced by its name)."""
+    template = (
+        "sum by ({instance_by}) (rate(drsched_api_calls_total"
+        '{{{selector},api="API",outcome!="ok"}}[{API_error_window}]))\n'
         "/\n"
-        "sum by ({instance_by}) (rate(drsched_api_calls_total{{{selector},api=\"%s\"}}"
-        "[{%s_error_window}]))\n"
-        "> {%s_error_ratio}"
-    ) % (api, api, api, api, api)
+        'sum by ({instance_by}) (rate(drsched_api_calls_total{{{selector},api="API"}}'
+        "[{API_error_window}]))\n"
+        "> {API_error_ratio}"
+    )
+    return template.replace("API", api)
 
 
 ALERTS: tuple[Alert, ...] = (
@@ -244,8 +246,7 @@ Occupants are left at DR setpoints: restores are failing or not being attempted.
         "dr_error_for",
         "warning",
         "DR API calls fail on {{ $labels.instance }}",
-        "{{ $value | humanizePercentage }} of DR Requests API calls failed over"
-        " {dr_error_window}.",
+        "{{ $value | humanizePercentage }} of DR Requests API calls failed over {dr_error_window}.",
         """\
 Submissions, status polls and cancels are failing; retries hide short outages, but
 events may be missed (DrschedSubmissionOverdue) or seen late.
@@ -284,10 +285,10 @@ event loop blocked by something.
     ),
     Alert(
         "DrschedBeconTokenFailing",
-        "increase(drsched_becon_token_issues_total{{{selector},outcome=\"failed\"}}"
+        'increase(drsched_becon_token_issues_total{{{selector},outcome="failed"}}'
         "[{token_window}]) > 0\n"
         "unless ignoring (outcome)\n"
-        "increase(drsched_becon_token_issues_total{{{selector},outcome=\"ok\"}}"
+        'increase(drsched_becon_token_issues_total{{{selector},outcome="ok"}}'
         "[{token_window}]) > 0",
         "token_for",
         "critical",
@@ -315,8 +316,8 @@ are not scheduled.
     ),
     Alert(
         "DrschedEventFailed",
-        "max by ({deployment_by}) (drsched_events{{{selector},status=\"failed\"}})\n"
-        "> max by ({deployment_by}) (drsched_events{{{selector},status=\"failed\"}}"
+        'max by ({deployment_by}) (drsched_events{{{selector},status="failed"}})\n'
+        '> max by ({deployment_by}) (drsched_events{{{selector},status="failed"}}'
         " offset {event_failed_window})",
         "",
         "warning",

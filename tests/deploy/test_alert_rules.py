@@ -99,7 +99,7 @@ def test_a_zero_wait_drops_for() -> None:
 
 
 def test_an_unknown_setting_is_refused_naming_the_known_ones() -> None:
-    with pytest.raises(KeyError, match="unknown setting.*held_past_ends.*known.*held_past_end"):
+    with pytest.raises(KeyError, match=r"unknown setting.*held_past_ends.*known.*held_past_end"):
         alerts.render({"held_past_ends": "1"})
     assert alerts.main(["--set", "nope=1"]) == 2
 
