@@ -10,6 +10,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from tests.deploy.conftest import DEPLOY, load_script
+from tests.deploy.metric_names import exported, referenced
 
 alerts = load_script("prometheus/alerts.py")
 RULES = DEPLOY / "prometheus" / "drsched-alerts.yaml"
@@ -60,6 +61,12 @@ def test_every_alert_has_a_case_where_it_fires_and_one_where_it_is_silent() -> N
     assert names == {a.name for a in alerts.ALERTS}
     assert names - fires == set(), "alerts never shown to fire"
     assert names - silent == set(), "alerts never shown to stay silent"
+
+
+def test_every_drsched_metric_a_rule_reads_is_exported() -> None:
+    names = set().union(*(referenced(r["expr"]) for r in _rules(RULES.read_text())))
+    assert names
+    assert names - exported() == set()
 
 
 def test_every_alert_has_a_severity_summary_and_runbook() -> None:

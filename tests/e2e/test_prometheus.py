@@ -9,8 +9,9 @@ real ``/metrics``, and when the simulator fails every DR call (its faults API)
 
 The rules are the shipped ones (``deploy/prometheus/alerts.py``) with only the DR
 error ratio's rate window and ``for`` shortened, through the generator's own
-settings. Every wait polls with a deadline sized for a loaded 2-core machine and
-ends as soon as its condition holds.
+settings. The shipped dashboard's queries run against it too. Every wait polls
+with a deadline sized for a loaded 2-core machine and ends as soon as its
+condition holds.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import pytest
 
 from scheduler.simulator.options import SimOptions
 from scheduler.simulator.server import Running, serve_in_background
-from tests.deploy.conftest import load_script, prometheus_tool
+from tests.deploy.conftest import DEPLOY, load_script, prometheus_tool
 from tests.e2e.test_failover import Instance, free_port, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -164,6 +165,16 @@ def _start_prometheus(tmp_path: Path, target_port: int) -> Prometheus:
     return Prometheus(f"http://127.0.0.1:{port}", proc, log_path)
 
 
+def dashboard_queries() -> list[str]:
+    """The shipped dashboard's queries, its variables filled in as Grafana would."""
+    board = json.loads((DEPLOY / "grafana" / "drsched-dashboard.json").read_text())
+    exprs = [t["expr"] for p in board["panels"] if p["type"] != "row" for t in p["targets"]]
+    filled = {"$job": "drsched", "$instance": ".*", "$__rate_interval": "1m"}
+    for variable, value in filled.items():
+        exprs = [e.replace(variable, value) for e in exprs]
+    return exprs
+
+
 def _stop(proc: subprocess.Popen[bytes], seconds: float) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -201,6 +212,12 @@ def test_prometheus_scrapes_the_daemon_and_the_dr_error_alert_fires(
         assert build["metric"]["instance"] == f"127.0.0.1:{daemon.port}"
         assert prometheus.query('up{job="drsched"} == 1')
         assert prometheus.alerts("DrschedDrErrorRatio") == []
+
+        for expr in dashboard_queries():  # the dashboard's queries parse and run
+            assert prometheus.api("query", query=expr) is not None, expr
+        assert prometheus.query('drsched_api_calls_total{job="drsched",instance=~".*"}'), (
+            "the dashboard's instance selector matches"
+        )
 
         scrape = daemon.get("/metrics")
         assert scrape is not None
