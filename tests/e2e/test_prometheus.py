@@ -230,6 +230,7 @@ def test_prometheus_scrapes_the_daemon_and_the_dr_error_alert_fires(
             timeout=60,
         )
         assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert checked.stdout + checked.stderr == "", "promtool names no problem"
         assert "drsched_plan_last_apply_successful 1.0" in scrape.text
 
         faults_at = datetime.now(UTC)
