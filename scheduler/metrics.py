@@ -21,6 +21,16 @@ Metric names (all prefixed ``drsched_``; ``docs/operations.md`` lists them too):
 - ``drsched_leader`` gauge: 1 while this instance is the leader, 0 on standby.
 - ``drsched_leader_epoch`` gauge: the fencing epoch this instance leads under.
 - ``drsched_build_info{version,python}`` always 1: what is running.
+- ``drsched_plan_apply_failures_total`` counter, ``drsched_plan_last_apply_successful``
+  gauge (0 after a failed apply, else 1) and
+  ``drsched_plan_last_apply_success_timestamp_seconds``: plan file applies.
+- ``drsched_becon_token_issues_total{outcome}`` counter: BECON token issues (ok, failed).
+- Work that is late, read from the database by the leader (:class:`Lateness`):
+  ``drsched_submissions_overdue`` (+ ``_max_seconds``): events due for submission
+  and not accepted by the DR service; ``drsched_windows_uncontrolled`` (+
+  ``_max_seconds``): windows under way whose HVAC control never started;
+  ``drsched_facilities_held_past_end`` (+ ``_max_seconds``): facilities still
+  held after their event's window ended.
 
 Label values must come from small fixed sets: ``endpoint`` is the operation's
 name or path template (``POST /requests``), never a URL with ids in it.
@@ -31,6 +41,7 @@ from __future__ import annotations
 import platform
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
 
@@ -50,6 +61,29 @@ from scheduler.domain.lifecycle import Status
 API_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 #: Lateness buckets (seconds): timer jitter up to a missed-by-minutes action.
 LATENESS_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0)
+#: The late-work gauges (each also has ``_max_seconds``) and what they count.
+LATE_WORK = {
+    "submissions_overdue": "Events due for submission and not yet accepted by the DR service",
+    "windows_uncontrolled": "Event windows under way whose HVAC control has not started",
+    "facilities_held_past_end": "Facilities still held by an event whose window has ended",
+}
+
+
+@dataclass(frozen=True)
+class Overdue:
+    """How many things are late, and by how much the latest one is (0 when none)."""
+
+    count: int = 0
+    max_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Lateness:
+    """The store's late work the operator's alerts watch (see ``scheduler.store.watch``)."""
+
+    submissions: Overdue = Overdue()
+    windows_uncontrolled: Overdue = Overdue()
+    held_past_end: Overdue = Overdue()
 
 
 def _version() -> str:
@@ -110,6 +144,62 @@ class Metrics:
         )
         self.build_info = Info("drsched_build", "The running drsched.", registry=r)
         self.build_info.info({"version": _version(), "python": platform.python_version()})
+        self._init_operations(r)
+
+    def _init_operations(self, r: CollectorRegistry) -> None:
+        """What the shipped alerts need beyond the above (deploy/prometheus)."""
+        self.plan_apply_failures = Counter(
+            "drsched_plan_apply_failures",
+            "Plan file applies (start-up, SIGHUP) that failed; the previous plan stayed.",
+            registry=r,
+        )
+        self.plan_last_apply_successful = Gauge(
+            "drsched_plan_last_apply_successful",
+            "0 when the last plan file apply failed, else 1 (also before the first).",
+            registry=r,
+        )
+        self.plan_last_apply_successful.set(1)
+        self.plan_last_apply_success = Gauge(
+            "drsched_plan_last_apply_success_timestamp_seconds",
+            "When the plan files were last applied successfully (0: not yet).",
+            registry=r,
+        )
+        self.token_issues = Counter(
+            "drsched_becon_token_issues",
+            "BECON access token issues (server time, signature, token call) by outcome.",
+            ["outcome"],
+            registry=r,
+        )
+        for outcome in ("ok", "failed"):
+            self.token_issues.labels(outcome)
+        self._late = {
+            name: (
+                Gauge(f"drsched_{name}", f"{what}.", registry=r),
+                Gauge(
+                    f"drsched_{name}_max_seconds",
+                    f"{what}: how long the longest has been (0 when none).",
+                    registry=r,
+                ),
+            )
+            for name, what in LATE_WORK.items()
+        }
+
+    def set_lateness(self, late: Lateness) -> None:
+        for name, overdue in (
+            ("submissions_overdue", late.submissions),
+            ("windows_uncontrolled", late.windows_uncontrolled),
+            ("facilities_held_past_end", late.held_past_end),
+        ):
+            count, seconds = self._late[name]
+            count.set(overdue.count)
+            seconds.set(max(overdue.max_seconds, 0.0))
+
+    def record_plan_apply(self, ok: bool, at: datetime) -> None:
+        self.plan_last_apply_successful.set(1 if ok else 0)
+        if ok:
+            self.plan_last_apply_success.set(at.timestamp())
+        else:
+            self.plan_apply_failures.inc()
 
     def set_events_by_status(self, counts: Mapping[str, int]) -> None:
         """Set every known status, so one that drops to zero reads 0, not its old count."""
@@ -197,3 +287,18 @@ def observe_lateness(due: datetime, ran: datetime) -> None:
 def set_leader(leading: bool, epoch: int | None = None) -> None:
     """Publish leadership (1/0) and the fencing epoch held (0 on standby)."""
     _current.set_leader(leading, epoch)
+
+
+def record_plan_apply(ok: bool, at: datetime) -> None:
+    """A plan file apply ended: ``ok``, or failed (the previous plan stays in force)."""
+    _current.record_plan_apply(ok, at)
+
+
+def record_token_issue(ok: bool) -> None:
+    """One BECON token issue ended (the whole server time, signature, token sequence)."""
+    _current.token_issues.labels("ok" if ok else "failed").inc()
+
+
+def set_lateness(late: Lateness) -> None:
+    """Publish the store's late work (the leader, every few seconds)."""
+    _current.set_lateness(late)

@@ -19,6 +19,7 @@ from datetime import datetime
 import structlog
 from pydantic import SecretStr
 
+from scheduler import metrics
 from scheduler.clients.becon_types import TokenGrant
 from scheduler.clock import Clock
 from scheduler.errors import ConfigError
@@ -103,7 +104,12 @@ class TokenCache:
     async def _fly(self) -> SecretStr:
         try:
             started = self._clock.now()
-            grant = await self._issue()
+            try:
+                grant = await self._issue()
+            except Exception:
+                metrics.record_token_issue(False)
+                raise
+            metrics.record_token_issue(True)
             self._token = grant.token
             self._renew_at = started + grant.expires_in * self._renew_share
             self.issued += 1

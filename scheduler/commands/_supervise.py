@@ -14,7 +14,7 @@ this order:
 It also feeds systemd's watchdog and the health heartbeat from the loop for
 the whole life (the daemon pings the watchdog too once it is ready: a standby
 and a long start-up reconcile must not be killed for silence), publishes
-``drsched_events{status}`` while leading, and turns SIGTERM/SIGINT into a
+``drsched_events{status}`` and the late work while leading, and turns SIGTERM/SIGINT into a
 clean stop and SIGHUP into a log line while no daemon runs (once the daemon
 runs, it handles them itself).
 """
@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import structlog
@@ -37,6 +38,7 @@ from scheduler.systemd import Notifier
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from scheduler.domain.events import PlanEvent
     from scheduler.health import Heartbeat
 
 log = structlog.get_logger("scheduler.supervise")
@@ -76,7 +78,7 @@ async def supervise(
         async with serve_health(config.http.listen, checks):
             background = [
                 asyncio.create_task(_keepalive(heartbeat, notifier), name="drsched-beat"),
-                asyncio.create_task(_publish_counts(sql, election), name="drsched-counts"),
+                asyncio.create_task(_publish_counts(sql, election, config), name="drsched-counts"),
             ]
             try:
                 with _signals(stop):
@@ -104,25 +106,35 @@ async def _keepalive(heartbeat: Heartbeat, notifier: Notifier) -> None:
         await asyncio.sleep(interval)
 
 
-async def _publish_counts(sql: Engine, election: Election) -> None:
-    """``drsched_events{status}`` from the database, by the leader only.
+async def _publish_counts(sql: Engine, election: Election, config: Config) -> None:
+    """``drsched_events{status}`` and the late work (:mod:`scheduler.store.watch`), by the leader.
 
     Every instance reads the same database: if standbys published too, a
     ``sum()`` across instances would count each event twice.
     """
     from sqlalchemy.orm import Session
 
+    from scheduler.hvac.mapping import targets_for
     from scheduler.store import events as repo
+    from scheduler.store import watch
 
-    def count() -> dict[str, int]:
+    def controls_hvac(event: PlanEvent) -> bool:
+        return event.load_control() is not None and bool(targets_for(event, config.hvac.targets))
+
+    def count() -> tuple[dict[str, int], metrics.Lateness]:
         with Session(sql) as session:
-            return {status.value: n for status, n in repo.counts_by_status(session).items()}
+            counts = {status.value: n for status, n in repo.counts_by_status(session).items()}
+            now = datetime.now(UTC)
+            lead = config.dr_api.submit_lead
+            return counts, watch.lateness(session, now, lead, controls_hvac)
 
     failing = False
     while True:
         if election.epoch is not None:
             try:
-                metrics.set_events_by_status(await asyncio.to_thread(count))
+                counts, late = await asyncio.to_thread(count)
+                metrics.set_events_by_status(counts)
+                metrics.set_lateness(late)
                 failing = False
             except Exception as exc:  # /healthz reports the database; say it once here
                 if not failing:

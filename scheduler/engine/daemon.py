@@ -20,6 +20,7 @@ from enum import Enum
 
 import structlog
 
+from scheduler import metrics
 from scheduler.engine.runner import Engine
 from scheduler.engine.timer import WakeTimer
 from scheduler.errors import DrschedError, PlanError
@@ -152,11 +153,14 @@ class Daemon:
         except PlanError as exc:
             problems = [str(p) for p in exc.problems]
             log.error("plans.invalid", problems=problems, kept="previous plan stays in force")
+            metrics.record_plan_apply(False, self.engine.clock.now())
             return
         except DrschedError as exc:
             log.error("plans.apply_failed", error=str(exc))
+            metrics.record_plan_apply(False, self.engine.clock.now())
             return
         log.info("plans.applied", summary=summary)
+        metrics.record_plan_apply(True, self.engine.clock.now())
 
     async def _watchdog(self) -> None:
         """Ping systemd's watchdog from the loop itself: a stuck loop misses its pings."""

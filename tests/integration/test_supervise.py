@@ -240,7 +240,7 @@ async def test_a_fresh_postgresql_database_is_migrated_before_the_election(pg_ur
     assert started.is_set()
 
 
-async def test_the_leader_publishes_event_counts_a_standby_does_not(
+async def test_the_leader_publishes_event_counts_and_late_work_a_standby_does_not(
     pg_url: str, pg_sql: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_supervise, "COUNTS_INTERVAL", 0.05)
@@ -249,7 +249,10 @@ async def test_the_leader_publishes_event_counts_a_standby_does_not(
             text(
                 'INSERT INTO events (event_id, status, start, "end", vtn_id, source,'
                 " fingerprint, revision, cancel_requested, created_at, updated_at) VALUES"
-                " ('e1', 'pending', now(), now(), 'v', '', 'f', 1, false, now(), now())"
+                " ('e1', 'pending', now(), now(), 'v', '', 'f', 1, false, now(), now()),"
+                # planned, due an hour ago (submit_lead 24 h): overdue, nobody submits it
+                " ('e2', 'planned', now() + interval '23 hours', now() + interval '24 hours',"
+                " 'v', '', 'f', 1, false, now() - interval '2 hours', now() - interval '2 hours')"
             )
         )
     writer, port = Writer(pg_sql, "me"), free_port()
@@ -269,11 +272,16 @@ async def test_the_leader_publishes_event_counts_a_standby_does_not(
         await notifier.wait_sent("READY=1", f"STATUS={STANDBY_STATUS}")
         await asyncio.sleep(0.2)  # several publishing rounds, all skipped on standby
         assert m.registry.get_sample_value("drsched_events", {"status": "pending"}) is None
+        assert m.registry.get_sample_value("drsched_submissions_overdue") == 0
         await other.close()
         await asyncio.wait_for(writer.started.wait(), 10)
         async with asyncio.timeout(10):
             while m.registry.get_sample_value("drsched_events", {"status": "pending"}) != 1:  # noqa: ASYNC110  # a gauge has no event to wait on; bounded
                 await asyncio.sleep(0.05)
         assert m.registry.get_sample_value("drsched_events", {"status": "failed"}) == 0
+        assert m.registry.get_sample_value("drsched_submissions_overdue") == 1
+        overdue = m.registry.get_sample_value("drsched_submissions_overdue_max_seconds")
+        assert overdue is not None
+        assert 3600 <= overdue < 3700
         writer.finish.set()
         await asyncio.wait_for(task, 10)

@@ -22,6 +22,16 @@ DOCUMENTED = {
     "drsched_leader": "gauge",
     "drsched_leader_epoch": "gauge",
     "drsched_build_info": "gauge",  # an Info renders as a gauge that is always 1
+    "drsched_plan_apply_failures": "counter",
+    "drsched_plan_last_apply_successful": "gauge",
+    "drsched_plan_last_apply_success_timestamp_seconds": "gauge",
+    "drsched_becon_token_issues": "counter",
+    "drsched_submissions_overdue": "gauge",
+    "drsched_submissions_overdue_max_seconds": "gauge",
+    "drsched_windows_uncontrolled": "gauge",
+    "drsched_windows_uncontrolled_max_seconds": "gauge",
+    "drsched_facilities_held_past_end": "gauge",
+    "drsched_facilities_held_past_end_max_seconds": "gauge",
 }
 
 T0 = datetime(2026, 7, 15, 18, 0, tzinfo=UTC)
@@ -135,3 +145,48 @@ def test_process_wide_registry_also_exports_process_metrics() -> None:
     text = generate_latest(metrics.registry()).decode()
     assert "process_cpu_seconds_total" in text
     assert "python_info" in text
+
+
+def test_plan_apply_success_and_failure() -> None:
+    with metrics.isolated_metrics() as m:
+        value = m.registry.get_sample_value
+        assert value("drsched_plan_last_apply_successful") == 1  # nothing failed yet
+        assert value("drsched_plan_last_apply_success_timestamp_seconds") == 0
+        metrics.record_plan_apply(True, T0)
+        metrics.record_plan_apply(False, T0 + timedelta(minutes=5))
+        assert value("drsched_plan_last_apply_successful") == 0
+        assert value("drsched_plan_last_apply_success_timestamp_seconds") == T0.timestamp()
+        assert value("drsched_plan_apply_failures_total") == 1
+        metrics.record_plan_apply(True, T0 + timedelta(minutes=9))
+        assert value("drsched_plan_last_apply_successful") == 1
+        assert value("drsched_plan_last_apply_success_timestamp_seconds") == T0.timestamp() + 540
+
+
+def test_token_issues_count_by_outcome_both_present_from_the_start() -> None:
+    with metrics.isolated_metrics() as m:
+        value = m.registry.get_sample_value
+        assert value("drsched_becon_token_issues_total", {"outcome": "failed"}) == 0
+        metrics.record_token_issue(False)
+        metrics.record_token_issue(False)
+        metrics.record_token_issue(True)
+        assert value("drsched_becon_token_issues_total", {"outcome": "failed"}) == 2
+        assert value("drsched_becon_token_issues_total", {"outcome": "ok"}) == 1
+
+
+def test_lateness_sets_each_count_and_age() -> None:
+    late = metrics.Lateness(
+        submissions=metrics.Overdue(2, 90.0),
+        windows_uncontrolled=metrics.Overdue(1, 400.0),
+        held_past_end=metrics.Overdue(30, 1300.5),
+    )
+    with metrics.isolated_metrics() as m:
+        metrics.set_lateness(late)
+        value = m.registry.get_sample_value
+        assert value("drsched_submissions_overdue") == 2
+        assert value("drsched_submissions_overdue_max_seconds") == 90
+        assert value("drsched_windows_uncontrolled") == 1
+        assert value("drsched_windows_uncontrolled_max_seconds") == 400
+        assert value("drsched_facilities_held_past_end") == 30
+        assert value("drsched_facilities_held_past_end_max_seconds") == 1300.5
+        metrics.set_lateness(metrics.Lateness())
+        assert value("drsched_facilities_held_past_end_max_seconds") == 0

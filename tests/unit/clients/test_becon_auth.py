@@ -12,6 +12,7 @@ import stamina
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
+from scheduler import metrics
 from scheduler.clients.becon import BeconClient, hmac_sha256_signer
 from scheduler.clients.becon_auth import TokenCache, load_signer
 from scheduler.clients.becon_types import TokenGrant
@@ -227,9 +228,12 @@ async def test_a_failed_token_issue_is_shared_then_retried() -> None:
     fake.fail["/auth/token"] = [fail(503, "5000", "busy")]
     client, http = make_client(fake, retry=RetryPolicy(attempts=3))
     async with http:
-        with stamina.set_testing(True, attempts=3):
+        with stamina.set_testing(True, attempts=3), metrics.isolated_metrics() as m:
             await asyncio.gather(*(client.sites() for _ in range(20)))
     assert len(fake.calls("/auth/token")) == 2, "one failed flight shared by all, one good"
+    issues = "drsched_becon_token_issues_total"
+    assert m.registry.get_sample_value(issues, {"outcome": "failed"}) == 1
+    assert m.registry.get_sample_value(issues, {"outcome": "ok"}) == 1
     assert len(fake.calls("/site")) == 20
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
+from scheduler import metrics
 from scheduler.clock import SystemClock
 from scheduler.domain.lifecycle import Status
 from scheduler.engine.daemon import Daemon
@@ -67,13 +68,17 @@ async def test_sighup_path_reapplies_plans_and_a_bad_plan_keeps_the_previous() -
         return "ok"
 
     daemon, _ = make_daemon(apply_plans=apply_plans)
-    task = asyncio.create_task(daemon.run())
-    await asyncio.wait_for(daemon.ready.wait(), 5)
-    assert applied == ["apply"]
-    with capture_logs() as logs:
-        daemon.request_reload()
-        await wait_for(lambda: len(applied) == 2)
-        await wait_for(lambda: any(e["event"] == "plans.invalid" for e in logs))
+    with metrics.isolated_metrics() as m:
+        task = asyncio.create_task(daemon.run())
+        await asyncio.wait_for(daemon.ready.wait(), 5)
+        assert applied == ["apply"]
+        assert m.registry.get_sample_value("drsched_plan_last_apply_success_timestamp_seconds")
+        with capture_logs() as logs:
+            daemon.request_reload()
+            await wait_for(lambda: len(applied) == 2)
+            await wait_for(lambda: any(e["event"] == "plans.invalid" for e in logs))
+        assert m.registry.get_sample_value("drsched_plan_last_apply_successful") == 0
+        assert m.registry.get_sample_value("drsched_plan_apply_failures_total") == 1
     invalid = next(e for e in logs if e["event"] == "plans.invalid")
     assert invalid["problems"] == ["plans/a.yaml:3:5: end before start"]
     assert not task.done(), "a bad plan must not stop the daemon"
