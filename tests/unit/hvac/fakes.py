@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +12,7 @@ from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.hvac import Batch, FacilityKey, FacilityState, Mode
 from scheduler.domain.lifecycle import Status
 from scheduler.domain.units import convert_temperature, exact
-from scheduler.errors import NotFoundError, RetryableApiError
+from scheduler.errors import NotFoundError, RetryableApiError, StoreError
 from scheduler.hvac.records import OPEN, ControlRecord, ControlState
 
 T0 = datetime(2026, 7, 15, 14, 0, tzinfo=UTC)
@@ -231,6 +231,10 @@ class FakeControlStore:
     statuses: dict[str, Status] = field(default_factory=dict)
     events: dict[str, PlanEvent] = field(default_factory=dict)
     intents_marked: list[tuple[str, datetime]] = field(default_factory=list)
+    #: Outcomes of the next ``save`` calls, in order: False makes that call fail.
+    saves_ok: list[bool] = field(default_factory=list)
+    #: Called (in the store's thread) before an ``insert`` writes anything.
+    on_insert: list[Callable[[Sequence[ControlRecord]], None]] = field(default_factory=list)
 
     def add_event(self, plan: PlanEvent, status: Status = Status.STANDBY) -> None:
         self.events[plan.event_id] = plan
@@ -259,6 +263,8 @@ class FakeControlStore:
         self.insert([r for r in records if r.ident not in self.records])
 
     def insert(self, records: Sequence[ControlRecord]) -> None:
+        for hook in self.on_insert:
+            hook(records)
         for record in records:
             assert record.ident not in self.records, f"{record.ident} written twice"
             self.records[record.ident] = record
@@ -275,6 +281,8 @@ class FakeControlStore:
         return count
 
     def save(self, records: Sequence[ControlRecord]) -> None:
+        if self.saves_ok and not self.saves_ok.pop(0):
+            raise StoreError("database error: disk I/O error (injected)")
         for record in records:
             assert record.ident in self.records, f"{record.ident} saved before it was written"
             self.records[record.ident] = record
