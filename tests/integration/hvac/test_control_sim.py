@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from scheduler.domain.lifecycle import Status
+from scheduler.domain.lifecycle import Source, Status, Transition
 from scheduler.hvac.records import ControlRecord, ControlState
 from tests.integration.hvac.harness import GATEWAYS, SITES, UNITS, World, config, peak, world
 
@@ -178,7 +178,11 @@ async def test_restart_between_prepare_and_start_starts_control(db_url: str) -> 
         await w.run_until(START - timedelta(seconds=30))
         prepared = w.records("ev")
         assert {S.PLANNED, S.SKIPPED} == set(by_state(prepared))
-        w.crash()
+        w.clock.set(START + timedelta(seconds=1))
+        assert w.status("ev") == Status.STANDBY
+        active = Transition("ev", Status.STANDBY, Status.ACTIVE, w.clock.now(), Source.API, "")
+        assert w.store.record(active)  # the poll's answer was recorded...
+        w.crash()  # ...and the daemon died before HVAC control started
         w.clock.set(START + timedelta(seconds=20))
         await w.restart()
         await w.run_until(START + timedelta(seconds=40))

@@ -154,3 +154,23 @@ def test_migration_0002_up_and_down(db_url: str) -> None:
         assert "facility_controls" not in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def _active(daemon: DaemonStore, *event_ids: str) -> None:
+    for event_id in event_ids:
+        for status in (Status.SUBMITTING, Status.PENDING, Status.STANDBY, Status.ACTIVE):
+            current = next(r.status for r in daemon.overview() if r.event_id == event_id)
+            daemon.record(Transition(event_id, current, status, T0, Source.API, ""))
+
+
+def test_an_event_with_planned_and_skipped_records_is_unstarted(
+    stores: tuple[ControlStore, DaemonStore],
+) -> None:
+    """Issue 10 bug 1: a skipped ODU (or a unit that is off) is no sign that control started."""
+    store, daemon = stores
+    _with_events(daemon, "a", "b", "c")
+    _active(daemon, "a", "b", "c")
+    store.replace_planned("a", [record("a", 1), record("a", 2, S.SKIPPED)])
+    store.replace_planned("b", [record("b", 1, S.SKIPPED)])
+    store.insert([record("c", 1, S.SKIPPED), record("c", 2, S.RESTORED)])
+    assert [e.event_id for e in store.unstarted_events(T0)] == ["a", "b"]
