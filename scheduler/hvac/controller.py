@@ -18,10 +18,12 @@
   control is sent twice).
 
 The records (:mod:`.records`) are the truth; the controller keeps the open
-ones in memory as well, and writes every change through to the store. The
-engine calls one event's points in order, so ``prepare`` and ``start`` own
-their event's ``planned`` records; ``tick``, ``stop`` and ``reconcile``
-share a lock.
+ones in memory as well, and writes every change to the store first, then to
+memory: a failed write leaves memory as it was, so the work is still due
+(issue 10). A facility becomes held only through the store's ``claim``,
+which gives it to at most one event. The engine calls one event's points in
+order, so ``prepare`` and ``start`` own their event's ``planned`` records;
+``tick``, ``stop`` and ``reconcile`` share a lock.
 """
 
 from __future__ import annotations
@@ -44,7 +46,13 @@ from scheduler.hvac import transitions as move
 from scheduler.hvac.fanout import CoalescingWriter, Sent, send_all
 from scheduler.hvac.mapping import GatewayRead, gateway_reads, mapped, targets_for
 from scheduler.hvac.memory import OpenRecords
-from scheduler.hvac.planning import Settings, apply_batches, plan_records, restore_slots
+from scheduler.hvac.planning import (
+    Settings,
+    apply_batches,
+    one_holder_each,
+    plan_records,
+    restore_slots,
+)
 from scheduler.hvac.ports import BeconPort, ControlStorePort
 from scheduler.hvac.reading import read_gateways, read_records
 from scheduler.hvac.records import ControlRecord, ControlState
@@ -93,7 +101,6 @@ class HvacController:
         self._starting: set[str] = set()
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self._work_lock = asyncio.Lock()
-        self._claim_lock = asyncio.Lock()
         self._db_lock = asyncio.Lock()
 
     # -- the engine's points -------------------------------------------------
@@ -162,7 +169,7 @@ class HvacController:
 
     async def reconcile(self, now: datetime) -> None:
         async with self._work_lock:
-            records = await self._db(self._store.open_records)
+            records = await self._one_holder_each(await self._db(self._store.open_records), now)
             self._open.clear()
             self._open.remember(records)
             events = sorted({r.event_id for r in records})
@@ -232,34 +239,30 @@ class HvacController:
         )
 
     async def _claim(self, event_id: str, now: datetime) -> list[ControlRecord]:
-        """The event's planned records become ``intent`` in the store (one statement).
+        """The event's planned records become ``intent``: the store decides (``claim``).
 
-        Facilities another event holds meanwhile are skipped. Returns the
-        claimed records (still ``planned`` in memory: see :meth:`_fan_out`).
+        The store is the one owner of "a facility is held by at most one
+        event": facilities another event holds are skipped there, in the
+        same transaction. Returns the claimed records (still ``planned`` in
+        memory: see :meth:`_fan_out`).
         """
-        async with self._claim_lock:
-            mine = [r for r in self._open.of(event_id) if r.state is ControlState.PLANNED]
-            holders = self._holders(exclude=event_id)
-            taken = [r for r in mine if r.key in holders]
-            if taken:
-                await self._record(
-                    [
-                        replace(
-                            r,
-                            state=ControlState.SKIPPED,
-                            due_at=None,
-                            updated_at=now,
-                            reason=f"under control of event {holders[r.key]}",
-                        )
-                        for r in taken
-                    ]
+        mine = [r for r in self._open.of(event_id) if r.state is ControlState.PLANNED]
+        if not mine:
+            return []
+        taken = await self._db(self._store.claim, event_id, now)
+        if taken:
+            self._remember(
+                replace(
+                    r,
+                    state=ControlState.SKIPPED,
+                    due_at=None,
+                    updated_at=now,
+                    reason=f"under control of event {taken[r.key]}",
                 )
-            if len(taken) == len(mine):
-                return []
-            await self._db(self._store.mark_intent, event_id, now)
-            if not taken:
-                return mine
-            return [r for r in mine if r.key not in holders]
+                for r in mine
+                if r.key in taken
+            )
+        return [r for r in mine if r.key not in taken]
 
     async def _start_late(self, event: PlanEvent, unread: Sequence[GatewayRead]) -> None:
         """Gateways that could not be read at prepare: read, record the intent, send."""
@@ -278,12 +281,10 @@ class HvacController:
                 outcome="its facilities are not controlled in this window",
             )
         records = self._plan(event, signal, targets, states, now)
-        steps = [
-            move.begin_apply(r, now) if r.state is ControlState.PLANNED else move.Step(r)
-            for r in records
-        ]
-        await self._db(self._store.insert, [s.record for s in steps])
-        self._remember([s.record for s in steps])
+        await self._db(self._store.insert, records)
+        self._remember(records)
+        steps = [move.begin_apply(r, now) for r in await self._claim(event.event_id, now)]
+        self._remember(s.record for s in steps)  # the claim wrote them as intents
         await self._execute_sends(steps)
 
     # -- the periodic work -----------------------------------------------------
@@ -367,9 +368,25 @@ class HvacController:
     async def _execute_sends(self, steps: Sequence[move.Step]) -> None:
         """PUT the steps' controls (their records are already written)."""
         pending = {s.send.key: (s.record, s.action) for s in steps if s.send is not None}
-        if pending:
-            controls = (s.send for s in steps if s.send is not None)
+        if not pending:
+            return
+        controls = (s.send for s in steps if s.send is not None)
+        try:
             await self._send(plan_control_batches(controls), pending.get)
+        finally:
+            self._settle_unanswered([record for record, _ in pending.values()])
+
+    def _settle_unanswered(self, sent: Iterable[ControlRecord]) -> None:
+        """A PUT whose answer was not written (a failed write): read its facility at once.
+
+        In flight, a record has no due time; in the store it keeps none (which
+        reconcile reads as "at once"), and memory says the same with a due
+        time, so it is never left without one (issue 10 bug 5). Reading
+        first settles it without sending anything twice.
+        """
+        now = self._clock.now()
+        current = (self._open.get(r.event_id, r.key) for r in sent)
+        self._remember(replace(r, due_at=now) for r in current if r is not None and r.due_at is None)
 
     def _lookup(self, event_id: str, action: str) -> Lookup:
         def find(key: FacilityKey) -> tuple[ControlRecord, str] | None:
@@ -388,8 +405,7 @@ class HvacController:
                 found = lookup(sent.key)
                 if found is not None:
                     moved.append(self._outcome(*found, sent))
-            self._remember(moved)
-            writer.add(moved)
+            writer.add(moved)  # memory follows once the store has them (:meth:`_record`)
 
         try:
             workers = self._settings.max_concurrency
@@ -410,12 +426,37 @@ class HvacController:
         self._open.remember(records)
 
     async def _record(self, records: Sequence[ControlRecord]) -> None:
-        """Write records through to the store (and keep the open ones in memory)."""
+        """Write records to the store, then keep the open ones in memory.
+
+        The database first (DESIGN rule 7): a failed write raises here and
+        memory keeps the records as they were, still due when they were
+        (a restore slot stays a restore slot).
+        """
         if not records:
             return
-        self._remember(records)
         await self._db(self._store.save, list(records))
+        self._remember(records)
         self._publish()
+
+    async def _one_holder_each(
+        self, records: Sequence[ControlRecord], now: datetime
+    ) -> list[ControlRecord]:
+        """Open records with at most one holder per facility (a database from before 0003)."""
+        changed = one_holder_each(records, now)
+        if not changed:
+            return list(records)
+        for record in changed:
+            if record.state is ControlState.SKIPPED:
+                log.error(
+                    "hvac.duplicate_hold",
+                    event_id=record.event_id,
+                    facility=str(record.key),
+                    detail=record.detail,
+                )
+        await self._db(self._store.save, changed)
+        latest = {r.ident: r for r in changed}
+        merged = (latest.get(r.ident, r) for r in records)
+        return [r for r in merged if r.state.is_open]
 
     async def _db(self, fn: Callable[..., T], *args: object) -> T:
         async with self._db_lock:

@@ -103,6 +103,7 @@ async def test_a_late_start_racing_another_events_claim_never_holds_the_facility
 async def test_duplicate_holds_already_in_the_store_do_not_crash_stop_or_reconcile() -> None:
     """Records a bug-4 race left before the fix: both events at a DR setpoint on one unit."""
     rig, keys = rig_with(idu("IDU-1", 82))
+    rig.store.unique_holds = False  # a database from before migration 0003
     a, b = event("a"), event("b", vens=["CE-02"])
     for plan in (a, b):
         rig.store.add_event(plan, Status.ACTIVE)
