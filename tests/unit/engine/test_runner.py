@@ -220,6 +220,7 @@ async def test_restart_while_active_stops_hvac_at_the_end() -> None:
     w.engine = w.new_engine()
     w.dr.down = True  # the DR service never says completed: the clock still ends control
     await w.engine.start_up()
+    await w.engine.tick()  # HVAC start again: the controller knows what it already holds
     assert w.engine.memory["ev"].hvac == HvacPhase.STARTED
     await w.run_until(T0 + timedelta(minutes=41))
     assert ("stop", "ev: window ended") in w.hvac.calls
