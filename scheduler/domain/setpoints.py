@@ -212,8 +212,7 @@ def _event_window(work: _Work) -> _Window | Skip:
         low, high = (convert_temperature(v, bounds.unit, other) for v in (bounds.lo, bounds.hi))
         given += f" ({format_temperature(low, other)}..{format_temperature(high, other)})"
     return Skip(
-        f"no {work.t(work.step)} step within the event bounds {given}: "
-        "a setpoint would leave them"
+        f"no {work.t(work.step)} step within the event bounds {given}: a setpoint would leave them"
     )
 
 

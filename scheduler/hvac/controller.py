@@ -386,7 +386,9 @@ class HvacController:
         """
         now = self._clock.now()
         current = (self._open.get(r.event_id, r.key) for r in sent)
-        self._remember(replace(r, due_at=now) for r in current if r is not None and r.due_at is None)
+        self._remember(
+            replace(r, due_at=now) for r in current if r is not None and r.due_at is None
+        )
 
     def _lookup(self, event_id: str, action: str) -> Lookup:
         def find(key: FacilityKey) -> tuple[ControlRecord, str] | None:
@@ -418,6 +420,13 @@ class HvacController:
         now = self._clock.now()
         after = _AFTER[action](current, sent.outcome, sent.reason, now, self._settings)
         metrics.record_control_action(action, "ok" if sent.outcome == move.SUCCESS else "failed")
+        if after.record.state is ControlState.RESTORE_FAILED:  # an operator must look at it
+            log.error(
+                "hvac.restore_failed",
+                event_id=record.event_id,
+                facility=str(record.key),
+                detail=after.record.detail,
+            )
         return after.record
 
     # -- memory and store --------------------------------------------------------

@@ -165,7 +165,11 @@ def one_holder_each(records: Iterable[ControlRecord], now: datetime) -> list[Con
             continue
         first, *others = sorted(holds, key=lambda r: (r.created_at, r.event_id))
         last = max(holds, key=lambda r: (r.applied_at or r.created_at, r.created_at, r.event_id))
-        if last is not first and last.unit == first.unit and last.target not in (None, first.original):
+        if (
+            last is not first
+            and last.unit == first.unit
+            and last.target not in (None, first.original)
+        ):
             first = replace(first, target=last.target, updated_at=now)
         changed.append(first)
         changed += [

@@ -4,9 +4,12 @@ A record is written before anything is sent (DESIGN rule 2, "intent before
 effect") and moves through these states::
 
     planned ─start─▶ intent ─PUT ok─▶ applied ─end/cancel─▶ restoring ─PUT ok─▶ restored
-       │               │ └─PUT failed─▶ retrying ─(retry)─▶ intent   ├─occupant's value─▶ opted_out
-       │               └─refused───────▶ failed                        └─refused for good─▶ restore_failed
-       └─(no setpoint, off, fan...)────▶ skipped           applied ─occupant─▶ opted_out (respect)
+       │               │ └─PUT failed─▶ retrying ─(retry)─▶ intent   ├─occupant─▶ opted_out
+       │               └─refused───────▶ failed                      └─refused─▶ restore_failed
+       └─(no setpoint, off, fan...)────▶ skipped   applied ─occupant─▶ opted_out (respect)
+
+(a restore refused for good: the facility was removed, or its original is now
+out of its range; a refusal that may pass, ``offline``, is retried.)
 
 ``planned``, ``intent``, ``applied``, ``retrying`` and ``restoring`` are open
 (the controller still has work with them); the others are final.

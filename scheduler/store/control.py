@@ -26,13 +26,13 @@ from typing import Any, cast
 
 from sqlalchemy import (
     Float,
-    and_,
     ForeignKey,
     Index,
     Integer,
     String,
     Table,
     Text,
+    and_,
     bindparam,
     delete,
     insert,

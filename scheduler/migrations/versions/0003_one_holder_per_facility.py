@@ -85,12 +85,17 @@ def _one_holder_each(bind: Any) -> None:
             continue
         first, others = holds[0], holds[1:]
         last = max(holds, key=lambda r: (r.applied_at or r.created_at, r.created_at, r.event_id))
-        if last is not first and last.unit == first.unit and last.target not in (None, first.original):
-            bind.execute(
-                _where(first).values(target=last.target, updated_at=now)
-            )
+        if (
+            last is not first
+            and last.unit == first.unit
+            and last.target not in (None, first.original)
+        ):
+            bind.execute(_where(first).values(target=last.target, updated_at=now))
         for other in others:
-            detail = f"closed by migration 0003: event {first.event_id} also held the facility; it restores it"
+            detail = (
+                f"closed by migration 0003: event {first.event_id} also held the facility; "
+                "it restores it"
+            )
             bind.execute(
                 _where(other).values(state="skipped", due_at=None, updated_at=now, detail=detail)
             )

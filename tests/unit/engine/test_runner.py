@@ -9,11 +9,11 @@ import pytest
 from structlog.testing import capture_logs
 
 from scheduler.clock import FakeClock
+from scheduler.domain.events import PlanEvent
 from scheduler.domain.lifecycle import Source, Status
 from scheduler.engine.decide import MISSED_DETAIL, Policy
 from scheduler.engine.model import HvacPhase
 from scheduler.engine.runner import Engine
-from scheduler.domain.events import PlanEvent
 from scheduler.errors import PermanentApiError, StoreError
 from tests.unit.engine.fakes import T0, FakeDr, FakeStore, RecordingHvac, plan_event
 

@@ -121,7 +121,9 @@ async def test_duplicate_holds_already_in_the_store_do_not_crash_stop_or_reconci
         applied_at=T0,
         due_at=T0 + timedelta(minutes=5),
     )
-    second = replace(base, event_id="b", original=78, target=82, created_at=T0 + timedelta(seconds=1))
+    second = replace(
+        base, event_id="b", original=78, target=82, created_at=T0 + timedelta(seconds=1)
+    )
     rig.store.insert([base, second])
     rig.clock.set(a.end + timedelta(minutes=1))
     hvac = rig.new_controller()
@@ -167,7 +169,8 @@ async def test_a_failed_write_of_a_restore_answer_is_settled_by_reading() -> Non
         await rig.hvac.tick(rig.now)
     assert rig.becon.setpoint(keys[1]) == 74
     due = await rig.hvac.due(rig.now)
-    assert due is not None and due <= rig.now + SETTINGS.retry_base, "never restoring without due"
+    assert due is not None, "never restoring without a due time"
+    assert due <= rig.now + SETTINGS.retry_base
     await rig.run_until(rig.now + timedelta(minutes=5))
     record = rig.store.record("ev", keys[1])
     assert record.state is S.RESTORED
