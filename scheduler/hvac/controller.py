@@ -115,6 +115,8 @@ class HvacController:
         if prepared is None or prepared.fingerprint != event.fingerprint():
             if self._held(event.event_id):
                 return  # already started (a repeated call): nothing new to send
+            if prepared is None and await self._db(self._store.started, event.event_id):
+                return  # started before a restart: its records say what is left to do
             prepared = await self._prepare(event, now)
             if prepared is None:
                 return

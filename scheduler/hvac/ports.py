@@ -96,6 +96,10 @@ class ControlStorePort(Protocol):
         """The event's content (its LOAD_CONTROL signal, after a restart)."""
         ...
 
+    def started(self, event_id: str) -> bool:
+        """The event has a record in a state only its start writes (not planned/skipped)."""
+        ...
+
     def unstarted_events(self, now: datetime) -> Sequence[PlanEvent]:
         """Events ``active`` locally, inside their window, with no record but ``planned`` or
         ``skipped`` ones (what prepare writes).

@@ -279,6 +279,16 @@ class ControlStore(FencedStore):
         with self._read() as session:
             return repo.to_plan_event(repo.get_row(session, event_id))
 
+    def started(self, event_id: str) -> bool:
+        query = (
+            select(FacilityControlRow.event_id)
+            .where(FacilityControlRow.event_id == event_id)
+            .where(FacilityControlRow.state.not_in(_REPLACED))
+            .limit(1)
+        )
+        with self._read() as session:
+            return session.execute(query).first() is not None
+
     def unstarted_events(self, now: datetime) -> list[PlanEvent]:
         started = (  # prepare writes planned and skipped records; only the start writes others
             select(FacilityControlRow.event_id)

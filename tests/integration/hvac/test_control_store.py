@@ -176,6 +176,7 @@ def test_an_event_with_planned_and_skipped_records_is_unstarted(
     store.replace_planned("b", [record("b", 1, S.SKIPPED)])
     store.insert([record("c", 1, S.SKIPPED), record("c", 2, S.RESTORED)])
     assert [e.event_id for e in store.unstarted_events(T0)] == ["a", "b"]
+    assert [store.started(e) for e in ("a", "b", "c", "none")] == [False, False, True, False]
 
 
 # -- issue 10 bug 4: one holder per facility, owned by the database ----------------------

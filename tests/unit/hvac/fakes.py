@@ -320,6 +320,12 @@ class FakeControlStore:
     def plan_event(self, event_id: str) -> PlanEvent:
         return self.events[event_id]
 
+    def started(self, event_id: str) -> bool:
+        prepared = (ControlState.PLANNED, ControlState.SKIPPED)
+        return any(
+            r.event_id == event_id and r.state not in prepared for r in self.records.values()
+        )
+
     def unstarted_events(self, now: datetime) -> list[PlanEvent]:
         prepared = (ControlState.PLANNED, ControlState.SKIPPED)
         started = {r.event_id for r in self.records.values() if r.state not in prepared}

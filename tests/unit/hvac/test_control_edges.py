@@ -225,3 +225,21 @@ async def test_a_transient_restore_failure_is_still_retried() -> None:
     await rig.run_until(plan.end + timedelta(minutes=1))
     assert rig.store.record("ev", keys[0]).state is S.RESTORED
     assert rig.becon.setpoint(keys[0]) == 74
+
+
+async def test_a_start_after_a_restart_does_not_start_a_started_event_again() -> None:
+    """The engine calls start again after a restart (bug 1); the records say it started."""
+    rig, keys = rig_with(idu("IDU-1", 74), idu("IDU-2", 74, power=False))
+    plan = event()
+    await rig.prepare(plan)
+    await rig.start(plan)
+    rig.clock.advance(timedelta(minutes=2))
+    rig.becon.occupant(keys[0], set_temp=71.0)
+    await rig.run_until(T0 + timedelta(minutes=5))
+    assert rig.store.record("ev", keys[0]).state is S.OPTED_OUT
+    rig.becon.occupant(keys[1], power_on=True)  # switched on since the start
+    hvac = rig.new_controller()
+    await hvac.reconcile(rig.now)
+    await hvac.start(plan, rig.now)
+    assert rig.becon.sent(keys[1]) == [], "control started once, at the window's start"
+    assert rig.becon.sent(keys[0]) == [78]
