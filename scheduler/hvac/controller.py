@@ -96,7 +96,8 @@ class HvacController:
         self._signals: dict[str, Signal] = {}
         self._prepared: dict[str, _Prepared] = {}
         #: Events stopped in this process: a late prepare or start for them does nothing.
-        self._stopped: set[str] = set()
+        #: (A failed write in ``stop`` is made good by the next tick: see :meth:`_end_windows`.)
+        self._stopped: dict[str, str] = {}
         #: Events whose start's PUTs are in flight (see :meth:`_fan_out`).
         self._starting: set[str] = set()
         self._slots = asyncio.Semaphore(settings.max_concurrency)
@@ -150,7 +151,7 @@ class HvacController:
             )
 
     async def stop(self, event: PlanEvent, now: datetime, reason: str) -> None:
-        self._stopped.add(event.event_id)
+        self._stopped[event.event_id] = reason
         async with self._work_lock:
             self._prepared.pop(event.event_id, None)
             mine = self._open.of(event.event_id)
@@ -309,10 +310,21 @@ class HvacController:
         self._log_work(steps)
 
     def _end_windows(self, now: datetime) -> list[move.Step]:
-        """Planned records whose window ended are skipped; live ones go to restore slots."""
-        over = [r for r in self._open if r.window_end <= now and r.event_id not in self._starting]
+        """Planned records whose window ended are skipped; live ones go to restore slots.
+
+        An event stopped in this process counts as ended: if the write of its
+        stop failed, its records are still live in memory, and end here.
+        """
+        over = [
+            r
+            for r in self._open
+            if (r.window_end <= now or r.event_id in self._stopped)
+            and r.event_id not in self._starting
+        ]
         steps = [
-            move.not_started(r, now, "the window ended before control started")
+            move.not_started(
+                r, now, self._stopped.get(r.event_id, "the window ended before control started")
+            )
             for r in over
             if r.state is ControlState.PLANNED
         ]
@@ -320,9 +332,11 @@ class HvacController:
         by_event: dict[str, list[ControlRecord]] = defaultdict(list)
         for record in ending:
             by_event[record.event_id].append(record)
-        for records in by_event.values():
-            slots = restore_slots(records, records[0].window_end, self._settings)
-            steps += [move.start_restore(r, slots[r.ident], now, "window ended") for r in records]
+        for event_id, records in by_event.items():
+            why = self._stopped.get(event_id, "window ended")
+            base = min(now, records[0].window_end)
+            slots = restore_slots(records, base, self._settings)
+            steps += [move.start_restore(r, slots[r.ident], now, why) for r in records]
         return steps
 
     def _step(

@@ -243,3 +243,19 @@ async def test_a_start_after_a_restart_does_not_start_a_started_event_again() ->
     await hvac.start(plan, rig.now)
     assert rig.becon.sent(keys[1]) == [], "control started once, at the window's start"
     assert rig.becon.sent(keys[0]) == [78]
+
+
+async def test_a_failed_write_in_a_cancel_is_made_good_by_the_next_tick() -> None:
+    rig, keys = rig_with(idu("IDU-1", 74))
+    plan = event()
+    await rig.prepare(plan)
+    await rig.start(plan)
+    rig.clock.advance(timedelta(minutes=12))
+    rig.store.saves_ok = [False]
+    with pytest.raises(StoreError):
+        await rig.hvac.stop(plan, rig.now, "canceled locally")
+    assert rig.store.record("ev", keys[0]).state is S.APPLIED, "memory and store agree"
+    await rig.hvac.tick(rig.now + timedelta(seconds=15))
+    record = rig.store.record("ev", keys[0])
+    assert (record.state, rig.becon.setpoint(keys[0])) == (S.RESTORED, 74)
+    assert "canceled locally" in record.detail
