@@ -4,10 +4,12 @@
   state call per mapped gateway; every mapped facility's DR setpoint is
   decided and written as a ``planned`` record (or ``skipped``, with why),
   and the PUT batches are computed, so that the start costs only PUTs.
-- ``start``: one statement turns the event's ``planned`` records into
-  ``intent`` (DESIGN rule 2: intent before effect), then the precomputed
+- ``start``: the store's ``claim`` turns the event's ``planned`` records into
+  ``intent`` in one transaction (DESIGN rule 2: intent before effect), or
+  ``skipped`` where another event holds the facility; then the precomputed
   batches leave, ``becon.max_concurrency`` at a time; each answer is written
-  as it comes.
+  as it comes. A start after a restart starts only an event whose records
+  show no start yet.
 - ``tick`` (when ``due`` says): verify every ``hvac.verify_interval``,
   retry failed PUTs with backoff inside the window, end control at the
   window's end, and restore in the slots spread over ``hvac.restore_stagger``.
