@@ -104,7 +104,12 @@ def _when(record: ControlRecord) -> str:
 
 def _why(record: ControlRecord) -> str:
     """Why skipped, failed or opted out; for the others, the DR setpoint's arithmetic."""
-    if record.state in (ControlState.SKIPPED, ControlState.FAILED, ControlState.OPTED_OUT):
+    if record.state in (
+        ControlState.SKIPPED,
+        ControlState.FAILED,
+        ControlState.RESTORE_FAILED,
+        ControlState.OPTED_OUT,
+    ):
         return "; ".join(part for part in (record.detail, record.reason) if part)
     return "; ".join(part for part in (record.reason, record.detail) if part)
 

@@ -13,8 +13,10 @@ Rules from DESIGN.md "HVAC control during an active window" and the DR spec
    facility's unit as temperatures, the offset as a difference.
 3. Event window: the bounds shrink inwards to the facility's grid (0.5 °C,
    1 °F). When no grid point lies inside them (``minTemp == maxTemp`` on a
-   value the facility cannot show, or a very narrow window) the nearest grid
-   point to their middle stands in, ties towards shedding load.
+   value the facility cannot show, or a very narrow window) the facility is
+   skipped with the reason: the grid point on the load-shedding side would
+   leave the bounds (26 °C on a °F unit is 78.8 °F: 79 °F is above the max,
+   78 °F below the min), and the other side would add load (issue 10).
 4. Facility range: the window is clamped into ``setTempRange`` (shrunk
    inwards to the grid). It is a hard limit (BECON rejects ``out_of_range``),
    so it applies after the event bounds. An event window entirely outside
@@ -50,7 +52,6 @@ from scheduler.domain.units import (
     exact,
     floor_to_grid,
     format_temperature,
-    nearest_on_grid,
     resolution,
     round_within,
 )
@@ -95,6 +96,8 @@ class EventBounds:
     hi: Fraction
     offset: Fraction
     unit: TempUnit
+    #: The unit the event was written in (for reasons that quote its bounds).
+    given: TempUnit | None = None
 
     @property
     def exact_value(self) -> bool:
@@ -121,6 +124,7 @@ def event_bounds(signal: Signal, unit: TempUnit) -> EventBounds:
         temperature(signal.max_temp, DEFAULT_MAX_TEMP_F),
         offset,
         unit,
+        given,
     )
 
 
@@ -181,6 +185,8 @@ def _decide(
 ) -> Decision:
     work = _Work(direction, bounds, [])
     window = _event_window(work)
+    if isinstance(window, Skip):
+        return window
     limited = _facility_window(window, set_temp_range, work)
     if isinstance(limited, Skip):
         return limited
@@ -194,15 +200,20 @@ def _decide(
     return _settle(set_temp, wish, limited, f"{direction.value}: {asked}", work)
 
 
-def _event_window(work: _Work) -> _Window:
-    """Rule 3: the event bounds on the facility's grid, or the grid point nearest them."""
+def _event_window(work: _Work) -> _Window | Skip:
+    """Rule 3: the event bounds on the facility's grid, or why no setpoint keeps to them."""
     lo, hi = ceil_to_grid(work.bounds.lo, work.step), floor_to_grid(work.bounds.hi, work.step)
     if lo <= hi:
         return lo, hi
-    middle = (work.bounds.lo + work.bounds.hi) / 2
-    point = nearest_on_grid(middle, work.step, ties=_ties(work.direction))
-    work.notes.append(f"no {work.t(work.step)} step inside the event bounds, nearest used")
-    return point, point
+    bounds = work.bounds
+    given = f"{work.t(bounds.lo)}..{work.t(bounds.hi)}"
+    if bounds.given is not None and bounds.given != bounds.unit:
+        other = bounds.given
+        low, high = (convert_temperature(v, bounds.unit, other) for v in (bounds.lo, bounds.hi))
+        given += f" ({format_temperature(low, other)}..{format_temperature(high, other)})"
+    return Skip(
+        f"no {work.t(work.step)} step within the event bounds {given}: a setpoint would leave them"
+    )
 
 
 def _facility_window(

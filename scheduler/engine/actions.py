@@ -90,6 +90,18 @@ class HvacPrepare:
 
 
 @dataclass(frozen=True)
+class HvacStart:
+    """The event is active and HVAC control has not started in this process yet.
+
+    The DR service's move to ``active`` starts control at once; this is the
+    same call again after a failed start (issue 10 bug 7) or after a
+    restart inside the window (bug 1): the controller knows what it holds.
+    """
+
+    event_id: str
+
+
+@dataclass(frozen=True)
 class HvacStop:
     """The window is over (by the clock): stop HVAC control and restore setpoints."""
 
@@ -107,6 +119,7 @@ Action = (
     | CancelPlanned
     | CancelLocally
     | HvacPrepare
+    | HvacStart
     | HvacStop
 )
 

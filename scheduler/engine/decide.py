@@ -24,6 +24,7 @@ from scheduler.engine.actions import (
     CancelPlanned,
     Delete,
     HvacPrepare,
+    HvacStart,
     HvacStop,
     MarkMissed,
     Poll,
@@ -184,13 +185,18 @@ def _resubmit(event: EventView) -> Resubmit:
 def _hvac(
     event: EventView, tracking: Tracking, now: datetime, policy: Policy
 ) -> tuple[list[Action], datetime | None]:
-    """Prefetch facility states before the window; stop control when it ends."""
+    """Prefetch facility states before the window; start control while active until it
+    has started (after a failure or a restart); stop control when the window ends."""
     if tracking.hvac == HvacPhase.STARTED:
         if now >= event.end:
             return [HvacStop(event.event_id, "window ended")], None
         return [], event.end
-    submitted = event.status in (Status.PENDING, Status.STANDBY, Status.ACTIVE)
-    if tracking.hvac != HvacPhase.NONE or not submitted or now >= event.end:
+    if tracking.hvac == HvacPhase.STOPPED or now >= event.end:
+        return [], None
+    if event.status == Status.ACTIVE and not event.cancel_requested:
+        return _at_or_later(HvacStart(event.event_id), tracking.hvac_retry_at, now)
+    submitted = event.status in (Status.PENDING, Status.STANDBY)
+    if tracking.hvac != HvacPhase.NONE or not submitted:
         return [], None
     prepare_at = event.start - policy.prefetch_lead
     return _at_or_later(HvacPrepare(event.event_id), prepare_at, now)

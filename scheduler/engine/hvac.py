@@ -8,7 +8,10 @@ the engine only calls it at these points (see ``scheduler.engine.runner``):
   was down, resume control of windows still active;
 - ``prepare(event, now)`` at ``hvac.prefetch_lead`` before the window starts
   (read facility states, so the start costs only batched PUTs);
-- ``start(event, now)`` when the DR service reports the event ``active``;
+- ``start(event, now)`` when the DR service reports the event ``active``, and
+  again while it is active and its window open until a call succeeds (after
+  a failure, after a restart): it must be idempotent, and starts only what
+  never started;
 - ``stop(event, now, reason)`` when it ends: ``completed`` reported, the
   window's end passed by the clock, a remote cancel (status 9) or a local
   cancel. ``stop`` may come without ``start`` (the window was skipped over)

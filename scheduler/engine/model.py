@@ -78,6 +78,8 @@ class Tracking:
     resubmit_tried: int | None = None
     #: A DELETE for a cancel was already tried: a retry waits ``retry_delay``.
     delete_tried: bool = False
+    #: An HVAC start failed: it is tried again at this instant (while the window lasts).
+    hvac_retry_at: datetime | None = None
 
 
 def request_id_for(event_id: str, revision: int, previous_request_id: str | None) -> str:

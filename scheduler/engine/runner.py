@@ -57,6 +57,8 @@ class Engine:
         self._db_lock = asyncio.Lock()
         self._failures = 0
         self._views: dict[str, EventView] = {}
+        #: After a failed HVAC tick, HVAC work is not due again before this instant.
+        self._hvac_pause: datetime | None = None
         self._dr = DrEffects(self, api, asyncio.Semaphore(max_concurrency))
 
     async def db(self, fn: Callable[..., T], *args: object) -> T:
@@ -65,14 +67,16 @@ class Engine:
             return await asyncio.to_thread(fn, *args)
 
     async def start_up(self) -> None:
-        """Before anything new: HVAC reconcile, then every unfinished intent (GET)."""
+        """Before anything new: HVAC reconcile, then every unfinished intent (GET).
+
+        An event active at start-up is not taken for started: the first tick
+        calls HVAC start for it, and the controller, which knows from its
+        records what it holds, starts whatever is still planned (issue 10 bug 1).
+        """
         await self.hvac.reconcile(self.clock.now())
         intents = await self.db(self.store.open_intents)
         log.info("engine.reconcile", open_intents=len(intents))
         views = {v.event_id: v for v in await self._snapshot(self.clock.now())}
-        for view in views.values():
-            if view.status == Status.ACTIVE:  # hvac.reconcile resumed control of it
-                self.track(view.event_id, hvac=HvacPhase.STARTED)
         await self._gather(self._dr.reconcile(i, views.get(i.event_id)) for i in intents)
 
     async def tick(self) -> Decision:
@@ -134,6 +138,8 @@ class Engine:
         match action:
             case act.HvacPrepare():
                 await self.hvac_call(view, HvacPhase.PREPARED)
+            case act.HvacStart():
+                await self.hvac_call(view, HvacPhase.STARTED)
             case act.HvacStop(reason=reason):
                 await self.hvac_call(view, HvacPhase.STOPPED, reason)
             case act.MarkMissed(detail=detail):
@@ -173,39 +179,65 @@ class Engine:
         await self._record_local(view, Status.CANCELED, Source.ADMIN, detail)
 
     async def hvac_call(self, view: EventView, phase: HvacPhase, reason: str = "") -> None:
-        """Call HVAC control at one of its points; its failure is logged, never fatal here."""
+        """Call HVAC control at one of its points; its failure is logged, never fatal here.
+
+        ``started`` is recorded only once the start succeeded: a failed start
+        is tried again after ``retry_delay`` while the window lasts (issue 10
+        bug 7; see ``decide``). The other phases are recorded first: the
+        controller prepares again at the start, and ends windows on its own.
+        """
         event_id = view.event_id
         if phase == HvacPhase.STOPPED and self.memory.get(event_id, Tracking()).hvac == phase:
             return
-        event = await self.db(self.store.plan_event, event_id)
+        try:
+            event = await self.db(self.store.plan_event, event_id)
+        except Exception:  # the engine retries the action; a start after its own pause
+            self._start_failed(event_id, phase)
+            raise
         now = self.clock.now()
         calls = {
             HvacPhase.PREPARED: lambda: self.hvac.prepare(event, now),
             HvacPhase.STARTED: lambda: self.hvac.start(event, now),
             HvacPhase.STOPPED: lambda: self.hvac.stop(event, now, reason),
         }
-        self.track(event_id, hvac=phase)
+        if phase != HvacPhase.STARTED:
+            self.track(event_id, hvac=phase)
         bound = log.bind(event_id=event_id, request_id=view.request_id, phase=phase.value)
         bound.info("hvac.call", reason=reason)
         try:
             await calls[phase]()
         except Exception:  # HVAC trouble must not stop DR tracking; HVAC retries on its own
             bound.exception("hvac.call_failed")
+            self._start_failed(event_id, phase)
+            return
+        if phase == HvacPhase.STARTED:
+            self.track(event_id, hvac=phase, hvac_retry_at=None)
+
+    def _start_failed(self, event_id: str, phase: HvacPhase) -> None:
+        if phase == HvacPhase.STARTED:
+            self.track(event_id, hvac_retry_at=self.clock.now() + self.policy.retry_delay)
 
     async def _hvac_due(self, now: datetime) -> datetime | None:
         """When HVAC control next needs a tick; its failure means "ask again after a pause"."""
         try:
-            return await self.hvac.due(now)
+            due = await self.hvac.due(now)
         except Exception:  # HVAC trouble must not stop DR tracking
             log.exception("hvac.due_failed")
             return now + self.policy.retry_delay
+        if due is not None and self._hvac_pause is not None and due < self._hvac_pause:
+            return self._hvac_pause  # its failed work is still due: again after a pause
+        return due
 
     async def _hvac_tick(self) -> None:
         """HVAC control's own work (verify, restore slots, retries); a failure is logged."""
+        now = self.clock.now()
         try:
-            await self.hvac.tick(self.clock.now())
+            await self.hvac.tick(now)
         except Exception:  # HVAC trouble must not stop DR tracking; it retries on its own
             log.exception("hvac.tick_failed")
+            self._hvac_pause = now + self.policy.retry_delay
+        else:
+            self._hvac_pause = None
 
     def track(self, event_id: str, **changes: object) -> None:
         current = self.memory.get(event_id, Tracking())

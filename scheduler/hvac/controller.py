@@ -4,10 +4,12 @@
   state call per mapped gateway; every mapped facility's DR setpoint is
   decided and written as a ``planned`` record (or ``skipped``, with why),
   and the PUT batches are computed, so that the start costs only PUTs.
-- ``start``: one statement turns the event's ``planned`` records into
-  ``intent`` (DESIGN rule 2: intent before effect), then the precomputed
+- ``start``: the store's ``claim`` turns the event's ``planned`` records into
+  ``intent`` in one transaction (DESIGN rule 2: intent before effect), or
+  ``skipped`` where another event holds the facility; then the precomputed
   batches leave, ``becon.max_concurrency`` at a time; each answer is written
-  as it comes.
+  as it comes. A start after a restart starts only an event whose records
+  show no start yet.
 - ``tick`` (when ``due`` says): verify every ``hvac.verify_interval``,
   retry failed PUTs with backoff inside the window, end control at the
   window's end, and restore in the slots spread over ``hvac.restore_stagger``.
@@ -18,10 +20,12 @@
   control is sent twice).
 
 The records (:mod:`.records`) are the truth; the controller keeps the open
-ones in memory as well, and writes every change through to the store. The
-engine calls one event's points in order, so ``prepare`` and ``start`` own
-their event's ``planned`` records; ``tick``, ``stop`` and ``reconcile``
-share a lock.
+ones in memory as well, and writes every change to the store first, then to
+memory: a failed write leaves memory as it was, so the work is still due
+(issue 10). A facility becomes held only through the store's ``claim``,
+which gives it to at most one event. The engine calls one event's points in
+order, so ``prepare`` and ``start`` own their event's ``planned`` records;
+``tick``, ``stop`` and ``reconcile`` share a lock.
 """
 
 from __future__ import annotations
@@ -44,7 +48,13 @@ from scheduler.hvac import transitions as move
 from scheduler.hvac.fanout import CoalescingWriter, Sent, send_all
 from scheduler.hvac.mapping import GatewayRead, gateway_reads, mapped, targets_for
 from scheduler.hvac.memory import OpenRecords
-from scheduler.hvac.planning import Settings, apply_batches, plan_records, restore_slots
+from scheduler.hvac.planning import (
+    Settings,
+    apply_batches,
+    one_holder_each,
+    plan_records,
+    restore_slots,
+)
 from scheduler.hvac.ports import BeconPort, ControlStorePort
 from scheduler.hvac.reading import read_gateways, read_records
 from scheduler.hvac.records import ControlRecord, ControlState
@@ -88,12 +98,12 @@ class HvacController:
         self._signals: dict[str, Signal] = {}
         self._prepared: dict[str, _Prepared] = {}
         #: Events stopped in this process: a late prepare or start for them does nothing.
-        self._stopped: set[str] = set()
+        #: (A failed write in ``stop`` is made good by the next tick: see :meth:`_end_windows`.)
+        self._stopped: dict[str, str] = {}
         #: Events whose start's PUTs are in flight (see :meth:`_fan_out`).
         self._starting: set[str] = set()
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self._work_lock = asyncio.Lock()
-        self._claim_lock = asyncio.Lock()
         self._db_lock = asyncio.Lock()
 
     # -- the engine's points -------------------------------------------------
@@ -108,6 +118,8 @@ class HvacController:
         if prepared is None or prepared.fingerprint != event.fingerprint():
             if self._held(event.event_id):
                 return  # already started (a repeated call): nothing new to send
+            if prepared is None and await self._db(self._store.started, event.event_id):
+                return  # started before a restart: its records say what is left to do
             prepared = await self._prepare(event, now)
             if prepared is None:
                 return
@@ -141,7 +153,7 @@ class HvacController:
             )
 
     async def stop(self, event: PlanEvent, now: datetime, reason: str) -> None:
-        self._stopped.add(event.event_id)
+        self._stopped[event.event_id] = reason
         async with self._work_lock:
             self._prepared.pop(event.event_id, None)
             mine = self._open.of(event.event_id)
@@ -162,7 +174,7 @@ class HvacController:
 
     async def reconcile(self, now: datetime) -> None:
         async with self._work_lock:
-            records = await self._db(self._store.open_records)
+            records = await self._one_holder_each(await self._db(self._store.open_records), now)
             self._open.clear()
             self._open.remember(records)
             events = sorted({r.event_id for r in records})
@@ -232,34 +244,30 @@ class HvacController:
         )
 
     async def _claim(self, event_id: str, now: datetime) -> list[ControlRecord]:
-        """The event's planned records become ``intent`` in the store (one statement).
+        """The event's planned records become ``intent``: the store decides (``claim``).
 
-        Facilities another event holds meanwhile are skipped. Returns the
-        claimed records (still ``planned`` in memory: see :meth:`_fan_out`).
+        The store is the one owner of "a facility is held by at most one
+        event": facilities another event holds are skipped there, in the
+        same transaction. Returns the claimed records (still ``planned`` in
+        memory: see :meth:`_fan_out`).
         """
-        async with self._claim_lock:
-            mine = [r for r in self._open.of(event_id) if r.state is ControlState.PLANNED]
-            holders = self._holders(exclude=event_id)
-            taken = [r for r in mine if r.key in holders]
-            if taken:
-                await self._record(
-                    [
-                        replace(
-                            r,
-                            state=ControlState.SKIPPED,
-                            due_at=None,
-                            updated_at=now,
-                            reason=f"under control of event {holders[r.key]}",
-                        )
-                        for r in taken
-                    ]
+        mine = [r for r in self._open.of(event_id) if r.state is ControlState.PLANNED]
+        if not mine:
+            return []
+        taken = await self._db(self._store.claim, event_id, now)
+        if taken:
+            self._remember(
+                replace(
+                    r,
+                    state=ControlState.SKIPPED,
+                    due_at=None,
+                    updated_at=now,
+                    reason=f"under control of event {taken[r.key]}",
                 )
-            if len(taken) == len(mine):
-                return []
-            await self._db(self._store.mark_intent, event_id, now)
-            if not taken:
-                return mine
-            return [r for r in mine if r.key not in holders]
+                for r in mine
+                if r.key in taken
+            )
+        return [r for r in mine if r.key not in taken]
 
     async def _start_late(self, event: PlanEvent, unread: Sequence[GatewayRead]) -> None:
         """Gateways that could not be read at prepare: read, record the intent, send."""
@@ -278,12 +286,10 @@ class HvacController:
                 outcome="its facilities are not controlled in this window",
             )
         records = self._plan(event, signal, targets, states, now)
-        steps = [
-            move.begin_apply(r, now) if r.state is ControlState.PLANNED else move.Step(r)
-            for r in records
-        ]
-        await self._db(self._store.insert, [s.record for s in steps])
-        self._remember([s.record for s in steps])
+        await self._db(self._store.insert, records)
+        self._remember(records)
+        steps = [move.begin_apply(r, now) for r in await self._claim(event.event_id, now)]
+        self._remember(s.record for s in steps)  # the claim wrote them as intents
         await self._execute_sends(steps)
 
     # -- the periodic work -----------------------------------------------------
@@ -306,10 +312,21 @@ class HvacController:
         self._log_work(steps)
 
     def _end_windows(self, now: datetime) -> list[move.Step]:
-        """Planned records whose window ended are skipped; live ones go to restore slots."""
-        over = [r for r in self._open if r.window_end <= now and r.event_id not in self._starting]
+        """Planned records whose window ended are skipped; live ones go to restore slots.
+
+        An event stopped in this process counts as ended: if the write of its
+        stop failed, its records are still live in memory, and end here.
+        """
+        over = [
+            r
+            for r in self._open
+            if (r.window_end <= now or r.event_id in self._stopped)
+            and r.event_id not in self._starting
+        ]
         steps = [
-            move.not_started(r, now, "the window ended before control started")
+            move.not_started(
+                r, now, self._stopped.get(r.event_id, "the window ended before control started")
+            )
             for r in over
             if r.state is ControlState.PLANNED
         ]
@@ -317,9 +334,11 @@ class HvacController:
         by_event: dict[str, list[ControlRecord]] = defaultdict(list)
         for record in ending:
             by_event[record.event_id].append(record)
-        for records in by_event.values():
-            slots = restore_slots(records, records[0].window_end, self._settings)
-            steps += [move.start_restore(r, slots[r.ident], now, "window ended") for r in records]
+        for event_id, records in by_event.items():
+            why = self._stopped.get(event_id, "window ended")
+            base = min(now, records[0].window_end)
+            slots = restore_slots(records, base, self._settings)
+            steps += [move.start_restore(r, slots[r.ident], now, why) for r in records]
         return steps
 
     def _step(
@@ -367,9 +386,27 @@ class HvacController:
     async def _execute_sends(self, steps: Sequence[move.Step]) -> None:
         """PUT the steps' controls (their records are already written)."""
         pending = {s.send.key: (s.record, s.action) for s in steps if s.send is not None}
-        if pending:
-            controls = (s.send for s in steps if s.send is not None)
+        if not pending:
+            return
+        controls = (s.send for s in steps if s.send is not None)
+        try:
             await self._send(plan_control_batches(controls), pending.get)
+        finally:
+            self._settle_unanswered([record for record, _ in pending.values()])
+
+    def _settle_unanswered(self, sent: Iterable[ControlRecord]) -> None:
+        """A PUT whose answer was not written (a failed write): read its facility at once.
+
+        In flight, a record has no due time; in the store it keeps none (which
+        reconcile reads as "at once"), and memory says the same with a due
+        time, so it is never left without one (issue 10 bug 5). Reading
+        first settles it without sending anything twice.
+        """
+        now = self._clock.now()
+        current = (self._open.get(r.event_id, r.key) for r in sent)
+        self._remember(
+            replace(r, due_at=now) for r in current if r is not None and r.due_at is None
+        )
 
     def _lookup(self, event_id: str, action: str) -> Lookup:
         def find(key: FacilityKey) -> tuple[ControlRecord, str] | None:
@@ -388,8 +425,7 @@ class HvacController:
                 found = lookup(sent.key)
                 if found is not None:
                     moved.append(self._outcome(*found, sent))
-            self._remember(moved)
-            writer.add(moved)
+            writer.add(moved)  # memory follows once the store has them (:meth:`_record`)
 
         try:
             workers = self._settings.max_concurrency
@@ -402,6 +438,13 @@ class HvacController:
         now = self._clock.now()
         after = _AFTER[action](current, sent.outcome, sent.reason, now, self._settings)
         metrics.record_control_action(action, "ok" if sent.outcome == move.SUCCESS else "failed")
+        if after.record.state is ControlState.RESTORE_FAILED:  # an operator must look at it
+            log.error(
+                "hvac.restore_failed",
+                event_id=record.event_id,
+                facility=str(record.key),
+                detail=after.record.detail,
+            )
         return after.record
 
     # -- memory and store --------------------------------------------------------
@@ -410,12 +453,37 @@ class HvacController:
         self._open.remember(records)
 
     async def _record(self, records: Sequence[ControlRecord]) -> None:
-        """Write records through to the store (and keep the open ones in memory)."""
+        """Write records to the store, then keep the open ones in memory.
+
+        The database first (DESIGN rule 7): a failed write raises here and
+        memory keeps the records as they were, still due when they were
+        (a restore slot stays a restore slot).
+        """
         if not records:
             return
-        self._remember(records)
         await self._db(self._store.save, list(records))
+        self._remember(records)
         self._publish()
+
+    async def _one_holder_each(
+        self, records: Sequence[ControlRecord], now: datetime
+    ) -> list[ControlRecord]:
+        """Open records with at most one holder per facility (a database from before 0003)."""
+        changed = one_holder_each(records, now)
+        if not changed:
+            return list(records)
+        for record in changed:
+            if record.state is ControlState.SKIPPED:
+                log.error(
+                    "hvac.duplicate_hold",
+                    event_id=record.event_id,
+                    facility=str(record.key),
+                    detail=record.detail,
+                )
+        await self._db(self._store.save, changed)
+        latest = {r.ident: r for r in changed}
+        merged = (latest.get(r.ident, r) for r in records)
+        return [r for r in merged if r.state.is_open]
 
     async def _db(self, fn: Callable[..., T], *args: object) -> T:
         async with self._db_lock:

@@ -9,6 +9,8 @@
   and type, ≤ 100 controls: :func:`~scheduler.domain.hvac.plan_control_batches`).
 - :func:`restore_slots`: when each record gets its original back
   (:func:`~scheduler.domain.hvac.restore_schedule`, deterministic order).
+- :func:`one_holder_each`: what to change so that no facility has two
+  holders (records a database from before migration 0003 may hold).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from scheduler.domain.hvac import (
     restore_schedule,
 )
 from scheduler.domain.setpoints import Change, decide_setpoint
-from scheduler.hvac.records import ControlRecord, ControlState
+from scheduler.hvac.records import HELD, ControlRecord, ControlState
 
 
 @dataclass(frozen=True)
@@ -141,3 +143,43 @@ def restore_slots(
         )
         slots.update({(event_id, key): at for key, at in schedule})
     return slots
+
+
+def one_holder_each(records: Iterable[ControlRecord], now: datetime) -> list[ControlRecord]:
+    """The records to change so that each facility has at most one holder.
+
+    Two events could both hold a facility before the claim was atomic
+    (issue 10 bug 4). The first holder keeps it, with the DR setpoint that
+    was applied last as its target (what the facility most likely shows),
+    so that its restore puts the first original back; every other holder is
+    ``skipped``, saying which event restores the facility. Migration 0003
+    applies the same rule to the database.
+    """
+    by_key: dict[FacilityKey, list[ControlRecord]] = {}
+    for record in records:
+        if record.state in HELD:
+            by_key.setdefault(record.key, []).append(record)
+    changed: list[ControlRecord] = []
+    for holds in by_key.values():
+        if len(holds) < 2:
+            continue
+        first, *others = sorted(holds, key=lambda r: (r.created_at, r.event_id))
+        last = max(holds, key=lambda r: (r.applied_at or r.created_at, r.created_at, r.event_id))
+        if (
+            last is not first
+            and last.unit == first.unit
+            and last.target not in (None, first.original)
+        ):
+            first = replace(first, target=last.target, updated_at=now)
+        changed.append(first)
+        changed += [
+            replace(
+                other,
+                state=ControlState.SKIPPED,
+                due_at=None,
+                updated_at=now,
+                detail=f"closed: event {first.event_id} also held the facility; it restores it",
+            )
+            for other in others
+        ]
+    return changed

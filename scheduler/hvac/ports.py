@@ -68,11 +68,16 @@ class ControlStorePort(Protocol):
         ...
 
     def insert(self, records: Sequence[ControlRecord]) -> None:
-        """Write new records (facilities first seen at start)."""
+        """Write new records (facilities first seen at start: ``planned`` or ``skipped``)."""
         ...
 
-    def mark_intent(self, event_id: str, at: datetime) -> int:
-        """Every ``planned`` record of the event becomes ``intent``: one statement, fast."""
+    def claim(self, event_id: str, at: datetime) -> dict[FacilityKey, str]:
+        """The one way a facility becomes held: the event's ``planned`` records, atomically.
+
+        Each becomes ``intent``, or ``skipped`` ("under control of event X")
+        when another event holds its facility. Returns those left to their
+        holders (facility -> holding event). A facility is never held twice.
+        """
         ...
 
     def save(self, records: Sequence[ControlRecord]) -> None:
@@ -91,8 +96,13 @@ class ControlStorePort(Protocol):
         """The event's content (its LOAD_CONTROL signal, after a restart)."""
         ...
 
+    def started(self, event_id: str) -> bool:
+        """The event has a record in a state only its start writes (not planned/skipped)."""
+        ...
+
     def unstarted_events(self, now: datetime) -> Sequence[PlanEvent]:
-        """Events ``active`` locally, inside their window, with no record but ``planned`` ones.
+        """Events ``active`` locally, inside their window, with no record but ``planned`` or
+        ``skipped`` ones (what prepare writes).
 
         Control of them never started (a crash between the status and the
         start): reconcile starts them.

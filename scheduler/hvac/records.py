@@ -4,9 +4,12 @@ A record is written before anything is sent (DESIGN rule 2, "intent before
 effect") and moves through these states::
 
     planned ─start─▶ intent ─PUT ok─▶ applied ─end/cancel─▶ restoring ─PUT ok─▶ restored
-       │               │ └─PUT failed─▶ retrying ─(retry)─▶ intent   └─occupant's value─▶ opted_out
-       │               └─refused───────▶ failed            applied ─occupant─▶ opted_out (respect)
-       └─(no setpoint, off, fan...)────▶ skipped
+       │               │ └─PUT failed─▶ retrying ─(retry)─▶ intent   ├─occupant─▶ opted_out
+       │               └─refused───────▶ failed                      └─refused─▶ restore_failed
+       └─(no setpoint, off, fan...)────▶ skipped   applied ─occupant─▶ opted_out (respect)
+
+(a restore refused for good: the facility was removed, or its original is now
+out of its range; a refusal that may pass, ``offline``, is retried.)
 
 ``planned``, ``intent``, ``applied``, ``retrying`` and ``restoring`` are open
 (the controller still has work with them); the others are final.
@@ -32,6 +35,9 @@ class ControlState(StrEnum):
     FAILED = "failed"  # never applied: refused, or the window ended first
     OPTED_OUT = "opted_out"  # the occupant's change (respect): no longer controlled
     RESTORED = "restored"  # back at the original setpoint
+    #: The restore was refused for good (facility removed, original now out of range): the
+    #: facility may still show the DR setpoint; ``detail`` has BECON's reason (issue 10).
+    RESTORE_FAILED = "restore_failed"
 
     @property
     def is_open(self) -> bool:

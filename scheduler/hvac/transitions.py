@@ -8,9 +8,11 @@ engine acts").
 
 BECON Contract: a control fails per facility with a reason. ``out_of_range``,
 ``not_supported``, ``not_found`` and ``invalid`` will not change by
-themselves: the facility is ``failed``. Anything else (``offline``, a call
-that failed or timed out, an answer that left the facility out) is tried
-again with backoff while the window lasts.
+themselves: the facility is ``failed`` (a DR setpoint) or ``restore_failed``
+(a restore: it ends there, with the reason, and frees the facility for later
+events). Anything else (``offline``, a call that failed or timed out, an
+answer that left the facility out) is tried again with backoff: a DR
+setpoint while the window lasts, a restore until it lands.
 """
 
 from __future__ import annotations
@@ -213,6 +215,16 @@ def after_restore(
             detail=_base(record.detail),
         )
     attempts = record.restore_attempts + 1
+    why = reason or outcome
+    if outcome == "fail" and why in PERMANENT_REASONS:
+        return _at(
+            record,
+            ControlState.RESTORE_FAILED,
+            now,
+            restore_attempts=attempts,
+            due_at=None,
+            detail=_noted(record.detail, f"restore failed: BECON: {why}"),
+        )
     return _at(
         record,
         ControlState.RESTORING,

@@ -3,7 +3,13 @@
 One row per (event, facility): the original and DR setpoints, the state
 (:class:`~scheduler.hvac.records.ControlState`), why, and when. It is
 written before a PUT and after it (DESIGN rule 2), so a restart knows what
-is still at a DR setpoint. :class:`ControlStore` is the controller's
+is still at a DR setpoint.
+
+A facility is held by at most one event (DESIGN invariant 4): the database
+owns that rule. :meth:`ControlStore.claim` is the one way a record enters a
+held state (one conditional statement per event), and a partial unique index
+over the facility's key, for rows in a held state, refuses a second holder
+whatever the code does (migration 0003). :class:`ControlStore` is the controller's
 ``ControlStorePort``; :func:`records_of` and :func:`under_control` serve
 ``drsched events show`` and ``drsched hvac status``.
 
@@ -26,25 +32,33 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     bindparam,
     delete,
     insert,
     select,
+    text,
     update,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from scheduler.domain.events import PlanEvent, TempUnit
 from scheduler.domain.hvac import FacilityKey, Mode
 from scheduler.domain.lifecycle import Status
+from scheduler.errors import StoreError
 from scheduler.hvac.records import HELD, OPEN, ControlRecord, ControlState
 from scheduler.store import events as repo
 from scheduler.store.fenced import FencedStore
 from scheduler.store.models import Base, EventRow, UtcDateTime
 
-_OPEN = [s.value for s in OPEN]
-_HELD = [s.value for s in HELD]
+_OPEN = sorted(s.value for s in OPEN)
+_HELD = sorted(s.value for s in HELD)
+#: Rows in a held state (the partial index's condition; fixed text, the same in 0003).
+_HELD_ROWS = text("state IN ({})".format(", ".join(f"'{s}'" for s in _HELD)))
 _REPLACED = [ControlState.PLANNED.value, ControlState.SKIPPED.value]
+#: The partial unique index that keeps one holder per facility (migration 0003).
+HELD_INDEX = "uq_facility_controls_held"
 
 
 class FacilityControlRow(Base):
@@ -59,7 +73,7 @@ class FacilityControlRow(Base):
     gateway: Mapped[str] = mapped_column(String(100), primary_key=True)
     facility_type: Mapped[str] = mapped_column(String(20), primary_key=True)
     facility_id: Mapped[str] = mapped_column(String(100), primary_key=True)
-    state: Mapped[str] = mapped_column(String(12))
+    state: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[str] = mapped_column(Text, default="")
     unit: Mapped[str | None] = mapped_column(String(1))
@@ -76,7 +90,19 @@ class FacilityControlRow(Base):
     applied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     restored_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
-    __table_args__ = (Index("ix_facility_controls_state", "state"),)
+    __table_args__ = (
+        Index("ix_facility_controls_state", "state"),
+        Index(
+            HELD_INDEX,
+            "site",
+            "gateway",
+            "facility_type",
+            "facility_id",
+            unique=True,
+            sqlite_where=_HELD_ROWS,
+            postgresql_where=_HELD_ROWS,
+        ),
+    )
 
 
 def _row(record: ControlRecord) -> dict[str, Any]:
@@ -183,16 +209,45 @@ class ControlStore(FencedStore):
         with self._write() as session:
             session.execute(insert(FacilityControlRow), [_row(r) for r in records])
 
-    def mark_intent(self, event_id: str, at: datetime) -> int:
-        with self._write() as session:
-            result = session.execute(
-                update(FacilityControlRow)
-                .where(FacilityControlRow.event_id == event_id)
-                .where(FacilityControlRow.state == ControlState.PLANNED.value)
-                .values(state=ControlState.INTENT.value, due_at=None, updated_at=at)
-                .execution_options(synchronize_session=False)
-            )
-            return int(getattr(result, "rowcount", 0) or 0)
+    def claim(self, event_id: str, at: datetime) -> dict[FacilityKey, str]:
+        """The event's ``planned`` records become ``intent``, unless another event holds them.
+
+        One write transaction (``BEGIN IMMEDIATE`` on SQLite): the records of
+        facilities another event holds become ``skipped`` ("under control of
+        event X"), the others ``intent``, only where no holder exists (the
+        UPDATE's own condition). The unique index refuses a second holder
+        that slips past both (another process on PostgreSQL): a StoreError,
+        nothing written, and the claim is tried again later. Returns the
+        facilities left to their holders.
+        """
+        try:
+            with self._write() as session:
+                taken = _holders_of_planned(session, event_id)
+                for key, holder in taken.items():
+                    session.execute(
+                        update(FacilityControlRow)
+                        .where(*_key_is(event_id, key))
+                        .values(
+                            state=ControlState.SKIPPED.value,
+                            due_at=None,
+                            updated_at=at,
+                            reason=f"under control of event {holder}",
+                        )
+                        .execution_options(synchronize_session=False)
+                    )
+                session.execute(
+                    update(FacilityControlRow)
+                    .where(FacilityControlRow.event_id == event_id)
+                    .where(FacilityControlRow.state == ControlState.PLANNED.value)
+                    .where(~_held_elsewhere(event_id))
+                    .values(state=ControlState.INTENT.value, due_at=None, updated_at=at)
+                    .execution_options(synchronize_session=False)
+                )
+        except IntegrityError as exc:
+            raise StoreError(
+                f"event {event_id}: a facility it claims is held by another event: {exc.orig}"
+            ) from exc
+        return taken
 
     def save(self, records: Sequence[ControlRecord]) -> None:
         """One executemany UPDATE by primary key, whatever the number of records.
@@ -224,11 +279,21 @@ class ControlStore(FencedStore):
         with self._read() as session:
             return repo.to_plan_event(repo.get_row(session, event_id))
 
+    def started(self, event_id: str) -> bool:
+        query = (
+            select(FacilityControlRow.event_id)
+            .where(FacilityControlRow.event_id == event_id)
+            .where(FacilityControlRow.state.not_in(_REPLACED))
+            .limit(1)
+        )
+        with self._read() as session:
+            return session.execute(query).first() is not None
+
     def unstarted_events(self, now: datetime) -> list[PlanEvent]:
-        started = (
+        started = (  # prepare writes planned and skipped records; only the start writes others
             select(FacilityControlRow.event_id)
             .where(FacilityControlRow.event_id == EventRow.event_id)
-            .where(FacilityControlRow.state != ControlState.PLANNED.value)
+            .where(FacilityControlRow.state.not_in(_REPLACED))
             .exists()
         )
         query = (
@@ -240,6 +305,60 @@ class ControlStore(FencedStore):
         )
         with self._read() as session:
             return [repo.to_plan_event(row) for row in session.scalars(query)]
+
+
+def _key_is(event_id: str, key: FacilityKey) -> tuple[Any, ...]:
+    row = FacilityControlRow
+    return (
+        row.event_id == event_id,
+        row.site == key.site,
+        row.gateway == key.gateway,
+        row.facility_type == key.facility_type,
+        row.facility_id == key.facility_id,
+    )
+
+
+def _held_elsewhere(event_id: str) -> Any:
+    """EXISTS: another event holds this row's facility (a correlated subquery)."""
+    other = aliased(FacilityControlRow)
+    row = FacilityControlRow
+    return (
+        select(other.event_id)
+        .where(
+            and_(
+                other.site == row.site,
+                other.gateway == row.gateway,
+                other.facility_type == row.facility_type,
+                other.facility_id == row.facility_id,
+            )
+        )
+        .where(other.event_id != event_id)
+        .where(other.state.in_(_HELD))
+        .exists()
+    )
+
+
+def _holders_of_planned(session: Session, event_id: str) -> dict[FacilityKey, str]:
+    """The event's planned facilities that another event holds, with that event."""
+    other = aliased(FacilityControlRow)
+    row = FacilityControlRow
+    query = (
+        select(row.site, row.gateway, row.facility_type, row.facility_id, other.event_id)
+        .join(
+            other,
+            and_(
+                other.site == row.site,
+                other.gateway == row.gateway,
+                other.facility_type == row.facility_type,
+                other.facility_id == row.facility_id,
+            ),
+        )
+        .where(row.event_id == event_id)
+        .where(row.state == ControlState.PLANNED.value)
+        .where(other.event_id != event_id)
+        .where(other.state.in_(_HELD))
+    )
+    return {FacilityKey(*found[:4]): found[4] for found in session.execute(query)}
 
 
 # -- reads for the CLI ---------------------------------------------------------
@@ -257,4 +376,11 @@ def under_control(session: Session) -> list[ControlRecord]:
     return [to_record(r) for r in session.scalars(query.order_by(*_ORDER))]
 
 
-__all__ = ["ControlStore", "FacilityControlRow", "records_of", "to_record", "under_control"]
+__all__ = [
+    "HELD_INDEX",
+    "ControlStore",
+    "FacilityControlRow",
+    "records_of",
+    "to_record",
+    "under_control",
+]

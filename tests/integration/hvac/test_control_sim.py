@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from scheduler.domain.lifecycle import Status
+from scheduler.domain.lifecycle import Source, Status, Transition
 from scheduler.hvac.records import ControlRecord, ControlState
 from tests.integration.hvac.harness import GATEWAYS, SITES, UNITS, World, config, peak, world
 
@@ -168,3 +168,28 @@ async def test_over_a_real_socket(sqlite_url: str) -> None:
         await w.run_until(END + STAGGER)
         shown = await w.facilities()
         assert all(shown[r.key]["setTemp"] == r.original for r in applied)
+
+
+async def test_restart_between_prepare_and_start_starts_control(db_url: str) -> None:
+    """Issue 10 bug 1: prepare skipped some facilities (ODUs, units off); the crash came before
+    the start; the restart is inside the window: every facility still planned is controlled."""
+    async with world(db_url, T0) as w:
+        w.apply(peak("ev", START))
+        await w.run_until(START - timedelta(seconds=30))
+        prepared = w.records("ev")
+        assert {S.PLANNED, S.SKIPPED} == set(by_state(prepared))
+        w.clock.set(START + timedelta(seconds=1))
+        assert w.status("ev") == Status.STANDBY
+        active = Transition("ev", Status.STANDBY, Status.ACTIVE, w.clock.now(), Source.API, "")
+        assert w.store.record(active)  # the poll's answer was recorded...
+        w.crash()  # ...and the daemon died before HVAC control started
+        w.clock.set(START + timedelta(seconds=20))
+        await w.restart()
+        await w.run_until(START + timedelta(seconds=40))
+        now = {r.key: r for r in w.records("ev")}
+        planned = [r for r in prepared if r.state is S.PLANNED]
+        assert all(now[r.key].state is S.APPLIED for r in planned)
+        shown = await w.facilities()
+        assert all(shown[r.key]["setTemp"] == now[r.key].target for r in planned)
+        await w.run_until(END + STAGGER)
+        assert set(by_state(w.records("ev"))) == {S.RESTORED, S.SKIPPED}

@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from alembic import command
 from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from scheduler.domain.events import TempUnit
 from scheduler.domain.hvac import FacilityKey, Mode
 from scheduler.domain.lifecycle import Source, Status, Transition
-from scheduler.hvac.records import ControlRecord, ControlState
+from scheduler.hvac.records import HELD, ControlRecord, ControlState
 from scheduler.store import open_engine
 from scheduler.store.control import ControlStore, records_of, under_control
 from scheduler.store.daemon import DaemonStore
@@ -62,7 +63,8 @@ def test_prepare_mark_save_and_read_back(stores: tuple[ControlStore, DaemonStore
     store.replace_planned("ev", [record("ev", n) for n in range(250)])
     store.replace_planned("ev", [record("ev", n) for n in range(3)])  # prepared again
     assert len(store.open_records()) == 3
-    assert store.mark_intent("ev", T0) == 3
+    assert store.claim("ev", T0) == {}
+    assert {r.state for r in store.open_records()} == {S.INTENT}
     applied = replace(
         record("ev", 1, S.APPLIED), applied_at=T0, due_at=T0 + timedelta(minutes=5), updated_at=T0
     )
@@ -88,7 +90,7 @@ def test_thousands_of_records_in_one_save(stores: tuple[ControlStore, DaemonStor
     store, daemon = stores
     _with_events(daemon, "ev")
     store.replace_planned("ev", [record("ev", n) for n in range(3000)])
-    store.mark_intent("ev", T0)
+    assert store.claim("ev", T0) == {}
     store.save([replace(r, state=S.APPLIED, applied_at=T0) for r in store.open_records()])
     assert {r.state for r in store.open_records()} == {S.APPLIED}
 
@@ -152,5 +154,100 @@ def test_migration_0002_up_and_down(db_url: str) -> None:
             config.attributes["connection"] = conn
             command.downgrade(config, "0001")
         assert "facility_controls" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def _active(daemon: DaemonStore, *event_ids: str) -> None:
+    for event_id in event_ids:
+        for status in (Status.SUBMITTING, Status.PENDING, Status.STANDBY, Status.ACTIVE):
+            current = next(r.status for r in daemon.overview() if r.event_id == event_id)
+            daemon.record(Transition(event_id, current, status, T0, Source.API, ""))
+
+
+def test_an_event_with_planned_and_skipped_records_is_unstarted(
+    stores: tuple[ControlStore, DaemonStore],
+) -> None:
+    """Issue 10 bug 1: a skipped ODU (or a unit that is off) is no sign that control started."""
+    store, daemon = stores
+    _with_events(daemon, "a", "b", "c")
+    _active(daemon, "a", "b", "c")
+    store.replace_planned("a", [record("a", 1), record("a", 2, S.SKIPPED)])
+    store.replace_planned("b", [record("b", 1, S.SKIPPED)])
+    store.insert([record("c", 1, S.SKIPPED), record("c", 2, S.RESTORED)])
+    assert [e.event_id for e in store.unstarted_events(T0)] == ["a", "b"]
+    assert [store.started(e) for e in ("a", "b", "c", "none")] == [False, False, True, False]
+
+
+# -- issue 10 bug 4: one holder per facility, owned by the database ----------------------
+
+
+def test_claim_leaves_facilities_another_event_holds_to_it(
+    stores: tuple[ControlStore, DaemonStore],
+) -> None:
+    store, daemon = stores
+    _with_events(daemon, "a", "b")
+    store.insert([record("a", 1, S.APPLIED), record("a", 2, S.RESTORED)])
+    store.replace_planned("b", [record("b", n) for n in (1, 2, 3)])
+    taken = store.claim("b", T0)
+    assert taken == {record("b", 1).key: "a"}
+    with Session(store.engine) as session:
+        got = {r.key.facility_id: (r.state, r.reason) for r in records_of(session, "b")}
+    assert got["IDU-0001"] == (S.SKIPPED, "under control of event a")
+    assert (got["IDU-0002"][0], got["IDU-0003"][0]) == (S.INTENT, S.INTENT)
+    assert store.claim("a", T0) == {}, "nothing planned: nothing to claim"
+
+
+def test_the_database_refuses_a_second_holder_whatever_the_code_does(
+    stores: tuple[ControlStore, DaemonStore],
+) -> None:
+    store, daemon = stores
+    _with_events(daemon, "a", "b")
+    store.insert([record("a", 1, S.RESTORING)])
+    with pytest.raises(IntegrityError):
+        store.insert([record("b", 1, S.INTENT)])
+    store.insert([record("b", 1, S.SKIPPED), record("b", 2, S.PLANNED)])
+    with pytest.raises(IntegrityError):
+        store.save([replace(record("b", 1), state=S.APPLIED)])
+    store.save([replace(record("a", 1), state=S.RESTORE_FAILED)])  # final: the unit is free
+    store.save([replace(record("b", 1), state=S.APPLIED)])
+    assert {r.key.facility_id: r.event_id for r in store.open_records() if r.state in HELD} == {
+        "IDU-0001": "b"
+    }
+
+
+def test_migration_0003_resolves_facilities_held_twice(db_url: str) -> None:
+    """A database a bug-4 race left with two holders: upgrading keeps one, and says why."""
+    upgrade(db_url, "0002")
+    engine = open_engine(db_url)
+    try:
+        store, daemon = ControlStore(engine), DaemonStore(engine)
+        _with_events(daemon, "a", "b", "c")
+        first = replace(record("a", 1, S.APPLIED), original=24.0, target=26.0, applied_at=T0)
+        later = timedelta(seconds=5)
+        second = replace(
+            record("b", 1, S.RESTORING),
+            original=26.0,
+            target=27.0,
+            created_at=T0 + later,
+            applied_at=T0 + later,
+            due_at=None,
+        )
+        alone = record("c", 2, S.APPLIED)
+        store.insert([first, second, alone])
+        upgrade(db_url)
+        with Session(engine) as session:
+            a, b, c = (records_of(session, e)[0] for e in ("a", "b", "c"))
+        assert (a.state, a.original, a.target) == (S.APPLIED, 24.0, 27.0)
+        assert b.state is S.SKIPPED
+        assert "event a also held the facility" in b.detail
+        assert c == alone
+        with pytest.raises(IntegrityError):
+            store.save([replace(b, state=S.APPLIED)])
+        with engine.begin() as conn:
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0002")
+        upgrade(db_url)
     finally:
         engine.dispose()

@@ -73,7 +73,19 @@ CASES: dict[str, Case] = {
     # min == max: exactly that value, offset ignored
     "min == max, F event on C facility": Case(sig(77, 77, 16, F), fac(23.0), 25.0),
     "min == max, C event on F facility": Case(sig(25, 25, unit=C), fac(72.0, F), 77.0),
-    "min == max off the grid: nearest": Case(sig(75, 75, unit=F), fac(22.0), 24.0),
+    "min == max off the grid: skipped, never outside": Case(
+        sig(75, 75, unit=F), fac(22.0), "no 0.5 °C step within the event bounds 23.89 °C..23.89 °C"
+    ),
+    # issue 10: 26 °C is 78.8 °F; the nearest °F step (79 °F) would add heating load
+    "heat at exactly 26 °C on a °F unit: skipped": Case(
+        sig(26, 26, unit=C), fac(80.0, F, HEAT), "no 1 °F step within the event bounds"
+    ),
+    "cool at exactly 26 °C on a °F unit: skipped": Case(
+        sig(26, 26, unit=C), fac(74.0, F), "no 1 °F step within the event bounds"
+    ),
+    "window narrower than a step: skipped": Case(
+        sig(24.1, 24.4, unit=C), fac(22.0), "no 0.5 °C step within the event bounds"
+    ),
     "min == max, heat": Case(sig(20, 20, unit=C), fac(22.0, mode=HEAT), 20.0),
     "min == max outside the facility range": Case(
         sig(86, 86), fac(24.0, rng=(16.0, 28.0)), "lie outside the facility's setTempRange"
@@ -165,8 +177,11 @@ def test_change_reason_says_what_was_done() -> None:
     assert isinstance(limited, Change)
     assert "event bounds limited to the facility's range 16 °C..26 °C" in limited.reason
     snapped = decide_setpoint(sig(75, 75), fac(22.0))
-    assert isinstance(snapped, Change)
-    assert snapped.reason.startswith("cool: event sets 23.89 °C -> 24 °C (no 0.5 °C step")
+    assert isinstance(snapped, Skip)
+    assert snapped.reason == (
+        "no 0.5 °C step within the event bounds 23.89 °C..23.89 °C (75 °F..75 °F): "
+        "a setpoint would leave them"
+    )
 
 
 def test_change_becomes_the_controlled_record() -> None:
@@ -255,8 +270,26 @@ def test_target_keeps_every_rule(signal: Signal, state: FacilityState, auto_mode
         hi = min(bounds.hi, exact(state.set_temp_range[1]))
     else:
         lo, hi = bounds.lo, bounds.hi
-    if grid_between(lo, hi, step):
-        assert bounds.lo <= target <= bounds.hi, "within the event bounds when they are reachable"
+    assert bounds.lo <= target <= bounds.hi, "never outside the event bounds"
+    assert grid_between(lo, hi, step)
+
+
+@given(signals(), states(), auto_modes)
+def test_rounding_never_leaves_the_bounds_nor_adds_load(
+    signal: Signal, state: FacilityState, auto_mode: AutoMode
+) -> None:
+    """Issue 10: with no grid point inside the bounds, the nearest one may lie on either side."""
+    decision = decide_setpoint(signal, state, auto_mode=auto_mode)
+    if not isinstance(decision, Change):
+        return
+    assert state.unit is not None
+    assert state.set_temp is not None
+    bounds = event_bounds(signal, state.unit)
+    target = exact(decision.target)
+    assert bounds.lo <= target <= bounds.hi, f"{target} outside {bounds.lo}..{bounds.hi}"
+    direction = direction_of(state, auto_mode)
+    assert direction is not None
+    assert (target - exact(state.set_temp)) * direction.sign > 0, "adds load"
 
 
 @given(signals(), states())

@@ -183,3 +183,63 @@ def test_properties_of_every_decision(
         if isinstance(action, act.Submit):
             assert event.start - LEAD <= NOW
             assert event.end > NOW
+
+
+# -- issue 10: HVAC start until it succeeded (bugs 1 and 7) ---------------------------
+
+INSIDE = START + timedelta(minutes=5)
+CONTACTED = Tracking(last_contact=INSIDE)
+
+
+@pytest.mark.parametrize(
+    ("event", "tracking", "now", "expected"),
+    [
+        (view(Status.ACTIVE), CONTACTED, INSIDE, [act.HvacStart("ev")]),
+        (
+            view(Status.ACTIVE),
+            replace(CONTACTED, hvac=HvacPhase.PREPARED),
+            INSIDE,
+            [act.HvacStart("ev")],
+        ),
+        (view(Status.ACTIVE), replace(CONTACTED, hvac=HvacPhase.STARTED), INSIDE, []),
+        (view(Status.ACTIVE), replace(CONTACTED, hvac=HvacPhase.STOPPED), INSIDE, []),
+        (
+            view(Status.ACTIVE),
+            replace(CONTACTED, hvac_retry_at=INSIDE + timedelta(seconds=15)),
+            INSIDE,
+            [],
+        ),
+        (
+            view(Status.ACTIVE),
+            replace(CONTACTED, hvac_retry_at=INSIDE),
+            INSIDE,
+            [act.HvacStart("ev")],
+        ),
+        (view(Status.ACTIVE, cancel_requested=True), CONTACTED, INSIDE, []),
+        (view(Status.ACTIVE), Tracking(last_contact=END), END, []),
+        (view(Status.STANDBY), CONTACTED, INSIDE, []),
+    ],
+    ids=[
+        "active, not started",
+        "active, prepared",
+        "started",
+        "stopped",
+        "failed start waits",
+        "failed start due",
+        "cancel requested",
+        "window over",
+        "standby: prepare already done or due",
+    ],
+)
+def test_hvac_start_is_due_while_active_until_it_succeeded(
+    event: EventView, tracking: Tracking, now: datetime, expected: list[object]
+) -> None:
+    hvac = [a for a in only(event, tracking, now) if isinstance(a, act.HvacStart)]
+    assert hvac == expected
+
+
+def test_a_failed_hvac_start_sets_the_next_wake() -> None:
+    retry_at = INSIDE + timedelta(seconds=15)
+    tracking = Tracking(last_contact=INSIDE, hvac_retry_at=retry_at)
+    decision = decide([view(Status.ACTIVE)], {"ev": tracking}, INSIDE, POLICY)
+    assert decision.next_wake <= retry_at

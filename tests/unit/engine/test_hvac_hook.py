@@ -86,3 +86,24 @@ async def test_a_failing_tick_is_logged_and_the_engine_goes_on() -> None:
     with capture_logs() as logs:
         await engine.tick()
     assert any(e["event"] == "hvac.tick_failed" for e in logs)
+
+
+async def test_a_failing_tick_is_tried_again_after_a_pause_not_in_a_loop() -> None:
+    """Issue 10 bug 5: a failed write leaves the work due; the engine must not spin on it."""
+
+    class Failing(RecordingHvac):
+        async def tick(self, now: datetime) -> None:
+            self.ticks.append(now)
+            raise RuntimeError("database is locked")
+
+    clock = FakeClock(T0)
+    hvac = Failing(wake_ups=[T0])
+    engine = _engine(hvac, clock)
+    decision = await engine.tick()
+    assert decision.next_wake == T0 + POLICY.retry_delay
+    clock.set(T0 + timedelta(seconds=1))
+    await engine.tick()
+    assert hvac.ticks == [T0], "not again before the pause"
+    clock.set(decision.next_wake)
+    await engine.tick()
+    assert hvac.ticks == [T0, decision.next_wake]

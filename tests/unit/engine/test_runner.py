@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
 from structlog.testing import capture_logs
 
 from scheduler.clock import FakeClock
+from scheduler.domain.events import PlanEvent
 from scheduler.domain.lifecycle import Source, Status
 from scheduler.engine.decide import MISSED_DETAIL, Policy
 from scheduler.engine.model import HvacPhase
 from scheduler.engine.runner import Engine
-from scheduler.errors import PermanentApiError
+from scheduler.errors import PermanentApiError, StoreError
 from tests.unit.engine.fakes import T0, FakeDr, FakeStore, RecordingHvac, plan_event
 
 POLICY = Policy(submit_lead=timedelta(hours=1), prefetch_lead=timedelta(seconds=60))
@@ -218,6 +220,7 @@ async def test_restart_while_active_stops_hvac_at_the_end() -> None:
     w.engine = w.new_engine()
     w.dr.down = True  # the DR service never says completed: the clock still ends control
     await w.engine.start_up()
+    await w.engine.tick()  # HVAC start again: the controller knows what it already holds
     assert w.engine.memory["ev"].hvac == HvacPhase.STARTED
     await w.run_until(T0 + timedelta(minutes=41))
     assert ("stop", "ev: window ended") in w.hvac.calls
@@ -369,3 +372,70 @@ def transition_to(status: Status, at: datetime) -> object:
     from scheduler.domain.lifecycle import Transition
 
     return Transition("ev", Status.ACTIVE, status, at, Source.ADMIN, "outside")
+
+
+# -- issue 10: HVAC start after a restart (bug 1) and after a failure (bug 7) --------
+
+
+class FlakyStart(RecordingHvac):
+    """HVAC control whose first ``failures`` starts raise (a database hiccup)."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+        self.started_at: list[datetime] = []
+
+    async def start(self, event: PlanEvent, now: datetime) -> None:
+        self.started_at.append(now)
+        if self.failures:
+            self.failures -= 1
+            raise StoreError("database error: database is locked")
+        await super().start(event, now)
+
+
+async def test_a_failed_hvac_start_is_retried_and_the_phase_follows_success() -> None:
+    w = World()
+    hvac = FlakyStart(failures=1)
+    w.hvac = hvac
+    w.engine = w.new_engine()
+    start = T0 + timedelta(hours=2)
+    w.store.add(plan_event("ev", start))
+    await w.run_until(start + timedelta(seconds=5))
+    assert len(hvac.started_at) == 1
+    assert w.engine.memory["ev"].hvac != HvacPhase.STARTED, "recorded only after success"
+    await w.run_until(start + POLICY.retry_delay + timedelta(seconds=5))
+    assert len(hvac.started_at) == 2
+    assert hvac.started_at[1] - hvac.started_at[0] >= POLICY.retry_delay
+    assert w.engine.memory["ev"].hvac == HvacPhase.STARTED
+    await w.run_until(start + timedelta(hours=1))
+    assert len(hvac.started_at) == 2
+    assert [c for c, _ in hvac.calls] == ["prepare", "start", "stop"]
+
+
+async def test_hvac_start_retries_stop_when_the_window_ends() -> None:
+    w = World()
+    hvac = FlakyStart(failures=10_000)
+    w.hvac = hvac
+    w.engine = w.new_engine()
+    start = T0 + timedelta(hours=2)
+    w.store.add(plan_event("ev", start))
+    await w.run_until(start + timedelta(hours=1))
+    attempts = hvac.started_at
+    assert 2 < len(attempts) <= 30 * 60 / POLICY.retry_delay.total_seconds() + 1
+    assert all(start <= at < start + timedelta(minutes=30) for at in attempts)
+
+
+async def test_a_restart_mid_window_starts_hvac_control_of_the_active_event() -> None:
+    """Bug 1: ``start_up`` took an active event for started; the controller decides what is."""
+    w = World()
+    start = T0 + timedelta(minutes=10)
+    w.store.add(plan_event("ev", start))
+    await w.run_until(start - timedelta(seconds=30))  # prepared, then the crash
+    assert [c for c, _ in w.hvac.calls] == ["prepare"]
+    w.clock.set(start + timedelta(seconds=20))
+    w.store.views["ev"] = replace(w.store.views["ev"], status=Status.ACTIVE)
+    w.engine = w.new_engine()
+    await w.engine.start_up()
+    await w.run_until(start + timedelta(seconds=21))
+    assert ("start", "ev") in w.hvac.calls
+    assert w.engine.memory["ev"].hvac == HvacPhase.STARTED

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -12,8 +12,8 @@ from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.hvac import Batch, FacilityKey, FacilityState, Mode
 from scheduler.domain.lifecycle import Status
 from scheduler.domain.units import convert_temperature, exact
-from scheduler.errors import NotFoundError, RetryableApiError
-from scheduler.hvac.records import OPEN, ControlRecord, ControlState
+from scheduler.errors import NotFoundError, RetryableApiError, StoreError
+from scheduler.hvac.records import HELD, OPEN, ControlRecord, ControlState
 
 T0 = datetime(2026, 7, 15, 14, 0, tzinfo=UTC)
 
@@ -231,6 +231,12 @@ class FakeControlStore:
     statuses: dict[str, Status] = field(default_factory=dict)
     events: dict[str, PlanEvent] = field(default_factory=dict)
     intents_marked: list[tuple[str, datetime]] = field(default_factory=list)
+    #: Outcomes of the next ``save`` calls, in order: False makes that call fail.
+    saves_ok: list[bool] = field(default_factory=list)
+    #: Refuse a second holder of a facility, as the SQL store's unique index does.
+    unique_holds: bool = True
+    #: Called (in the store's thread) before an ``insert`` writes anything.
+    on_insert: list[Callable[[Sequence[ControlRecord]], None]] = field(default_factory=list)
 
     def add_event(self, plan: PlanEvent, status: Status = Status.STANDBY) -> None:
         self.events[plan.event_id] = plan
@@ -259,25 +265,51 @@ class FakeControlStore:
         self.insert([r for r in records if r.ident not in self.records])
 
     def insert(self, records: Sequence[ControlRecord]) -> None:
+        for hook in self.on_insert:
+            hook(records)
         for record in records:
             assert record.ident not in self.records, f"{record.ident} written twice"
-            self.records[record.ident] = record
+        self._write(records)
 
-    def mark_intent(self, event_id: str, at: datetime) -> int:
+    def claim(self, event_id: str, at: datetime) -> dict[FacilityKey, str]:
+        """As the SQL store: one atomic step; a facility another event holds is skipped."""
         self.intents_marked.append((event_id, at))
-        count = 0
+        holders = {r.key: r.event_id for r in self.records.values() if r.state in HELD}
+        taken = {}
         for ident, record in self.records.items():
-            if record.event_id == event_id and record.state is ControlState.PLANNED:
+            if record.event_id != event_id or record.state is not ControlState.PLANNED:
+                continue
+            holder = holders.get(record.key)
+            if holder is not None and holder != event_id:
+                taken[record.key] = holder
+                why = f"under control of event {holder}"
+                self.records[ident] = replace(
+                    record, state=ControlState.SKIPPED, due_at=None, updated_at=at, reason=why
+                )
+            else:
                 self.records[ident] = replace(
                     record, state=ControlState.INTENT, due_at=None, updated_at=at
                 )
-                count += 1
-        return count
+        return taken
 
     def save(self, records: Sequence[ControlRecord]) -> None:
+        if self.saves_ok and not self.saves_ok.pop(0):
+            raise StoreError("database error: disk I/O error (injected)")
         for record in records:
             assert record.ident in self.records, f"{record.ident} saved before it was written"
-            self.records[record.ident] = record
+        self._write(records)
+
+    def _write(self, records: Sequence[ControlRecord]) -> None:
+        """All or nothing, like a transaction under the unique index of held facilities."""
+        after = {**self.records, **{r.ident: r for r in records}}
+        if self.unique_holds:
+            holders: dict[FacilityKey, str] = {}
+            for record in after.values():
+                if record.state in HELD:
+                    other = holders.setdefault(record.key, record.event_id)
+                    if other != record.event_id:
+                        raise StoreError(f"UNIQUE constraint failed: {record.key} held twice")
+        self.records = after
 
     def open_records(self) -> list[ControlRecord]:
         return [r for r in self.records.values() if r.state in OPEN]
@@ -288,8 +320,15 @@ class FakeControlStore:
     def plan_event(self, event_id: str) -> PlanEvent:
         return self.events[event_id]
 
+    def started(self, event_id: str) -> bool:
+        prepared = (ControlState.PLANNED, ControlState.SKIPPED)
+        return any(
+            r.event_id == event_id and r.state not in prepared for r in self.records.values()
+        )
+
     def unstarted_events(self, now: datetime) -> list[PlanEvent]:
-        started = {r.event_id for r in self.records.values() if r.state is not ControlState.PLANNED}
+        prepared = (ControlState.PLANNED, ControlState.SKIPPED)
+        started = {r.event_id for r in self.records.values() if r.state not in prepared}
         return [
             e
             for e in self.events.values()
