@@ -82,6 +82,8 @@ class EventRow(Base):
     vtn_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str | None] = mapped_column(Text)
     program_id: Mapped[str | None] = mapped_column(String(200))
+    #: The DR program whose rules the event obeys (``program:``), for counting.
+    dr_program: Mapped[str | None] = mapped_column(String(200), index=True)
     source: Mapped[str] = mapped_column(Text, default="")
     fingerprint: Mapped[str] = mapped_column(String(64))
     revision: Mapped[int] = mapped_column(Integer, default=1)
