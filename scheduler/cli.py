@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "events": "list, show and cancel stored DR events",
     "hvac": "BECON inventory and what is under DR control now",
     "status": "leader/standby, database, next actions, events in flight, recent failures",
+    "programs": "DR programs: events and hours used and left, opt-outs against budgets",
 }
 COMMAND_MODULES = tuple(COMMANDS)
 

@@ -152,3 +152,30 @@ class Violation:
     event_ids: tuple[str, ...]
     event: CountedEvent
     message: str
+
+
+@dataclass(frozen=True)
+class Participation:
+    """One facility in one event of the program, as the HVAC records have it."""
+
+    event_id: str
+    facility: str
+    state: str
+    event_start: datetime
+    event_end: datetime
+    changed_at: datetime  # when the record reached ``state`` (the opt-out time)
+
+    @property
+    def hours(self) -> float:
+        return (self.event_end - self.event_start).total_seconds() / 3600
+
+    @property
+    def opted_out_hours(self) -> float:
+        if self.state != "opted_out":
+            return 0.0
+        since = min(max(self.changed_at, self.event_start), self.event_end)
+        return (self.event_end - since).total_seconds() / 3600
+
+
+#: Record states in which a facility took part (it was, or was being, held at DR).
+TOOK_PART = frozenset({"intent", "applied", "retrying", "restoring", "restored", "opted_out"})

@@ -11,8 +11,9 @@ from collections.abc import Collection
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from scheduler.domain.dr_programs import CountedEvent
+from scheduler.domain.dr_programs import CountedEvent, Participation
 from scheduler.domain.lifecycle import Status
+from scheduler.store.control import FacilityControlRow
 from scheduler.store.models import EventRow
 
 #: Events in these states asked nothing of anyone: they do not count.
@@ -48,4 +49,26 @@ def program_events(
             where=row.source,
         )
         for row in session.scalars(query.order_by(EventRow.start, EventRow.event_id))
+    ]
+
+
+def participations(session: Session, program_ids: Collection[str]) -> list[Participation]:
+    """Every facility record of the programs' counted events (opt-outs among them)."""
+    query = (
+        select(FacilityControlRow, EventRow.start, EventRow.end)
+        .join(EventRow, EventRow.event_id == FacilityControlRow.event_id)
+        .where(EventRow.dr_program.in_(sorted(program_ids)))
+        .where(EventRow.status.not_in(NOT_COUNTED))
+        .order_by(EventRow.start, FacilityControlRow.event_id)
+    )
+    return [
+        Participation(
+            row.event_id,
+            f"{row.site}/{row.gateway}/{row.facility_type}/{row.facility_id}",
+            row.state,
+            start,
+            end,
+            row.updated_at,
+        )
+        for row, start, end in session.execute(query)
     ]
