@@ -228,6 +228,8 @@ class HvacConfig(_Section):
     override: Literal["respect", "reassert"] = "respect"
     auto_mode: Literal["skip", "cool", "heat"] = "skip"
     targets: list[HvacTarget] = Field(default_factory=list)
+    #: How long HVAC reads (the evidence of every event) are kept; 0 keeps them forever.
+    reads_retention: Duration = timedelta(days=400)
 
 
 class HttpConfig(_Section):

@@ -196,6 +196,7 @@ leader_lease = Table(
     CheckConstraint("id = 1", name="single_row"),
 )
 
-# HVAC control records live in their own module on this metadata; importing it here
+# HVAC control records and reads live in their own modules on this metadata; importing them here
 # lets Alembic's autogenerate and ``metadata.create_all`` see them.
 from scheduler.store import control as _control  # noqa: E402, F401
+from scheduler.store import reads as _reads  # noqa: E402, F401
