@@ -133,6 +133,7 @@ def _render(evidence: list[EventEvidence], scope: dict[str, Any], fmt: str) -> s
 
 
 def _print_tables(evidence: list[EventEvidence], scope: dict[str, Any]) -> None:
+    from scheduler.reports.records import describe_signal
     from scheduler.reports.render import as_data, table_rows
 
     data = as_data(evidence, scope)
@@ -143,12 +144,9 @@ def _print_tables(evidence: list[EventEvidence], scope: dict[str, Any]) -> None:
             f"{event.end:%Y-%m-%d %H:%M} UTC"
             + (f", program {event.dr_program}" if event.dr_program else "")
         )
+        targets = ", ".join(t.ven_id for t in event.targets)
         for signal in event.signals:
-            print(
-                f"  asked: {signal.name} min {signal.min_temp} max {signal.max_temp} "
-                f"offset {signal.temp_offset} {signal.unit or ''} of "
-                + ", ".join(t.ven_id for t in event.targets)
-            )
+            print(f"  asked: {describe_signal(signal)} of {targets}")
         print_table(
             "status timeline",
             ("at (UTC)", "change", "source", "detail"),

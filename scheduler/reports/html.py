@@ -9,6 +9,7 @@ DOM. Temperatures are drawn in °F (°C facilities converted).
 
 from __future__ import annotations
 
+import bisect
 import html
 import io
 import re
@@ -20,6 +21,7 @@ from typing import Any
 
 from scheduler.domain.dr_programs import TOOK_PART
 from scheduler.domain.evidence import EventEvidence
+from scheduler.reports.records import describe_signal
 from scheduler.reports.render import as_data, table_rows
 from scheduler.reports.totals import reads_by_facility, room_rise, to_f
 
@@ -97,16 +99,10 @@ def _event_section(item: EventEvidence, figures: dict[str, Any]) -> str:
         ("name", event.name or ""),
         ("program", event.dr_program or ""),
         ("VTN", event.vtn_id),
-        ("window (UTC)", f"{event.start:%Y-%m-%d %H:%M} – {event.end:%Y-%m-%d %H:%M}"),
+        ("window (UTC)", f"{_at(event.start)} – {_at(event.end)}"),
         ("status", item.status),
         ("targets", ", ".join(t.ven_id for t in event.targets)),
-        (
-            "signals",
-            "; ".join(
-                f"{s.name} min {s.min_temp} max {s.max_temp} offset {s.temp_offset} {s.unit or ''}"
-                for s in event.signals
-            ),
-        ),
+        ("signals", "; ".join(describe_signal(s) for s in event.signals)),
     ]
     timeline = [
         (_at(t.at), f"{t.from_status.value} → {t.to_status.value}", t.source.value, t.detail)
@@ -184,19 +180,37 @@ def _figure(ident: str, svg: str, caption: str) -> str:
 # -- charts --------------------------------------------------------------------
 
 
+#: Points along the time axis of the temperature chart.
+GRID = 80
+
+
 def _series(item: EventEvidence) -> tuple[dict[float, list[float]], dict[float, list[float]]]:
-    """Room temperatures and setpoints (°F) of the controlled facilities by minute."""
+    """Room temperatures and setpoints (°F) of the controlled facilities on a time grid.
+
+    Facilities are read at slightly different instants, so each one's value at a
+    grid point is its last read at or before it (what it was then, as far as we know).
+    """
     controlled = {f.key for f in item.facilities if f.state in TOOK_PART}
+    reads = [r for r in item.reads if r.ok and r.key in controlled]
     room: dict[float, list[float]] = defaultdict(list)
     setpoint: dict[float, list[float]] = defaultdict(list)
-    for read in item.reads:
-        if not read.ok or read.key not in controlled:
-            continue
-        minute = (read.at - item.event.start).total_seconds() / 60
-        if read.room_temp is not None:
-            room[minute].append(to_f(read.room_temp, read.unit))
-        if read.set_temp is not None:
-            setpoint[minute].append(to_f(read.set_temp, read.unit))
+    if not reads:
+        return room, setpoint
+    first, last = min(r.at for r in reads), max(r.at for r in reads)
+    step = (last - first) / (GRID - 1)
+    for mine in reads_by_facility(reads).values():
+        times = [r.at for r in mine]
+        for index in range(GRID):
+            at = first + step * index
+            found = bisect.bisect_right(times, at) - 1
+            if found < 0:
+                continue
+            read = mine[found]
+            minute = (at - item.event.start).total_seconds() / 60
+            if read.room_temp is not None:
+                room[minute].append(to_f(read.room_temp, read.unit))
+            if read.set_temp is not None:
+                setpoint[minute].append(to_f(read.set_temp, read.unit))
     return room, setpoint
 
 

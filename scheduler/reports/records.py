@@ -87,7 +87,7 @@ def records(evidence: Sequence[EventEvidence]) -> list[Record]:
                 status=item.status,
                 start=event.start,
                 end=event.end,
-                signals="; ".join(_signal(s) for s in event.signals),
+                signals="; ".join(describe_signal(s) for s in event.signals),
                 targets="; ".join(
                     t.ven_id + (f"[{','.join(t.resource_ids)}]" if t.resource_ids else "")
                     for t in event.targets
@@ -145,7 +145,8 @@ def records(evidence: Sequence[EventEvidence]) -> list[Record]:
     return found
 
 
-def _signal(signal: Signal) -> str:
+def describe_signal(signal: Signal) -> str:
+    """``LOAD_CONTROL(max=80, offset=4 F)``: a signal and the bounds it gives."""
     bounds = [
         f"{name}={value:g}"
         for name, value in (
