@@ -126,3 +126,31 @@ def test_program_events_reads_program_ven_and_window(setup: tuple[str, Path, Pat
         True,
     )
     assert event.hours == 2
+
+
+def test_the_daemon_reload_checks_config_programs_and_stored_events(
+    setup: tuple[str, Path, Path],
+) -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from scheduler.clock import FakeClock
+    from scheduler.domain.dr_programs import Period, ProgramRules
+    from scheduler.errors import PlanError
+    from scheduler.store.daemon import plan_applier
+
+    db_url, _, plan = setup
+    text = events(("a", 1)).replace("program: cbp", "program: vtn-cbp")
+    plan.write_text(text.replace("dr_programs:\n  - {id: cbp, max_events: {month: 2}}\n", ""))
+    rules = [ProgramRules("vtn-cbp", ZoneInfo("America/New_York"), max_events={Period.MONTH: 1})]
+    engine = open_engine(db_url)
+    try:
+        apply = plan_applier(engine, FakeClock(datetime(2027, 6, 1, tzinfo=UTC)), None, rules)
+        assert apply([str(plan)]) == "1 added"
+        finish(db_url, "a")
+        plan.write_text(plan.read_text().replace("{id: a,", "{id: b,").replace("07-01", "07-09"))
+        with pytest.raises(PlanError, match="2 events in 2027-07 on VEN CE-02, limit 1: a, b"):
+            apply([str(plan)])
+    finally:
+        engine.dispose()
+    assert stored(db_url) == {"a": "completed"}
