@@ -35,7 +35,8 @@ from scheduler.store.control import records_of
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+# One real run serves both tests; its waits are sized for a loaded machine.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(400)]
 
 PLAN = """\
 timezone: UTC
