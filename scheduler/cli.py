@@ -29,6 +29,8 @@ COMMANDS: dict[str, str] = {
     "events": "list, show and cancel stored DR events",
     "hvac": "BECON inventory and what is under DR control now",
     "status": "leader/standby, database, next actions, events in flight, recent failures",
+    "programs": "DR programs: events and hours used and left, opt-outs against budgets",
+    "report": "evidence of DR events (table, csv, json, html with charts); report verify FILE",
 }
 COMMAND_MODULES = tuple(COMMANDS)
 

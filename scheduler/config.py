@@ -28,12 +28,16 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from scheduler.domain.dr_programs import ProgramRules
 from scheduler.durations import format_duration, parse_duration
 from scheduler.errors import ConfigError, Problem
+from scheduler.plans.dr_rules import build_rules
+from scheduler.plans.model import DrProgramShape
 
 
 def _duration(value: object) -> object:
@@ -224,6 +228,8 @@ class HvacConfig(_Section):
     override: Literal["respect", "reassert"] = "respect"
     auto_mode: Literal["skip", "cool", "heat"] = "skip"
     targets: list[HvacTarget] = Field(default_factory=list)
+    #: How long HVAC reads (the evidence of every event) are kept; 0 keeps them forever.
+    reads_retention: Duration = timedelta(days=400)
 
 
 class HttpConfig(_Section):
@@ -241,6 +247,25 @@ class LoggingConfig(_Section):
     format: Literal["auto", "json", "console"] = "auto"
 
 
+class DrProgramConfig(DrProgramShape):
+    """A DR program for events from outside plan files (an OpenADR VTN), with the same
+    keys as a plan's ``dr_programs`` entry; its ``timezone`` is required here."""
+
+    timezone: str
+
+    @model_validator(mode="after")
+    def _rules_parse(self) -> DrProgramConfig:
+        self.rules()
+        return self
+
+    def rules(self) -> ProgramRules:
+        found: list[str] = []
+        rules = build_rules(self, None, lambda _key, message: found.append(message), "the config")
+        if rules is None:
+            raise ValueError("; ".join(found))
+        return rules
+
+
 class Config(_Section):
     database: DatabaseConfig = DatabaseConfig()
     plans: PlansConfig = PlansConfig()
@@ -249,8 +274,13 @@ class Config(_Section):
     hvac: HvacConfig = HvacConfig()
     http: HttpConfig = HttpConfig()
     logging: LoggingConfig = LoggingConfig()
+    dr_programs: list[DrProgramConfig] = Field(default_factory=list)
     #: Where the config came from (for messages); not a key users write.
     source: str = Field(default="<defaults>", exclude=True)
+
+    def program_rules(self) -> list[ProgramRules]:
+        """The config's DR programs (for events from any source, plans included)."""
+        return [entry.rules() for entry in self.dr_programs]
 
     def redacted(self) -> dict[str, Any]:
         """The effective config as data, every secret shown as ``***``."""

@@ -12,7 +12,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scheduler.commands._common import (
     add_json_flag,
@@ -22,10 +22,14 @@ from scheduler.commands._common import (
     print_table,
     utc,
 )
+from scheduler.domain.dr_programs import CountedEvent
 from scheduler.domain.events import PlanEvent
 from scheduler.errors import PlanError, Problem
 from scheduler.plans import load_plans, plan_json_schema, resolve_plan_paths
 from scheduler.plans.diff import Change, PlanDiff, describe
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 def register(subparsers: Any) -> None:
@@ -53,15 +57,30 @@ def _files(args: argparse.Namespace) -> list[Path]:
     return resolve_plan_paths(patterns)
 
 
-def _load(args: argparse.Namespace) -> tuple[list[Path], list[PlanEvent]]:
+def _load(
+    args: argparse.Namespace, engine: Engine | None = None
+) -> tuple[list[Path], list[PlanEvent]]:
+    """The plan's events, checked against the DR program rules (the config's and the
+    files'), counting the events ``engine``'s database already holds."""
+    config = get_config(args)
     paths = _files(args)
     try:
-        return paths, load_plans(paths)
+        past = _stored(engine) if engine is not None else []
+        return paths, load_plans(paths, programs=config.program_rules(), past=past)
     except PlanError as exc:
         if args.json:
             print_json({"ok": False, "problems": [_problem(p) for p in exc.problems]})
             raise SystemExit(1) from exc
         raise
+
+
+def _stored(engine: Engine) -> list[CountedEvent]:
+    from sqlalchemy.orm import Session
+
+    from scheduler.store.programs import program_events
+
+    with Session(engine) as session:
+        return program_events(session, for_plan=True)
 
 
 def _problem(problem: Problem) -> dict[str, Any]:
@@ -74,7 +93,14 @@ def _problem(problem: Problem) -> dict[str, Any]:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    paths, events = _load(args)
+    """With a config file, its database's stored events count toward program limits."""
+    config = get_config(args)
+    engine = open_store(config) if config.source != "<defaults>" else None
+    try:
+        paths, events = _load(args, engine)
+    finally:
+        if engine is not None:
+            engine.dispose()
     if args.json:
         print_json({"ok": True, "files": [str(p) for p in paths], "events": len(events)})
     else:
@@ -86,9 +112,9 @@ def _diff(args: argparse.Namespace) -> int:
     from scheduler.store.plan_apply import preview
 
     config = get_config(args)
-    _, events = _load(args)
     engine = open_store(config)
     try:
+        _, events = _load(args, engine)
         diff = preview(engine, events, datetime.now(UTC))
     finally:
         engine.dispose()
@@ -100,9 +126,9 @@ def _apply(args: argparse.Namespace) -> int:
     from scheduler.store.plan_apply import apply_plan
 
     config = get_config(args)
-    _, events = _load(args)
     engine = open_store(config)
     try:
+        _, events = _load(args, engine)
         diff = apply_plan(engine, events, datetime.now(UTC))
     except PlanError as exc:
         if args.json:

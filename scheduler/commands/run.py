@@ -159,7 +159,8 @@ async def wired(
                 hvac=hvac,
                 max_concurrency=config.dr_api.max_concurrency,
             )
-            yield Wiring(engine, daemon_store.plan_applier(sql, clock, fence))
+            rules = config.program_rules()
+            yield Wiring(engine, daemon_store.plan_applier(sql, clock, fence, rules))
     finally:
         sql.dispose()
 

@@ -57,6 +57,7 @@ class PlanEvent:
 
     ``source`` ("file:line") and ``program_id`` say where it came from and are
     not part of its content: moving an event between files does not change it.
+    ``dr_program`` names the DR program whose rules it obeys (``program:``).
     """
 
     event_id: str
@@ -68,6 +69,7 @@ class PlanEvent:
     name: str | None = None
     program_id: str | None = None
     source: str = field(default="", compare=False)
+    dr_program: str | None = None
 
     def __post_init__(self) -> None:
         for instant in (self.start, self.end):
@@ -110,6 +112,8 @@ class PlanEvent:
             [list(_signal_content(s).values()) for s in self.signals],
             [[t.ven_id, list(t.resource_ids)] for t in self.targets],
         ]
+        if self.dr_program is not None:  # only then, so older fingerprints stay valid
+            canonical.append(self.dr_program)
         return hashlib.sha256(json.dumps(canonical, separators=(",", ":")).encode()).hexdigest()
 
     @property

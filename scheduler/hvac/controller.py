@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
@@ -43,7 +43,9 @@ from scheduler import metrics
 from scheduler.clock import Clock
 from scheduler.domain.events import PlanEvent, Signal
 from scheduler.domain.hvac import Batch, FacilityKey, FacilityState, plan_control_batches
+from scheduler.domain.hvac_reads import ReadPhase, reads_of
 from scheduler.domain.targets import TargetSpec
+from scheduler.errors import StoreError
 from scheduler.hvac import transitions as move
 from scheduler.hvac.fanout import CoalescingWriter, Sent, send_all
 from scheduler.hvac.mapping import GatewayRead, gateway_reads, mapped, targets_for
@@ -55,7 +57,7 @@ from scheduler.hvac.planning import (
     plan_records,
     restore_slots,
 )
-from scheduler.hvac.ports import BeconPort, ControlStorePort
+from scheduler.hvac.ports import BeconPort, ControlStorePort, ReadSink
 from scheduler.hvac.reading import read_gateways, read_records
 from scheduler.hvac.records import ControlRecord, ControlState
 
@@ -88,8 +90,10 @@ class HvacController:
         targets: Sequence[TargetSpec],
         settings: Settings,
         clock: Clock,
+        reads: ReadSink | None = None,
     ) -> None:
         self._becon = becon
+        self._reads = reads
         self._store = store
         self._targets = list(targets)
         self._settings = settings
@@ -211,6 +215,7 @@ class HvacController:
         states, unread = await read_gateways(self._becon, reads, self._slots)
         records = self._plan(event, signal, targets, states, now)
         await self._db(self._store.replace_planned, event.event_id, records)
+        await self._keep_reads([(event.event_id, r.key) for r in records], states, now)
         self._open.forget_event(event.event_id)
         self._remember(records)
         prepared = _Prepared(
@@ -306,6 +311,7 @@ class HvacController:
         for event_id in {r.event_id for r in due if r.state in _RETRIED}:
             await self._signal(event_id)
         observed = await read_records(self._becon, due, self._slots)
+        await self._keep_reads([(r.event_id, r.key) for r in due], observed, now, ReadPhase.VERIFY)
         steps = [self._step(r, observed.get(r.key), now) for r in due]
         await self._record([s.record for s in steps])
         await self._execute_sends(steps)
@@ -484,6 +490,21 @@ class HvacController:
         latest = {r.ident: r for r in changed}
         merged = (latest.get(r.ident, r) for r in records)
         return [r for r in merged if r.state.is_open]
+
+    async def _keep_reads(
+        self,
+        wanted: Sequence[tuple[str, FacilityKey]],
+        states: Mapping[FacilityKey, FacilityState | None],
+        now: datetime,
+        phase: ReadPhase = ReadPhase.PREFETCH,
+    ) -> None:
+        """Store the reads as evidence; losing them must never stop control."""
+        if self._reads is None or not wanted:
+            return
+        try:
+            await self._db(self._reads.record_reads, reads_of(wanted, states, now, phase))
+        except StoreError as error:
+            log.warning("hvac.reads_not_stored", reads=len(wanted), error=str(error))
 
     async def _db(self, fn: Callable[..., T], *args: object) -> T:
         async with self._db_lock:

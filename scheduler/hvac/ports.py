@@ -17,6 +17,7 @@ from typing import Protocol
 
 from scheduler.domain.events import PlanEvent
 from scheduler.domain.hvac import Batch, FacilityKey, FacilityState
+from scheduler.domain.hvac_reads import HvacRead
 from scheduler.domain.lifecycle import Status
 from scheduler.hvac.records import ControlRecord
 
@@ -110,4 +111,10 @@ class ControlStorePort(Protocol):
         ...
 
 
-__all__ = ["Answer", "BeconPort", "ControlStorePort", "Reading"]
+class ReadSink(Protocol):
+    """Where every read of an event's facilities is kept as evidence (optional)."""
+
+    def record_reads(self, reads: Sequence[HvacRead]) -> None: ...
+
+
+__all__ = ["Answer", "BeconPort", "ControlStorePort", "ReadSink", "Reading"]

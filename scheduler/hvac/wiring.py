@@ -24,6 +24,7 @@ from scheduler.hvac.controller import HvacController
 from scheduler.hvac.planning import Settings
 from scheduler.store.control import ControlStore
 from scheduler.store.fenced import Fence
+from scheduler.store.reads import ReadStore
 
 #: Restore slots: at most this many over ``hvac.restore_stagger`` (30 s apart over 10 min)...
 RESTORE_SLOTS = 20
@@ -61,6 +62,8 @@ async def hvac_control(
         yield NoHvac()
         return
     async with BeconClient.from_config(config.becon, transport=transport, clock=clock) as client:
+        reads = ReadStore(sql, config.hvac.reads_retention, fence)
+        store = ControlStore(sql, fence)
         yield HvacController(
-            client, ControlStore(sql, fence), config.hvac.targets, settings_from(config), clock
+            client, store, config.hvac.targets, settings_from(config), clock, reads=reads
         )

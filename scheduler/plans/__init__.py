@@ -9,7 +9,7 @@ describes the format for editors. The format is documented in
 ``docs/plan-format.md``.
 """
 
-from scheduler.plans.loader import load_plans, parse_plan, resolve_plan_paths
+from scheduler.plans.loader import load_plan_set, load_plans, parse_plan, resolve_plan_paths
 from scheduler.plans.schema import plan_json_schema
 
-__all__ = ["load_plans", "parse_plan", "plan_json_schema", "resolve_plan_paths"]
+__all__ = ["load_plan_set", "load_plans", "parse_plan", "plan_json_schema", "resolve_plan_paths"]

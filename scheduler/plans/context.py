@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from scheduler.domain.dr_programs import ProgramRules
 from scheduler.domain.events import PlanEvent
 from scheduler.plans.content import ContentBuilder
 from scheduler.plans.model import ID_CHARS, DstPolicy
@@ -23,6 +24,15 @@ class Located:
 
     def where(self, file: str) -> str:
         return f"{file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class LocatedRules:
+    """A DR program's rules with the position of its ``dr_programs`` entry."""
+
+    rules: ProgramRules
+    line: int
+    col: int
 
 
 @dataclass

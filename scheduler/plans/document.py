@@ -11,8 +11,16 @@ from zoneinfo import ZoneInfo
 
 from scheduler.domain.events import PlanEvent
 from scheduler.plans.content import LISTS, ContentBuilder, merge_defaults
-from scheduler.plans.context import Context, Located, check_id, label
-from scheduler.plans.model import ID_MAX, Defaults, DstPolicy, EventShape, PlanHead
+from scheduler.plans.context import Context, Located, LocatedRules, check_id, label
+from scheduler.plans.dr_rules import build_rules
+from scheduler.plans.model import (
+    ID_MAX,
+    Defaults,
+    DrProgramShape,
+    DstPolicy,
+    EventShape,
+    PlanHead,
+)
 from scheduler.plans.nodes import YNode, compose
 from scheduler.plans.problems import Problems
 from scheduler.plans.programs import expand_program
@@ -20,22 +28,46 @@ from scheduler.plans.shape import validate
 from scheduler.plans.times import TimeProblem, parse_moment, resolve_local, zone
 
 
-def parse_document(text: str, file: str) -> tuple[list[Located], Problems]:
-    """Every event of one document, and every problem found in it."""
+def parse_document(text: str, file: str) -> tuple[list[Located], list[LocatedRules], Problems]:
+    """Every event and DR program of one document, and every problem found in it."""
     problems = Problems(file)
     root = compose(text, problems)
     if root is None:
-        return [], problems
+        return [], [], problems
     if not root.is_map:
         problems.add(root.line, root.col, "a plan must be a mapping with events and/or programs")
-        return [], problems
+        return [], [], problems
     context = _context(root, file, problems)
     located: list[Located] = []
     for item in _items(root, "events", problems):
         located.extend(_event(item, context))
     for item in _items(root, "programs", problems):
         located.extend(expand_program(item, context))
-    return located, problems
+    rules = [r for item in _items(root, "dr_programs", problems) if (r := _rules(item, context))]
+    return located, rules, problems
+
+
+def _rules(item: YNode, context: Context) -> LocatedRules | None:
+    """One ``dr_programs`` entry; None after reporting its problems."""
+    what = label("DR program", item)
+    shape = validate(DrProgramShape, item, context.problems, what)
+    if shape is None:
+        return None
+    before = context.problems.reported
+    check_id(shape.id, ID_MAX, item, context.problems)
+
+    def report(key: str, message: str) -> None:
+        node: YNode | None = item
+        for part in key.split("."):
+            node = node.child(part) if node is not None else None
+        where = (node.line, node.col) if node is not None else (item.line, item.col)
+        context.problems.at(where, f"{what}: {message}")
+
+    where = f"{context.file}:{item.line}:{item.col}"
+    rules = build_rules(shape, context.tz, report, where)
+    if rules is None or context.problems.reported != before:
+        return None
+    return LocatedRules(rules, item.line, item.col)
 
 
 def _context(root: YNode, file: str, problems: Problems) -> Context:
@@ -101,6 +133,7 @@ def _event(item: YNode, context: Context) -> list[Located]:
         targets=content.targets,
         name=shape.name,
         source=f"{context.file}:{item.line}",
+        dr_program=shape.program,
     )
     return [Located(event, item.line, item.col)]
 

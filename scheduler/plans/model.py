@@ -78,6 +78,9 @@ class _Content(_Shape):
     """What an event asks of whom: the keys ``defaults`` may supply."""
 
     name: str | None = Field(default=None, description="Human name of the event.")
+    program: NonEmpty | None = Field(
+        default=None, description="The DR program (dr_programs[].id) whose rules the event obeys."
+    )
     vtn_id: NonEmpty | None = Field(default=None, description="VTN id (vtnID).")
     targets: list[Target] | None = Field(default=None, min_length=1)
     signals: list[SignalShape] | None = Field(default=None, min_length=1)
@@ -117,14 +120,79 @@ class ProgramShape(_Content):
     dst: DstPolicy | None = None
 
 
+Weekday = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+Count = Annotated[int, Strict(), Field(ge=0)]
+
+
+class DateRange(_Shape):
+    from_: str = Field(alias="from", description="First day, MM-DD.")
+    until: str = Field(description="Last day, MM-DD (inclusive); before from wraps the year.")
+
+
+class ClockRange(_Shape):
+    from_: str = Field(alias="from", description="Earliest local start, HH:MM.")
+    until: str = Field(description="Latest local end, HH:MM.")
+
+
+class EventLimits(_Shape):
+    day: Count | None = None
+    week: Count | None = Field(default=None, description="ISO week, Monday to Sunday.")
+    month: Count | None = None
+    season: Count | None = None
+
+
+class HourLimits(_Shape):
+    month: Annotated[float, Strict(), Field(ge=0)] | None = None
+    season: Annotated[float, Strict(), Field(ge=0)] | None = None
+
+
+class OptOutBudgetShape(_Shape):
+    count: Count | None = Field(default=None, description="Opt-outs per facility a season.")
+    share: Annotated[float, Strict(), Field(ge=0, le=1)] | None = Field(
+        default=None, description="Share of the facility's event hours, 0–1 (0.35 = 35 %)."
+    )
+
+
+class DrProgramShape(_Shape):
+    """A DR program's rules; events name it with ``program:``. Every rule is optional."""
+
+    id: str = Field(
+        description="Program id: 1–64 of A-Z a-z 0-9 . _ -",
+        json_schema_extra={"pattern": ID_PATTERN},
+    )
+    name: str | None = None
+    timezone: str | None = Field(
+        default=None, description="IANA zone of days and hours (default: the plan's timezone)."
+    )
+    season: DateRange | None = Field(default=None, description="Yearly season; may wrap.")
+    days: list[Weekday] | None = Field(default=None, min_length=1, description="Allowed days.")
+    hours: ClockRange | None = Field(default=None, description="Allowed local hours.")
+    exclude_holidays: str | None = Field(
+        default=None, description="No events on public holidays of a country (US) or US-CA."
+    )
+    max_duration: str | None = Field(default=None, description="Longest event: 4h.")
+    min_rest: str | None = Field(
+        default=None, description="Least time between two events on the same VEN: 20h."
+    )
+    max_events: EventLimits | None = Field(default=None, description="Events per VEN per period.")
+    max_event_hours: HourLimits | None = Field(
+        default=None, description="Event hours per VEN per month / season."
+    )
+    opt_out_budget: OptOutBudgetShape | None = Field(
+        default=None, description="Opt-outs a facility may make in a season."
+    )
+
+
 class PlanHead(_Shape):
-    """The top level; ``defaults``, ``events`` and ``programs`` are checked item by item."""
+    """The top level; ``defaults``, ``events``, ``programs`` and ``dr_programs`` are checked
+    item by item."""
 
     timezone: str | None = Field(default=None, description="IANA zone of local times.")
     dst: DstPolicy = DstPolicy()
     defaults: Any = None
     events: Any = None
     programs: Any = None
+    dr_programs: Any = None
 
 
 class PlanFile(PlanHead):
@@ -133,3 +201,6 @@ class PlanFile(PlanHead):
     defaults: Defaults | None = None
     events: list[EventShape] = Field(default_factory=list)
     programs: list[ProgramShape] = Field(default_factory=list)
+    dr_programs: list[DrProgramShape] = Field(
+        default_factory=list, description="DR programs with their rules (referenced by program:)."
+    )

@@ -185,4 +185,5 @@ def _event(
         name=shape.name,
         program_id=shape.id,
         source=source,
+        dr_program=shape.program,
     )

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from scheduler import metrics
 from scheduler.clock import Clock
+from scheduler.domain.dr_programs import ProgramRules
 from scheduler.domain.events import PlanEvent
 from scheduler.domain.lifecycle import TERMINAL, Source, Status, Transition
 from scheduler.engine.model import EventView, Intent, IntentKind
@@ -25,6 +26,7 @@ from scheduler.store import events as repo
 from scheduler.store.fenced import Fence, FencedStore
 from scheduler.store.models import EventRow, IntentRow
 from scheduler.store.plan_apply import apply_plan
+from scheduler.store.programs import program_events
 
 
 class DaemonStore(FencedStore):
@@ -195,13 +197,23 @@ def _intent(row: IntentRow) -> Intent:
 
 
 def plan_applier(
-    engine: Engine, clock: Clock, fence: Fence | None = None
+    engine: Engine,
+    clock: Clock,
+    fence: Fence | None = None,
+    programs: Sequence[ProgramRules] = (),
 ) -> Callable[[list[str]], str]:
-    """``apply(patterns) -> summary``: what the daemon runs at start-up and on SIGHUP."""
+    """``apply(patterns) -> summary``: what the daemon runs at start-up and on SIGHUP.
+
+    The plan's events are checked against the DR program rules (``programs``
+    from the config plus the files'), counting the stored events of each program.
+    """
 
     def apply(patterns: list[str]) -> str:
         paths: list[Path] = resolve_plan_paths(patterns)
-        diff = apply_plan(engine, load_plans(paths), clock.now(), fence)
+        with Session(engine) as session:
+            past = program_events(session, for_plan=True)
+        events = load_plans(paths, programs=programs, past=past)
+        diff = apply_plan(engine, events, clock.now(), fence)
         return describe(diff)
 
     return apply

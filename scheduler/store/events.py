@@ -42,6 +42,7 @@ def event_columns(event: PlanEvent) -> dict[str, object]:
         "vtn_id": event.vtn_id,
         "name": event.name,
         "program_id": event.program_id,
+        "dr_program": event.dr_program,
         "source": event.source,
         "fingerprint": event.fingerprint(),
     }
@@ -126,6 +127,7 @@ def to_plan_event(row: EventRow) -> PlanEvent:
         name=row.name,
         program_id=row.program_id,
         source=row.source,
+        dr_program=row.dr_program,
     )
 
 

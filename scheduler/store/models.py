@@ -82,6 +82,8 @@ class EventRow(Base):
     vtn_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str | None] = mapped_column(Text)
     program_id: Mapped[str | None] = mapped_column(String(200))
+    #: The DR program whose rules the event obeys (``program:``), for counting.
+    dr_program: Mapped[str | None] = mapped_column(String(200), index=True)
     source: Mapped[str] = mapped_column(Text, default="")
     fingerprint: Mapped[str] = mapped_column(String(64))
     revision: Mapped[int] = mapped_column(Integer, default=1)
@@ -194,6 +196,7 @@ leader_lease = Table(
     CheckConstraint("id = 1", name="single_row"),
 )
 
-# HVAC control records live in their own module on this metadata; importing it here
+# HVAC control records and reads live in their own modules on this metadata; importing them here
 # lets Alembic's autogenerate and ``metadata.create_all`` see them.
 from scheduler.store import control as _control  # noqa: E402, F401
+from scheduler.store import reads as _reads  # noqa: E402, F401

@@ -85,3 +85,39 @@ def test_example_config_is_valid(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, text), {})
     assert config.hvac.targets[1].facilities == ["IDU-0201"]
     assert config.becon.secret_key.get_secret_value() == "becon-key-value"
+
+
+def test_dr_programs_in_the_config_become_rules(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "dr_programs:\n"
+        "  - id: winter\n"
+        "    timezone: America/New_York\n"
+        '    season: {from: "11-01", until: "03-31"}\n'
+        "    max_events: {month: 5}\n"
+        "    opt_out_budget: {count: 3}\n",
+    )
+    (rules,) = load_config(path, {}).program_rules()
+    assert rules.program_id == "winter"
+    assert rules.season is not None
+    assert rules.season.wraps
+    assert rules.opt_out_budget is not None
+    assert rules.opt_out_budget.count == 3
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("{id: w, max_events: {month: 5}}", "dr_programs[0].timezone: Field required"),
+        (
+            "{id: w, timezone: America/New_York, hours: {from: '20:00', until: '08:00'}}",
+            "dr_programs[0]: hours: until 08:00 is not after from 20:00",
+        ),
+    ],
+)
+def test_bad_dr_programs_in_the_config_name_the_key(
+    tmp_path: Path, entry: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, f"dr_programs:\n  - {entry}\n"), {})
+    assert [p.message for p in caught.value.problems] == [message]

@@ -63,3 +63,22 @@ def test_postgresql_sessions_end_idle_transactions(pg_url: str) -> None:
     finally:
         engine.dispose()
     assert timeout == "30s"
+
+
+def test_revision_0006_downgrades_and_upgrades_again(db_url: str) -> None:
+    from alembic import command
+
+    from scheduler.store.migrate import alembic_config
+
+    upgrade(db_url)
+    engine = open_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0002")
+        assert "hvac_reads" not in inspect(engine).get_table_names()
+        assert "dr_program" not in {c["name"] for c in inspect(engine).get_columns("events")}
+    finally:
+        engine.dispose()
+    assert upgrade(db_url) == ("0002", head())

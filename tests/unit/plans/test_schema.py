@@ -129,7 +129,14 @@ def test_schema_is_draft_2020_12_json() -> None:
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert json.loads(json.dumps(schema)) == schema
     assert schema["additionalProperties"] is False
-    assert set(schema["properties"]) == {"timezone", "dst", "defaults", "events", "programs"}
+    assert set(schema["properties"]) == {
+        "timezone",
+        "dst",
+        "defaults",
+        "events",
+        "programs",
+        "dr_programs",
+    }
     program = schema["$defs"]["ProgramShape"]
     assert "from" in program["properties"]
     assert "from_" not in program["properties"]
