@@ -137,7 +137,7 @@ def _dr(
         retry = tracking.resubmit_tried == event.revision
         return _at_or_later(_resubmit(event), _retry_due(tracking, policy) if retry else None, now)
     assert event.request_id is not None  # every submitted status has one
-    due = next_poll_at(tracking.last_contact, now, event.start, event.end, event.status)
+    due = next_poll_at(tracking.last_contact, now, event.runs_from, event.runs_until, event.status)
     return _at_or_later(Poll(event.event_id, event.request_id), due, now)
 
 
@@ -184,15 +184,18 @@ def _resubmit(event: EventView) -> Resubmit:
 def _hvac(
     event: EventView, tracking: Tracking, now: datetime, policy: Policy
 ) -> tuple[list[Action], datetime | None]:
-    """Prefetch facility states before the window; stop control when it ends."""
+    """Prefetch facility states before the window; stop control when it ends.
+
+    The window is the one the DR service runs (``runs_from``/``runs_until``).
+    """
     if tracking.hvac == HvacPhase.STARTED:
-        if now >= event.end:
+        if now >= event.runs_until:
             return [HvacStop(event.event_id, "window ended")], None
-        return [], event.end
+        return [], event.runs_until
     submitted = event.status in (Status.PENDING, Status.STANDBY, Status.ACTIVE)
-    if tracking.hvac != HvacPhase.NONE or not submitted or now >= event.end:
+    if tracking.hvac != HvacPhase.NONE or not submitted or now >= event.runs_until:
         return [], None
-    prepare_at = event.start - policy.prefetch_lead
+    prepare_at = event.runs_from - policy.prefetch_lead
     return _at_or_later(HvacPrepare(event.event_id), prepare_at, now)
 
 

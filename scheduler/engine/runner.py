@@ -21,6 +21,7 @@ import structlog
 from scheduler import metrics
 from scheduler.clock import Clock
 from scheduler.domain.lifecycle import Source, Status, transition
+from scheduler.domain.outside import OutsideCall
 from scheduler.engine import actions as act
 from scheduler.engine.decide import Decision, Policy, decide
 from scheduler.engine.dr import DrEffects
@@ -177,8 +178,13 @@ class Engine:
         event_id = view.event_id
         if phase == HvacPhase.STOPPED and self.memory.get(event_id, Tracking()).hvac == phase:
             return
-        event = await self.db(self.store.plan_event, event_id)
         now = self.clock.now()
+        if phase == HvacPhase.STARTED:
+            verdict = view.may(OutsideCall.START_CONTROL, now)
+            if not verdict.allowed:
+                log.warning("hvac.start_refused", event_id=event_id, reason=verdict.reason)
+                return
+        event = await self.db(self.store.running_event, event_id)
         calls = {
             HvacPhase.PREPARED: lambda: self.hvac.prepare(event, now),
             HvacPhase.STARTED: lambda: self.hvac.start(event, now),
