@@ -221,8 +221,9 @@ class ControlStore(FencedStore):
         return found
 
     def plan_event(self, event_id: str) -> PlanEvent:
+        """The revision the DR service runs (HVAC control follows it, issue 10)."""
         with self._read() as session:
-            return repo.to_plan_event(repo.get_row(session, event_id))
+            return repo.running_event(repo.get_row(session, event_id))
 
     def unstarted_events(self, now: datetime) -> list[PlanEvent]:
         started = (
@@ -239,7 +240,7 @@ class ControlStore(FencedStore):
             .order_by(EventRow.start, EventRow.event_id)
         )
         with self._read() as session:
-            return [repo.to_plan_event(row) for row in session.scalars(query)]
+            return [repo.running_event(row) for row in session.scalars(query)]
 
 
 # -- reads for the CLI ---------------------------------------------------------

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import cast
+from datetime import UTC, datetime
+from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session
@@ -127,6 +127,55 @@ def to_plan_event(row: EventRow) -> PlanEvent:
         program_id=row.program_id,
         source=row.source,
     )
+
+
+def running_event(row: EventRow) -> PlanEvent:
+    """The revision the DR service runs: the submitted content, else the stored one."""
+    content = row.submitted_content
+    if content is None or row.submitted_revision == row.revision:
+        return to_plan_event(row)
+    return from_content(content, program_id=row.program_id, source=row.source)
+
+
+def running_window(row: EventRow) -> tuple[datetime, datetime] | None:
+    """The submitted revision's window when it differs from the stored one, else None."""
+    content = row.submitted_content
+    if content is None or row.submitted_revision == row.revision:
+        return None
+    return _instant(content["start"]), _instant(content["end"])
+
+
+def from_content(content: dict[str, Any], *, program_id: str | None, source: str) -> PlanEvent:
+    """The inverse of :meth:`PlanEvent.content`."""
+    return PlanEvent(
+        event_id=content["event_id"],
+        vtn_id=content["vtn_id"],
+        start=_instant(content["start"]),
+        end=_instant(content["end"]),
+        signals=tuple(
+            Signal(
+                signal_id=s["signal_id"],
+                name=s["name"],
+                type=s["type"],
+                targets=tuple(s["targets"]),
+                min_temp=s["min_temp"],
+                max_temp=s["max_temp"],
+                temp_offset=s["temp_offset"],
+                unit=TempUnit(s["unit"]) if s["unit"] else None,
+            )
+            for s in content["signals"]
+        ),
+        targets=tuple(
+            EventTarget(t["ven_id"], tuple(t["resource_ids"])) for t in content["targets"]
+        ),
+        name=content["name"],
+        program_id=program_id,
+        source=source,
+    )
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def to_transition(row: TransitionRow) -> Transition:

@@ -211,18 +211,23 @@ class RecordingHvac:
     calls: list[tuple[str, str]] = field(default_factory=list)
     wake_ups: list[datetime] = field(default_factory=list)
     ticks: list[datetime] = field(default_factory=list)
+    #: The event content each call point was given, and when: (call, event, now).
+    given: list[tuple[str, PlanEvent, datetime]] = field(default_factory=list)
 
     async def reconcile(self, now: datetime) -> None:
         self.calls.append(("reconcile", ""))
 
     async def prepare(self, event: PlanEvent, now: datetime) -> None:
         self.calls.append(("prepare", event.event_id))
+        self.given.append(("prepare", event, now))
 
     async def start(self, event: PlanEvent, now: datetime) -> None:
         self.calls.append(("start", event.event_id))
+        self.given.append(("start", event, now))
 
     async def stop(self, event: PlanEvent, now: datetime, reason: str) -> None:
         self.calls.append(("stop", f"{event.event_id}: {reason}"))
+        self.given.append(("stop", event, now))
 
     async def due(self, now: datetime) -> datetime | None:
         return min(self.wake_ups, default=None)
