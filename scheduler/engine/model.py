@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from scheduler.domain.lifecycle import Status
 from scheduler.domain.outside import OutsideCall, Verdict, may_touch_outside
+from scheduler.domain.request_ids import request_id_for
 
 
 class IntentKind(StrEnum):
@@ -105,12 +106,4 @@ class Tracking:
     delete_tried: bool = False
 
 
-def request_id_for(event_id: str, revision: int, previous_request_id: str | None) -> str:
-    """``<id>`` for the first submission, ``<id>-r<N>`` for a re-submission of revision N.
-
-    A request id is never reused: the DR service keeps deleted ids, and a
-    re-submission of the same id would be answered 409.
-    """
-    if previous_request_id is None:
-        return event_id
-    return f"{event_id}-r{revision}"
+__all__ = ["EventView", "HvacPhase", "Intent", "IntentKind", "Tracking", "request_id_for"]
