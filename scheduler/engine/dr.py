@@ -299,7 +299,8 @@ class DrEffects:
         """Too late to delete (no longer pending): learn the status; a cancel becomes local.
 
         A change (not a cancel) is then not applied: the DR service runs the
-        revision it has. The timeline says so, since it last said the daemon
+        revision it has. The move past ``pending`` the poll records says so
+        in the timeline (``store.events.move``), which last said the daemon
         would delete and re-submit.
         """
         log.warning(
@@ -307,17 +308,9 @@ class DrEffects:
             event_id=view.event_id,
             request_id=intent.request_id,
             error=str(exc),
+            message_id=exc.message_id,
         )
-        note = None
-        if not view.cancel_requested:
-            detail = (
-                f"revision {view.revision} not applied: the DR service refused to delete "
-                f"request {intent.request_id} ({api_detail(exc)}); it runs revision "
-                f"{intent.revision}"
-            )
-            now = self._engine.clock.now()
-            note = Transition(view.event_id, view.status, view.status, now, Source.API, detail)
-        await self._end(intent, "refused", note)
+        await self._end(intent, "refused", None)
         await self._poll(view, intent.request_id)
 
     async def _resubmit(self, view: EventView, action: act.Resubmit) -> None:

@@ -210,8 +210,14 @@ def get_row(session: Session, event_id: str) -> EventRow:
     return row
 
 
-def stored_events(session: Session) -> dict[str, StoredEvent]:
-    """Every stored event as the plan diff sees it (columns only, no children)."""
+def stored_events(session: Session, *, lock: bool = False) -> dict[str, StoredEvent]:
+    """Every stored event as the plan diff sees it (columns only, no children).
+
+    ``lock``: ``SELECT ... FOR UPDATE`` (PostgreSQL; SQLite's ``BEGIN
+    IMMEDIATE`` already serialises writers), so no status can move between
+    the diff and the writes decided from it (issue 10, bug 9). Rows are
+    locked in id order, the same in every apply.
+    """
     query = select(
         EventRow.event_id,
         EventRow.status,
@@ -219,6 +225,8 @@ def stored_events(session: Session) -> dict[str, StoredEvent]:
         EventRow.source,
         EventRow.cancel_requested,
     )
+    if lock:
+        query = query.order_by(EventRow.event_id).with_for_update()
     return {
         r.event_id: StoredEvent(
             r.event_id, Status(r.status), r.fingerprint, r.source, r.cancel_requested
@@ -247,8 +255,37 @@ def move(session: Session, change: Transition) -> bool:
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return False
-    record_transitions(session, [change])
+    record_transitions(session, [change, *_not_applied(session, change)])
     return True
+
+
+#: Moves that end the time a change may still be re-submitted (only pending can be deleted).
+_PAST_PENDING = (Status.STANDBY, Status.ACTIVE, Status.COMPLETED)
+
+
+def _not_applied(session: Session, change: Transition) -> list[Transition]:
+    """The note a move past ``pending`` adds when a later revision was never submitted.
+
+    The DR service runs the submitted revision; the timeline last said the
+    daemon would re-submit the change (issue 10, bug 9: a plan apply just
+    before the move, or a DELETE the service refused).
+    """
+    if change.from_status != Status.PENDING or change.to_status not in _PAST_PENDING:
+        return []
+    row = session.execute(
+        select(EventRow.revision, EventRow.submitted_revision, EventRow.request_id).where(
+            EventRow.event_id == change.event_id
+        )
+    ).one()
+    if row.submitted_revision is None or row.revision <= row.submitted_revision:
+        return []
+    detail = (
+        f"revision {row.revision} not applied: the DR service moved request "
+        f"{row.request_id} to {change.to_status.value} before it could be deleted and "
+        f"re-submitted; it runs revision {row.submitted_revision}"
+    )
+    status = change.to_status
+    return [Transition(change.event_id, status, status, change.at, Source.API, detail)]
 
 
 def bump_plan_revision(session: Session, at: datetime) -> int:
