@@ -3,8 +3,9 @@
 All or nothing: a refused change (see :mod:`scheduler.plans.diff`) writes
 nothing. The statuses the diff is decided from are locked until the commit
 (``SELECT ... FOR UPDATE`` on PostgreSQL): the daemon's status moves and
-submissions wait for the apply, or the apply sees them (issue 10, bug 9). Idempotent: the same files applied twice leave the database as the
-first apply did (not even the plan revision moves).
+submissions wait for the apply, or the apply sees them (issue 10, bug 9).
+Idempotent: the same files applied twice leave the database as the first
+apply did (not even the plan revision moves).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ timeout makes it fail at once), so the interleaving is the same every run.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -47,7 +48,7 @@ class Writer:
     def run(self) -> None:
         try:
             self.write()
-        except BaseException as exc:  # noqa: BLE001  # any failure means "not written"
+        except BaseException as exc:  # any failure means "not written"
             self.error = exc
         finally:
             self.done.set()
@@ -94,7 +95,7 @@ def apply_with(
     error = None
     try:
         cli.apply_events(plan, NOW)
-    except BaseException as exc:  # noqa: BLE001  # reported to the test
+    except BaseException as exc:  # reported to the test
         error = exc
     thread.join(WAIT)
     assert writer.done.is_set()
@@ -135,7 +136,7 @@ def test_a_change_racing_a_status_move_is_decided_from_the_status_it_writes_over
     error = apply_with(monkeypatch, cli, writer, [changed])
     timeline = cli.timeline("ev")
     # Every line of the timeline starts from the status the one before it left.
-    for before, after in zip(timeline, timeline[1:], strict=False):
+    for before, after in itertools.pairwise(timeline):
         assert after.from_status == before.to_status, [
             (t.from_status, t.to_status, t.detail) for t in timeline
         ]
