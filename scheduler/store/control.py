@@ -37,6 +37,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from scheduler.domain.events import PlanEvent, TempUnit
 from scheduler.domain.hvac import FacilityKey, Mode
 from scheduler.domain.lifecycle import Status
+from scheduler.domain.outside import OutsideCall, may_touch_outside
 from scheduler.hvac.records import HELD, OPEN, ControlRecord, ControlState
 from scheduler.store import events as repo
 from scheduler.store.fenced import FencedStore
@@ -240,7 +241,22 @@ class ControlStore(FencedStore):
             .order_by(EventRow.start, EventRow.event_id)
         )
         with self._read() as session:
-            return [repo.running_event(row) for row in session.scalars(query)]
+            return [
+                repo.running_event(row) for row in session.scalars(query) if _may_start(row, now)
+            ]
+
+
+def _may_start(row: EventRow, now: datetime) -> bool:
+    """The rule every HVAC start asks (cancel recorded? the running revision's window over?)."""
+    running = repo.running_window(row)
+    verdict = may_touch_outside(
+        OutsideCall.START_CONTROL,
+        now=now,
+        stored_end=row.end,
+        running_end=running[1] if running else None,
+        cancel_requested=row.cancel_requested,
+    )
+    return verdict.allowed
 
 
 # -- reads for the CLI ---------------------------------------------------------
