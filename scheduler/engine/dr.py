@@ -155,12 +155,14 @@ class DrEffects:
 
     async def _found(self, intent: Intent, view: EventView, remote: RemoteRequest) -> None:
         status = remote.status or Status.PENDING
+        now = self._engine.clock.now()
         outcome = on_remote_status(
             view.event_id,
             view.status,
             status,
-            at=self._engine.clock.now(),
+            at=now,
             detail=f"request {intent.request_id} found at the DR service",
+            may_start=view.may(OutsideCall.START_CONTROL, now),
         )
         await self._end(intent, "created", outcome.transition)
         await self._after(view, outcome.hvac, outcome.hvac_reason)
@@ -242,8 +244,14 @@ class DrEffects:
 
     async def apply_remote(self, view: EventView, status: Status, detail: str) -> None:
         engine = self._engine
+        now = engine.clock.now()
         outcome = on_remote_status(
-            view.event_id, view.status, status, at=engine.clock.now(), detail=detail
+            view.event_id,
+            view.status,
+            status,
+            at=now,
+            detail=detail,
+            may_start=view.may(OutsideCall.START_CONTROL, now),
         )
         if outcome.transition is None or not await engine.db(
             engine.store.record, outcome.transition

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.lifecycle import TERMINAL, Source, Status, Transition
+from scheduler.domain.outside import running_revision
 from scheduler.errors import DrschedError
 from scheduler.plans.diff import StoredEvent
 from scheduler.store.models import (
@@ -131,18 +132,29 @@ def to_plan_event(row: EventRow) -> PlanEvent:
 
 def running_event(row: EventRow) -> PlanEvent:
     """The revision the DR service runs: the submitted content, else the stored one."""
-    content = row.submitted_content
-    if content is None or row.submitted_revision == row.revision:
+    content = _running_content(row)
+    if content is None:
         return to_plan_event(row)
     return from_content(content, program_id=row.program_id, source=row.source)
 
 
 def running_window(row: EventRow) -> tuple[datetime, datetime] | None:
-    """The submitted revision's window when it differs from the stored one, else None."""
-    content = row.submitted_content
-    if content is None or row.submitted_revision == row.revision:
+    """The running revision's window when it is not the stored one, else None."""
+    content = _running_content(row)
+    if content is None:
         return None
     return _instant(content["start"]), _instant(content["end"])
+
+
+def _running_content(row: EventRow) -> dict[str, Any] | None:
+    """The submitted content, when the DR service runs another revision than the stored one.
+
+    None also for requests submitted before the content was recorded: they
+    follow the stored revision.
+    """
+    if running_revision(row.revision, row.submitted_revision) == row.revision:
+        return None
+    return row.submitted_content
 
 
 def from_content(content: dict[str, Any], *, program_id: str | None, source: str) -> PlanEvent:
