@@ -225,10 +225,12 @@ def get_row(session: Session, event_id: str) -> EventRow:
 def stored_events(session: Session, *, lock: bool = False) -> dict[str, StoredEvent]:
     """Every stored event as the plan diff sees it (columns only, no children).
 
-    ``lock``: ``SELECT ... FOR UPDATE`` (PostgreSQL; SQLite's ``BEGIN
-    IMMEDIATE`` already serialises writers), so no status can move between
-    the diff and the writes decided from it (issue 10, bug 9). Rows are
-    locked in id order, the same in every apply.
+    ``lock``: the events the daemon may still move are read ``FOR UPDATE``
+    (PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already serialises writers),
+    so no status moves between the diff and the writes decided from it
+    (issue 10, bug 9); in id order, the same in every apply. Terminal events
+    never move again: they are read after, without a lock (one that ended
+    meanwhile is not locked by the first read, and is seen by the second).
     """
     query = select(
         EventRow.event_id,
@@ -238,12 +240,16 @@ def stored_events(session: Session, *, lock: bool = False) -> dict[str, StoredEv
         EventRow.cancel_requested,
     )
     if lock:
-        query = query.order_by(EventRow.event_id).with_for_update()
+        live = query.where(EventRow.status.in_(NOT_TERMINAL)).order_by(EventRow.event_id)
+        done = query.where(EventRow.status.not_in(NOT_TERMINAL))
+        rows = [*session.execute(live.with_for_update()), *session.execute(done)]
+    else:
+        rows = list(session.execute(query))
     return {
         r.event_id: StoredEvent(
             r.event_id, Status(r.status), r.fingerprint, r.source, r.cancel_requested
         )
-        for r in session.execute(query)
+        for r in rows
     }
 
 
