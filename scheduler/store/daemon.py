@@ -138,12 +138,15 @@ class DaemonStore(FencedStore):
 def _record_submission(session: Session, intent: Intent, at: datetime) -> None:
     """The request being created and the content it carries (what the DR service will run).
 
-    Raises :class:`UnknownEventError` when the event is gone (a plan apply
-    removed it): no intent, no POST.
+    The content is the stored revision now, which the POST sends: a plan
+    apply since the engine decided makes it later than ``intent.revision``,
+    and ``submitted_revision`` says which it is. Raises
+    :class:`UnknownEventError` when the event is gone (a plan apply removed
+    it): no intent, no POST.
     """
     row = repo.get_row(session, intent.event_id)
     row.request_id = intent.request_id
-    row.submitted_revision = intent.revision
+    row.submitted_revision = row.revision
     row.submitted_content = repo.to_plan_event(row).content()
     row.updated_at = at
 
