@@ -147,7 +147,7 @@ def _record_submission(session: Session, intent: Intent, at: datetime) -> None:
     row = repo.get_row(session, intent.event_id)
     row.request_id = intent.request_id
     row.submitted_revision = row.revision
-    row.submitted_content = repo.to_plan_event(row).content()
+    row.submitted_content = repo.submitted_content(repo.to_plan_event(row), row.revision)
     row.updated_at = at
 
 

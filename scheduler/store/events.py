@@ -149,12 +149,20 @@ def running_window(row: EventRow) -> tuple[datetime, datetime] | None:
 def _running_content(row: EventRow) -> dict[str, Any] | None:
     """The submitted content, when the DR service runs another revision than the stored one.
 
-    None also for requests submitted before the content was recorded: they
-    follow the stored revision.
+    None also when the content is not of that revision (a request submitted
+    by a release that did not record it, e.g. during a rolling upgrade):
+    control then follows the stored revision.
     """
-    if running_revision(row.revision, row.submitted_revision) == row.revision:
-        return None
-    return row.submitted_content
+    running = running_revision(row.revision, row.submitted_revision)
+    content = row.submitted_content
+    if running == row.revision or content is None or content.get("revision") != running:
+        return None  # a release before 0003 submitted it: no content of that revision
+    return content
+
+
+def submitted_content(event: PlanEvent, revision: int) -> dict[str, Any]:
+    """What ``events.submitted_content`` holds: the content sent, with its revision."""
+    return {**event.content(), "revision": revision}
 
 
 def from_content(content: dict[str, Any], *, program_id: str | None, source: str) -> PlanEvent:
