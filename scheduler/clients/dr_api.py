@@ -19,7 +19,7 @@ logs, errors or reprs.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Self
 from urllib.parse import quote
@@ -83,15 +83,27 @@ SIGNAL_TYPE_SPELLINGS: dict[str, str] = {t.lower(): t for t in SIGNAL_TYPES.valu
 DELETED_STATUS = Status.CANCELED
 
 
-def same_request(found: DrRequest, event: PlanEvent) -> bool:
-    """The request a GET found is ours: the same window (to the ms) and VTN."""
+def same_request(found: DrRequest, event: PlanEvent, request_id: str) -> bool:
+    """The request a GET found is the one we create: same id, VTN, window (to the ms), VENs.
+
+    Another event's request may share the window and VTN (issue 10, bug 8):
+    its VENs tell them apart. Contract: a service that echoes no targets is
+    taken at its window and VTN; resource ids are not compared (the service
+    may echo them differently).
+    """
     return (
-        found.vtn_id == event.vtn_id
+        found.request_id == request_id
+        and found.vtn_id == event.vtn_id
         and found.start is not None
         and found.end is not None
         and to_epoch_ms(found.start) == to_epoch_ms(event.start)
         and to_epoch_ms(found.end) == to_epoch_ms(event.end)
+        and (not found.targets or _vens(found.targets) == _vens(event.targets))
     )
+
+
+def _vens(targets: Sequence[EventTarget]) -> frozenset[str]:
+    return frozenset(t.ven_id for t in targets)
 
 
 def error_class(code: int | None, http_status: int) -> type[ApiError]:
@@ -436,7 +448,7 @@ class DrApiClient:
         request_id: str,
         conflict: AlreadyExistsError | None,
     ) -> CreateResult:
-        if not same_request(found, event):
+        if not same_request(found, event, request_id):
             raise AlreadyExistsError(
                 TITLE,
                 f"create {request_id}",

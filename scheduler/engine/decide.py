@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from scheduler.domain.lifecycle import Status
+from scheduler.domain.outside import OutsideCall
 from scheduler.engine.actions import (
     Action,
     CancelLocally,
@@ -138,7 +139,7 @@ def _dr(
         retry = tracking.resubmit_tried == event.revision
         return _at_or_later(_resubmit(event), _retry_due(tracking, policy) if retry else None, now)
     assert event.request_id is not None  # every submitted status has one
-    due = next_poll_at(tracking.last_contact, now, event.start, event.end, event.status)
+    due = next_poll_at(tracking.last_contact, now, event.runs_from, event.runs_until, event.status)
     return _at_or_later(Poll(event.event_id, event.request_id), due, now)
 
 
@@ -186,19 +187,25 @@ def _hvac(
     event: EventView, tracking: Tracking, now: datetime, policy: Policy
 ) -> tuple[list[Action], datetime | None]:
     """Prefetch facility states before the window; start control while active until it
-    has started (after a failure or a restart); stop control when the window ends."""
+    has started (after a failure or a restart); stop control when the window ends.
+
+    The window is the one the DR service runs (``runs_from``/``runs_until``); whether a
+    start may touch the outside world at all is the gate's call (``EventView.may``).
+    """
     if tracking.hvac == HvacPhase.STARTED:
-        if now >= event.end:
+        if now >= event.runs_until:
             return [HvacStop(event.event_id, "window ended")], None
-        return [], event.end
-    if tracking.hvac == HvacPhase.STOPPED or now >= event.end:
+        return [], event.runs_until
+    if tracking.hvac == HvacPhase.STOPPED or now >= event.runs_until:
         return [], None
-    if event.status == Status.ACTIVE and not event.cancel_requested:
+    if event.status == Status.ACTIVE:
+        if not event.may(OutsideCall.START_CONTROL, now).allowed:
+            return [], None
         return _at_or_later(HvacStart(event.event_id), tracking.hvac_retry_at, now)
     submitted = event.status in (Status.PENDING, Status.STANDBY)
     if tracking.hvac != HvacPhase.NONE or not submitted:
         return [], None
-    prepare_at = event.start - policy.prefetch_lead
+    prepare_at = event.runs_from - policy.prefetch_lead
     return _at_or_later(HvacPrepare(event.event_id), prepare_at, now)
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from scheduler.domain.lifecycle import Source, Status, Transition, transition
+from scheduler.domain.outside import OutsideCall, Verdict
 from scheduler.engine import actions as act
 from scheduler.engine.decide import MISSED_DETAIL
 from scheduler.engine.model import EventView, HvacPhase, Intent, IntentKind, request_id_for
@@ -106,8 +107,16 @@ class DrEffects:
         await self._create(intent, replace_status(view, Status.SUBMITTING))
 
     async def _create(self, intent: Intent, view: EventView) -> None:
-        """POST; record the outcome, or leave the intent open when it is unknown."""
-        event = await self._engine.db(self._engine.store.plan_event, intent.event_id)
+        """POST (if still allowed); record the outcome, or leave the intent open if unknown.
+
+        What goes out is the content recorded with the intent (``running_event``):
+        a plan change in between is a later revision, re-submitted in turn.
+        """
+        verdict = view.may(OutsideCall.POST, self._engine.clock.now())
+        if not verdict.allowed:
+            await self._not_sent(intent, view, verdict)
+            return
+        event = await self._engine.db(self._engine.store.running_event, intent.event_id)
         bound = log.bind(event_id=intent.event_id, request_id=intent.request_id)
         try:
             async with self._slots:
@@ -146,27 +155,47 @@ class DrEffects:
 
     async def _found(self, intent: Intent, view: EventView, remote: RemoteRequest) -> None:
         status = remote.status or Status.PENDING
+        now = self._engine.clock.now()
         outcome = on_remote_status(
             view.event_id,
             view.status,
             status,
-            at=self._engine.clock.now(),
+            at=now,
             detail=f"request {intent.request_id} found at the DR service",
+            may_start=view.may(OutsideCall.START_CONTROL, now),
         )
         await self._end(intent, "created", outcome.transition)
         await self._after(view, outcome.hvac, outcome.hvac_reason)
 
     async def _create_missing(self, intent: Intent, view: EventView) -> None:
-        """The POST never reached the DR service: send it now, unless the window is over."""
-        if self._engine.clock.now() >= view.end:
-            change = self._change(view, Status.FAILED, Source.CLOCK, MISSED_DETAIL)
-            await self._end(intent, "not sent", change)
+        """The POST never reached the DR service: send it now, if still allowed (``_create``)."""
+        verdict = view.may(OutsideCall.POST, self._engine.clock.now())
+        if not verdict.allowed:
+            await self._not_sent(intent, view, verdict)
             return
         if view.revision != intent.revision:
             await self._end(intent, "not sent", None)
             intent = Intent(intent.event_id, IntentKind.CREATE, intent.request_id, view.revision)
             await self._begin(intent, None)
         await self._create(intent, view)
+
+    async def _not_sent(self, intent: Intent, view: EventView, verdict: Verdict) -> None:
+        """A POST refused by :func:`may_touch_outside`: the event ends without the request."""
+        log.info(
+            "dr.post_refused",
+            event_id=view.event_id,
+            request_id=intent.request_id,
+            reason=verdict.reason,
+        )
+        if view.cancel_requested:
+            detail = (
+                f"canceled: request {intent.request_id} never reached the DR service, "
+                "and was not sent"
+            )
+            change = self._change(view, Status.CANCELED, Source.ADMIN, detail)
+        else:
+            change = self._change(view, Status.FAILED, Source.CLOCK, MISSED_DETAIL)
+        await self._end(intent, "not sent", change)
 
     # -- poll ------------------------------------------------------------------
 
@@ -187,17 +216,42 @@ class DrEffects:
         if remote is None:
             return
         if isinstance(remote, _Missing):
-            log.error("dr.request_missing", event_id=view.event_id, request_id=request_id)
+            await self._missing(view, request_id)
             return
         if remote.status is None:
             log.warning("dr.status_unknown", event_id=view.event_id, request_id=request_id)
             return
         await self.apply_remote(view, remote.status, f"request {request_id}")
 
+    async def _missing(self, view: EventView, request_id: str) -> None:
+        """The DR service no longer has the request (404): ask again until the window is over.
+
+        After it, nothing will ever answer for it: the event fails with the
+        reason in its timeline and HVAC control stops (issue 16, finding 4).
+        """
+        engine = self._engine
+        log.error("dr.request_missing", event_id=view.event_id, request_id=request_id)
+        if engine.clock.now() < view.runs_until:
+            return
+        detail = (
+            f"request {request_id} is no longer at the DR service (404 on poll) "
+            "and its window is over"
+        )
+        change = self._change(view, Status.FAILED, Source.API, detail)
+        if change is not None and await engine.db(engine.store.record, change):
+            log.info("event.transition", event_id=view.event_id, to="failed", detail=detail)
+            await engine.hvac_call(view, HvacPhase.STOPPED, "request missing at the DR service")
+
     async def apply_remote(self, view: EventView, status: Status, detail: str) -> None:
         engine = self._engine
+        now = engine.clock.now()
         outcome = on_remote_status(
-            view.event_id, view.status, status, at=engine.clock.now(), detail=detail
+            view.event_id,
+            view.status,
+            status,
+            at=now,
+            detail=detail,
+            may_start=view.may(OutsideCall.START_CONTROL, now),
         )
         if outcome.transition is None or not await engine.db(
             engine.store.record, outcome.transition
@@ -222,6 +276,11 @@ class DrEffects:
     async def _delete(self, intent: Intent, view: EventView) -> None:
         """DELETE (404 means already gone); then cancel, or re-submit the changed event."""
         bound = log.bind(event_id=view.event_id, request_id=intent.request_id)
+        verdict = view.may(OutsideCall.DELETE, self._engine.clock.now())
+        if not verdict.allowed:  # a re-submission whose window is over: keep what runs
+            bound.info("dr.delete_refused_locally", reason=verdict.reason)
+            await self._end(intent, "not sent", None)
+            return
         try:
             async with self._slots:
                 await self._api.delete(intent.request_id)
@@ -248,7 +307,8 @@ class DrEffects:
         """Too late to delete (no longer pending): learn the status; a cancel becomes local.
 
         A change (not a cancel) is then not applied: the DR service runs the
-        revision it has. The timeline says so, since it last said the daemon
+        revision it has. The move past ``pending`` the poll records says so
+        in the timeline (``store.events.move``), which last said the daemon
         would delete and re-submit.
         """
         log.warning(
@@ -256,17 +316,9 @@ class DrEffects:
             event_id=view.event_id,
             request_id=intent.request_id,
             error=str(exc),
+            message_id=exc.message_id,
         )
-        note = None
-        if not view.cancel_requested:
-            detail = (
-                f"revision {view.revision} not applied: the DR service refused to delete "
-                f"request {intent.request_id} ({api_detail(exc)}); it runs revision "
-                f"{intent.revision}"
-            )
-            now = self._engine.clock.now()
-            note = Transition(view.event_id, view.status, view.status, now, Source.API, detail)
-        await self._end(intent, "refused", note)
+        await self._end(intent, "refused", None)
         await self._poll(view, intent.request_id)
 
     async def _resubmit(self, view: EventView, action: act.Resubmit) -> None:

@@ -14,6 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from scheduler.domain.lifecycle import Status
+from scheduler.domain.outside import OutsideCall, Verdict, may_touch_outside
+from scheduler.domain.request_ids import request_id_for
 
 
 class IntentKind(StrEnum):
@@ -40,7 +42,9 @@ class EventView:
     ``request_id`` is the request last created (or being created) at the DR
     service, None before the first submission; ``submitted_revision`` is the
     revision that request carries, so ``revision > submitted_revision`` means
-    the plan changed after submission.
+    the plan changed after submission. ``running_start``/``running_end`` are
+    the window of that submitted revision (the one the DR service runs), None
+    when it is the stored one.
     """
 
     event_id: str
@@ -52,6 +56,28 @@ class EventView:
     submitted_revision: int | None = None
     cancel_requested: bool = False
     open_intent: Intent | None = None
+    running_start: datetime | None = None
+    running_end: datetime | None = None
+
+    @property
+    def runs_from(self) -> datetime:
+        """Start of the window the DR service runs (HVAC control follows it)."""
+        return self.running_start or self.start
+
+    @property
+    def runs_until(self) -> datetime:
+        """End of the window the DR service runs (HVAC control follows it)."""
+        return self.running_end or self.end
+
+    def may(self, call: OutsideCall, now: datetime) -> Verdict:
+        """May ``call`` go out for this event at ``now`` (:func:`may_touch_outside`)?"""
+        return may_touch_outside(
+            call,
+            now=now,
+            stored_end=self.end,
+            running_end=self.running_end,
+            cancel_requested=self.cancel_requested,
+        )
 
     @property
     def changed_since_submission(self) -> bool:
@@ -82,12 +108,4 @@ class Tracking:
     hvac_retry_at: datetime | None = None
 
 
-def request_id_for(event_id: str, revision: int, previous_request_id: str | None) -> str:
-    """``<id>`` for the first submission, ``<id>-r<N>`` for a re-submission of revision N.
-
-    A request id is never reused: the DR service keeps deleted ids, and a
-    re-submission of the same id would be answered 409.
-    """
-    if previous_request_id is None:
-        return event_id
-    return f"{event_id}-r{revision}"
+__all__ = ["EventView", "HvacPhase", "Intent", "IntentKind", "Tracking", "request_id_for"]

@@ -27,7 +27,15 @@ class EngineStore(Protocol):
         ...
 
     def plan_event(self, event_id: str) -> PlanEvent:
-        """The content of the event's current revision (what to POST)."""
+        """The content of the event's current (stored) revision."""
+        ...
+
+    def running_event(self, event_id: str) -> PlanEvent:
+        """The content of the revision submitted to the DR service (what it runs).
+
+        What a POST sends and what HVAC control follows; the stored revision
+        until a submission recorded another.
+        """
         ...
 
     def open_intents(self) -> Sequence[Intent]:

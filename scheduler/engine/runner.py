@@ -21,6 +21,7 @@ import structlog
 from scheduler import metrics
 from scheduler.clock import Clock
 from scheduler.domain.lifecycle import Source, Status, transition
+from scheduler.domain.outside import OutsideCall
 from scheduler.engine import actions as act
 from scheduler.engine.decide import Decision, Policy, decide
 from scheduler.engine.dr import DrEffects
@@ -189,12 +190,17 @@ class Engine:
         event_id = view.event_id
         if phase == HvacPhase.STOPPED and self.memory.get(event_id, Tracking()).hvac == phase:
             return
+        now = self.clock.now()
+        if phase == HvacPhase.STARTED:
+            verdict = view.may(OutsideCall.START_CONTROL, now)
+            if not verdict.allowed:
+                log.warning("hvac.start_refused", event_id=event_id, reason=verdict.reason)
+                return
         try:
-            event = await self.db(self.store.plan_event, event_id)
+            event = await self.db(self.store.running_event, event_id)
         except Exception:  # the engine retries the action; a start after its own pause
             self._start_failed(event_id, phase)
             raise
-        now = self.clock.now()
         calls = {
             HvacPhase.PREPARED: lambda: self.hvac.prepare(event, now),
             HvacPhase.STARTED: lambda: self.hvac.start(event, now),

@@ -44,6 +44,7 @@ from scheduler.clock import Clock
 from scheduler.domain.events import PlanEvent, Signal
 from scheduler.domain.hvac import Batch, FacilityKey, FacilityState, plan_control_batches
 from scheduler.domain.hvac_reads import ReadPhase, reads_of
+from scheduler.domain.outside import OutsideCall, may_touch_outside
 from scheduler.domain.targets import TargetSpec
 from scheduler.errors import StoreError
 from scheduler.hvac import transitions as move
@@ -117,6 +118,16 @@ class HvacController:
 
     async def start(self, event: PlanEvent, now: datetime) -> None:
         if event.event_id in self._stopped:
+            return
+        verdict = may_touch_outside(  # the engine asked too; no caller may start after the end
+            OutsideCall.START_CONTROL,
+            now=now,
+            stored_end=event.end,
+            running_end=None,
+            cancel_requested=False,
+        )
+        if not verdict.allowed:
+            self._log_event("hvac.start_refused", event.event_id, reason=verdict.reason)
             return
         prepared = self._prepared.get(event.event_id)
         if prepared is None or prepared.fingerprint != event.fingerprint():

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from scheduler.domain.dr_programs import ProgramRules
 from scheduler.domain.events import PlanEvent
+from scheduler.domain.request_ids import is_reserved_id
 from scheduler.plans.content import ContentBuilder
 from scheduler.plans.model import ID_CHARS, DstPolicy
 from scheduler.plans.nodes import YNode
@@ -80,4 +81,10 @@ def check_id(value: str, limit: int, node: YNode, problems: Problems) -> None:
     if not re.fullmatch(f"[{ID_CHARS}]{{1,{limit}}}", value):
         problems.at(
             node.where("id"), f"id {value!r} is not a valid id: use 1–{limit} of A-Z a-z 0-9 . _ -"
+        )
+    elif is_reserved_id(value):
+        problems.at(
+            node.where("id"),
+            f"id {value!r} ends like a re-submission's request id ('<id>-r<N>', which the "
+            "daemon uses when a pending event changes): rename it",
         )

@@ -46,6 +46,7 @@ from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 from scheduler.domain.events import PlanEvent, TempUnit
 from scheduler.domain.hvac import FacilityKey, Mode
 from scheduler.domain.lifecycle import Status
+from scheduler.domain.outside import OutsideCall, may_touch_outside
 from scheduler.errors import StoreError
 from scheduler.hvac.records import HELD, OPEN, ControlRecord, ControlState
 from scheduler.store import events as repo
@@ -276,8 +277,9 @@ class ControlStore(FencedStore):
         return found
 
     def plan_event(self, event_id: str) -> PlanEvent:
+        """The revision the DR service runs (HVAC control follows it, issue 10)."""
         with self._read() as session:
-            return repo.to_plan_event(repo.get_row(session, event_id))
+            return repo.running_event(repo.get_row(session, event_id))
 
     def started(self, event_id: str) -> bool:
         query = (
@@ -304,7 +306,22 @@ class ControlStore(FencedStore):
             .order_by(EventRow.start, EventRow.event_id)
         )
         with self._read() as session:
-            return [repo.to_plan_event(row) for row in session.scalars(query)]
+            return [
+                repo.running_event(row) for row in session.scalars(query) if _may_start(row, now)
+            ]
+
+
+def _may_start(row: EventRow, now: datetime) -> bool:
+    """The rule every HVAC start asks (cancel recorded? the running revision's window over?)."""
+    running = repo.running_window(row)
+    verdict = may_touch_outside(
+        OutsideCall.START_CONTROL,
+        now=now,
+        stored_end=row.end,
+        running_end=running[1] if running else None,
+        cancel_requested=row.cancel_requested,
+    )
+    return verdict.allowed
 
 
 def _key_is(event_id: str, key: FacilityKey) -> tuple[Any, ...]:

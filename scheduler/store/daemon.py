@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from scheduler import metrics
@@ -56,6 +56,10 @@ class DaemonStore(FencedStore):
         with self._read() as session:
             return repo.to_plan_event(repo.get_row(session, event_id))
 
+    def running_event(self, event_id: str) -> PlanEvent:
+        with self._read() as session:
+            return repo.running_event(repo.get_row(session, event_id))
+
     def open_intents(self) -> Sequence[Intent]:
         query = select(IntentRow).where(IntentRow.outcome.is_(None)).order_by(IntentRow.id)
         with self._read() as session:
@@ -73,16 +77,7 @@ class DaemonStore(FencedStore):
                 )
             )
             if intent.kind == IntentKind.CREATE:
-                session.execute(
-                    update(EventRow)
-                    .where(EventRow.event_id == intent.event_id)
-                    .values(
-                        request_id=intent.request_id,
-                        submitted_revision=intent.revision,
-                        updated_at=at,
-                    )
-                    .execution_options(synchronize_session=False)
-                )
+                _record_submission(session, intent, at)
             moved = change is not None and repo.move(session, change)
         _count(change, moved)
 
@@ -142,6 +137,22 @@ class DaemonStore(FencedStore):
         return found
 
 
+def _record_submission(session: Session, intent: Intent, at: datetime) -> None:
+    """The request being created and the content it carries (what the DR service will run).
+
+    The content is the stored revision now, which the POST sends: a plan
+    apply since the engine decided makes it later than ``intent.revision``,
+    and ``submitted_revision`` says which it is. Raises
+    :class:`UnknownEventError` when the event is gone (a plan apply removed
+    it): no intent, no POST.
+    """
+    row = repo.get_row(session, intent.event_id)
+    row.request_id = intent.request_id
+    row.submitted_revision = row.revision
+    row.submitted_content = repo.submitted_content(repo.to_plan_event(row), row.revision)
+    row.updated_at = at
+
+
 def _count(change: Transition | None, moved: bool) -> None:
     """``drsched_transitions_total``, once the transition is committed (notes don't count)."""
     if change is not None and moved and change.from_status != change.to_status:
@@ -179,6 +190,7 @@ def _cancel_outcome(status: Status, request_id: str | None) -> str:
 
 
 def _view(row: EventRow, intent: Intent | None) -> EventView:
+    running = repo.running_window(row)
     return EventView(
         event_id=row.event_id,
         status=Status(row.status),
@@ -189,6 +201,8 @@ def _view(row: EventRow, intent: Intent | None) -> EventView:
         submitted_revision=row.submitted_revision,
         cancel_requested=row.cancel_requested,
         open_intent=intent,
+        running_start=running[0] if running else None,
+        running_end=running[1] if running else None,
     )
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import cast
+from datetime import UTC, datetime
+from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.lifecycle import TERMINAL, Source, Status, Transition
+from scheduler.domain.outside import running_revision
 from scheduler.errors import DrschedError
 from scheduler.plans.diff import StoredEvent
 from scheduler.store.models import (
@@ -131,6 +132,74 @@ def to_plan_event(row: EventRow) -> PlanEvent:
     )
 
 
+def running_event(row: EventRow) -> PlanEvent:
+    """The revision the DR service runs: the submitted content, else the stored one."""
+    content = _running_content(row)
+    if content is None:
+        return to_plan_event(row)
+    return from_content(content, program_id=row.program_id, source=row.source)
+
+
+def running_window(row: EventRow) -> tuple[datetime, datetime] | None:
+    """The running revision's window when it is not the stored one, else None."""
+    content = _running_content(row)
+    if content is None:
+        return None
+    return _instant(content["start"]), _instant(content["end"])
+
+
+def _running_content(row: EventRow) -> dict[str, Any] | None:
+    """The submitted content, when the DR service runs another revision than the stored one.
+
+    None also when the content is not of that revision (a request submitted
+    by a release that did not record it, e.g. during a rolling upgrade):
+    control then follows the stored revision.
+    """
+    running = running_revision(row.revision, row.submitted_revision)
+    content = row.submitted_content
+    if running == row.revision or content is None or content.get("revision") != running:
+        return None  # a release before 0003 submitted it: no content of that revision
+    return content
+
+
+def submitted_content(event: PlanEvent, revision: int) -> dict[str, Any]:
+    """What ``events.submitted_content`` holds: the content sent, with its revision."""
+    return {**event.content(), "revision": revision}
+
+
+def from_content(content: dict[str, Any], *, program_id: str | None, source: str) -> PlanEvent:
+    """The inverse of :meth:`PlanEvent.content`."""
+    return PlanEvent(
+        event_id=content["event_id"],
+        vtn_id=content["vtn_id"],
+        start=_instant(content["start"]),
+        end=_instant(content["end"]),
+        signals=tuple(
+            Signal(
+                signal_id=s["signal_id"],
+                name=s["name"],
+                type=s["type"],
+                targets=tuple(s["targets"]),
+                min_temp=s["min_temp"],
+                max_temp=s["max_temp"],
+                temp_offset=s["temp_offset"],
+                unit=TempUnit(s["unit"]) if s["unit"] else None,
+            )
+            for s in content["signals"]
+        ),
+        targets=tuple(
+            EventTarget(t["ven_id"], tuple(t["resource_ids"])) for t in content["targets"]
+        ),
+        name=content["name"],
+        program_id=program_id,
+        source=source,
+    )
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
 def to_transition(row: TransitionRow) -> Transition:
     return Transition(
         row.event_id,
@@ -163,8 +232,16 @@ def get_row(session: Session, event_id: str) -> EventRow:
     return row
 
 
-def stored_events(session: Session) -> dict[str, StoredEvent]:
-    """Every stored event as the plan diff sees it (columns only, no children)."""
+def stored_events(session: Session, *, lock: bool = False) -> dict[str, StoredEvent]:
+    """Every stored event as the plan diff sees it (columns only, no children).
+
+    ``lock``: the events the daemon may still move are read ``FOR UPDATE``
+    (PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already serialises writers),
+    so no status moves between the diff and the writes decided from it
+    (issue 10, bug 9); in id order, the same in every apply. Terminal events
+    never move again: they are read after, without a lock (one that ended
+    meanwhile is not locked by the first read, and is seen by the second).
+    """
     query = select(
         EventRow.event_id,
         EventRow.status,
@@ -172,11 +249,17 @@ def stored_events(session: Session) -> dict[str, StoredEvent]:
         EventRow.source,
         EventRow.cancel_requested,
     )
+    if lock:
+        live = query.where(EventRow.status.in_(NOT_TERMINAL)).order_by(EventRow.event_id)
+        done = query.where(EventRow.status.not_in(NOT_TERMINAL))
+        rows = [*session.execute(live.with_for_update()), *session.execute(done)]
+    else:
+        rows = list(session.execute(query))
     return {
         r.event_id: StoredEvent(
             r.event_id, Status(r.status), r.fingerprint, r.source, r.cancel_requested
         )
-        for r in session.execute(query)
+        for r in rows
     }
 
 
@@ -200,8 +283,37 @@ def move(session: Session, change: Transition) -> bool:
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return False
-    record_transitions(session, [change])
+    record_transitions(session, [change, *_not_applied(session, change)])
     return True
+
+
+#: Moves that end the time a change may still be re-submitted (only pending can be deleted).
+_PAST_PENDING = (Status.STANDBY, Status.ACTIVE, Status.COMPLETED)
+
+
+def _not_applied(session: Session, change: Transition) -> list[Transition]:
+    """The note a move past ``pending`` adds when a later revision was never submitted.
+
+    The DR service runs the submitted revision; the timeline last said the
+    daemon would re-submit the change (issue 10, bug 9: a plan apply just
+    before the move, or a DELETE the service refused).
+    """
+    if change.from_status != Status.PENDING or change.to_status not in _PAST_PENDING:
+        return []
+    row = session.execute(
+        select(EventRow.revision, EventRow.submitted_revision, EventRow.request_id).where(
+            EventRow.event_id == change.event_id
+        )
+    ).one()
+    if row.submitted_revision is None or row.revision <= row.submitted_revision:
+        return []
+    detail = (
+        f"revision {row.revision} not applied: the DR service moved request "
+        f"{row.request_id} to {change.to_status.value} before it could be deleted and "
+        f"re-submitted; it runs revision {row.submitted_revision}"
+    )
+    status = change.to_status
+    return [Transition(change.event_id, status, status, change.at, Source.API, detail)]
 
 
 def bump_plan_revision(session: Session, at: datetime) -> int:

@@ -70,7 +70,9 @@ class EventRow(Base):
     """One DR event: its current plan revision and where it is in its lifecycle.
 
     ``request_id``/``submitted_revision`` name the request last created (or
-    being created) at the DR service and the revision it carries.
+    being created) at the DR service and the revision it carries;
+    ``submitted_content`` is that revision's content (``PlanEvent.content``):
+    after a change the DR service refused, what it runs and HVAC follows.
     """
 
     __tablename__ = "events"
@@ -89,6 +91,7 @@ class EventRow(Base):
     revision: Mapped[int] = mapped_column(Integer, default=1)
     request_id: Mapped[str | None] = mapped_column(String(220))
     submitted_revision: Mapped[int | None] = mapped_column(Integer)
+    submitted_content: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -1,8 +1,11 @@
 """``plan apply``: one transaction that makes the stored events match the plan files.
 
 All or nothing: a refused change (see :mod:`scheduler.plans.diff`) writes
-nothing. Idempotent: the same files applied twice leave the database as the
-first apply did (not even the plan revision moves).
+nothing. The statuses the diff is decided from are locked until the commit
+(``SELECT ... FOR UPDATE`` on PostgreSQL): the daemon's status moves and
+submissions wait for the apply, or the apply sees them (issue 10, bug 9).
+Idempotent: the same files applied twice leave the database as the first
+apply did (not even the plan revision moves).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ def apply_plan(
     with transaction(engine) as session:
         if fence is not None:
             fence(session)
-        diff = diff_plan(stored_events(session), events, now)
+        diff = diff_plan(stored_events(session, lock=True), events, now)
         diff.raise_refused()
         if not diff.is_empty:
             write_diff(session, diff, now)

@@ -39,3 +39,24 @@ async def test_change_refused_by_the_dr_service_is_in_the_timeline(db_url: str) 
         await w.run_until(T0 + timedelta(hours=2))
         assert w.status("ev") == Status.COMPLETED
         assert len([t for t in w.timeline("ev") if "not applied" in t.detail]) == 1
+
+
+async def test_hvac_follows_the_revision_the_dr_service_runs(db_url: str) -> None:
+    """Issue 10: after a refused change, control follows revision 1 (what runs), not 2."""
+    first = plan_event("ev", T0 + timedelta(minutes=50))
+    async with world(db_url, T0) as w:
+        w.apply(first)
+        await w.run_until(T0 + timedelta(minutes=1))
+        w.apply(plan_event("ev", T0 + timedelta(minutes=70), minutes=60))  # accepted: pending
+        w.clock.set(T0 + timedelta(minutes=46))  # the daemon was down; standby there
+        w.new_engine()
+        await w.engine.start_up()
+        await w.run_until(T0 + timedelta(hours=3))
+        assert w.status("ev") == Status.COMPLETED
+        given = {call: (event, now) for call, event, now in w.hvac.given}
+        assert set(given) == {"prepare", "start", "stop"}
+        for call in ("prepare", "start", "stop"):
+            assert (given[call][0].start, given[call][0].end) == (first.start, first.end), call
+        assert first.start - timedelta(minutes=2) <= given["prepare"][1] < first.start
+        assert first.start <= given["start"][1] < first.start + timedelta(minutes=1)
+        assert first.end <= given["stop"][1] < first.end + timedelta(minutes=1)

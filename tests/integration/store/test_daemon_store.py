@@ -14,6 +14,7 @@ from scheduler.errors import FencedError
 from scheduler.store import open_engine
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
+from scheduler.store.models import EventRow
 from tests.integration.store.test_plan_apply import NOW, event
 
 
@@ -81,3 +82,47 @@ def test_instants_come_back_as_utc(store: DaemonStore) -> None:
     assert row.start.tzinfo is not None
     assert row.start == NOW + timedelta(hours=2)
     assert row.start.utcoffset() == UTC.utcoffset(None)
+
+
+def test_a_submission_records_the_content_it_sends_and_its_revision(store: DaemonStore) -> None:
+    """What the DR service will run is what the POST sends, even after a change just before."""
+    store.apply_events([event("a")], NOW)
+    decided = Intent("a", IntentKind.CREATE, "a", 1)  # the engine decided at revision 1
+    changed = event("a", end=NOW + timedelta(hours=5))
+    store.apply_events([changed], NOW)  # revision 2 lands before the intent
+    store.begin_intent(decided, change("a", Status.PLANNED, Status.SUBMITTING), NOW)
+    (view,) = store.snapshot(NOW + timedelta(days=1))
+    assert (view.revision, view.submitted_revision) == (2, 2)
+    assert not view.changed_since_submission
+    assert store.running_event("a") == changed
+    assert (view.running_start, view.running_end) == (None, None)
+
+
+def test_after_a_change_the_snapshot_carries_the_running_window(store: DaemonStore) -> None:
+    first = event("a")
+    store.apply_events([first], NOW)
+    store.begin_intent(Intent("a", IntentKind.CREATE, "a", 1), None, NOW)
+    store.record(change("a", Status.PLANNED, Status.PENDING))
+    store.apply_events([event("a", end=NOW + timedelta(hours=5))], NOW)
+    (view,) = store.snapshot(NOW + timedelta(days=1))
+    assert (view.revision, view.submitted_revision) == (2, 1)
+    assert (view.running_start, view.running_end) == (first.start, first.end)
+    assert (view.runs_from, view.runs_until) == (first.start, first.end)
+    assert store.running_event("a") == first
+    assert store.plan_event("a").end == NOW + timedelta(hours=5)
+
+
+def test_content_of_another_revision_is_not_taken_for_the_running_one(store: DaemonStore) -> None:
+    """A release before migration 0003 re-submitted without recording the content."""
+    first = event("a")
+    store.apply_events([first], NOW)
+    store.begin_intent(Intent("a", IntentKind.CREATE, "a", 1), None, NOW)
+    store.apply_events([event("a", end=NOW + timedelta(hours=5))], NOW)
+    store.apply_events([event("a", end=NOW + timedelta(hours=6))], NOW)
+    with Session(store.engine) as session, session.begin():
+        row = session.get(EventRow, "a")
+        assert row is not None
+        row.submitted_revision = 2  # what the older release wrote: no content for it
+    (view,) = store.snapshot(NOW + timedelta(days=1))
+    assert (view.running_start, view.running_end) == (None, None)
+    assert store.running_event("a") == store.plan_event("a")

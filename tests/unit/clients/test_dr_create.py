@@ -95,7 +95,17 @@ async def test_409_and_the_same_request_counts_as_created(
 
 @pytest.mark.parametrize(
     "different",
-    [{"vtnID": "vtn02"}, {"startTs": START_MS + 60_000}, {"endTs": END_MS - 1}, {"endTs": None}],
+    [
+        {"vtnID": "vtn02"},
+        {"startTs": START_MS + 60_000},
+        {"endTs": END_MS - 1},
+        {"endTs": None},
+        # issue 10 bug 8: same window and VTN, another event's VENs or request id
+        {"eventTargets": [{"venID": "CE-09"}]},
+        {"eventTargets": [{"venID": "CE-02"}]},
+        {"eventTargets": [{"venID": "CE-02"}, {"venID": "CE-01"}, {"venID": "CE-03"}]},
+        {"requestID": f"{RID}-r2"},
+    ],
 )
 async def test_409_for_a_different_request_is_a_permanent_error_naming_it(
     router: respx.MockRouter, api: DrApiClient, different: dict[str, object]

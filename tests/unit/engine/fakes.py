@@ -32,6 +32,8 @@ class FakeStore:
 
     views: dict[str, EventView] = field(default_factory=dict)
     contents: dict[str, PlanEvent] = field(default_factory=dict)
+    #: The content each submission recorded (what the DR service runs).
+    submitted: dict[str, PlanEvent] = field(default_factory=dict)
     transitions: list[Transition] = field(default_factory=list)
     intents: list[tuple[Intent, str | None]] = field(default_factory=list)
     revision: int = 0
@@ -46,8 +48,14 @@ class FakeStore:
     def change(self, event: PlanEvent) -> None:
         view = self.views[event.event_id]
         self.contents[event.event_id] = event
+        running = self.submitted.get(event.event_id)
         self.views[event.event_id] = replace(
-            view, start=event.start, end=event.end, revision=view.revision + 1
+            view,
+            start=event.start,
+            end=event.end,
+            revision=view.revision + 1,
+            running_start=running.start if running else None,
+            running_end=running.end if running else None,
         )
         self.revision += 1
 
@@ -77,6 +85,9 @@ class FakeStore:
     def plan_event(self, event_id: str) -> PlanEvent:
         return self.contents[event_id]
 
+    def running_event(self, event_id: str) -> PlanEvent:
+        return self.submitted.get(event_id, self.contents[event_id])
+
     def open_intents(self) -> list[Intent]:
         return [i for i, outcome in self.intents if outcome is None]
 
@@ -84,7 +95,14 @@ class FakeStore:
         self.intents.append((intent, None))
         view = replace(self.views[intent.event_id], open_intent=intent)
         if intent.kind == IntentKind.CREATE:
-            view = replace(view, request_id=intent.request_id, submitted_revision=intent.revision)
+            view = replace(
+                view,
+                request_id=intent.request_id,
+                submitted_revision=intent.revision,
+                running_start=None,
+                running_end=None,
+            )
+            self.submitted[intent.event_id] = self.contents[intent.event_id]
         self.views[intent.event_id] = view
         if change is not None:
             self._apply(change)
@@ -132,8 +150,12 @@ class FakeDr:
     lose_next_response: bool = False
     fail_next_create: bool = False
     down: bool = False
+    #: A status the service reports whatever the clock says (e.g. late: still active).
+    reported: dict[str, Status] = field(default_factory=dict)
 
     def status_of(self, request_id: str) -> Status:
+        if request_id in self.reported:
+            return self.reported[request_id]
         if request_id in self.canceled:
             return Status.CANCELED
         event, now = self.requests[request_id], self.clock.now()
@@ -189,18 +211,23 @@ class RecordingHvac:
     calls: list[tuple[str, str]] = field(default_factory=list)
     wake_ups: list[datetime] = field(default_factory=list)
     ticks: list[datetime] = field(default_factory=list)
+    #: The event content each call point was given, and when: (call, event, now).
+    given: list[tuple[str, PlanEvent, datetime]] = field(default_factory=list)
 
     async def reconcile(self, now: datetime) -> None:
         self.calls.append(("reconcile", ""))
 
     async def prepare(self, event: PlanEvent, now: datetime) -> None:
         self.calls.append(("prepare", event.event_id))
+        self.given.append(("prepare", event, now))
 
     async def start(self, event: PlanEvent, now: datetime) -> None:
         self.calls.append(("start", event.event_id))
+        self.given.append(("start", event, now))
 
     async def stop(self, event: PlanEvent, now: datetime, reason: str) -> None:
         self.calls.append(("stop", f"{event.event_id}: {reason}"))
+        self.given.append(("stop", event, now))
 
     async def due(self, now: datetime) -> datetime | None:
         return min(self.wake_ups, default=None)
