@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
-from sqlalchemy import inspect
+from sqlalchemy import Engine, inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -218,11 +218,12 @@ def test_the_database_refuses_a_second_holder_whatever_the_code_does(
 
 def test_migration_0003_resolves_facilities_held_twice(db_url: str) -> None:
     """A database a bug-4 race left with two holders: upgrading keeps one, and says why."""
-    upgrade(db_url, "0002")
+    upgrade(db_url)
     engine = open_engine(db_url)
     try:
         store, daemon = ControlStore(engine), DaemonStore(engine)
-        _with_events(daemon, "a", "b", "c")
+        _with_events(daemon, "a", "b", "c")  # through today's models, at head
+        _downgrade(engine, "0002")  # the events stay; the one-holder index goes
         first = replace(record("a", 1, S.APPLIED), original=24.0, target=26.0, applied_at=T0)
         later = timedelta(seconds=5)
         second = replace(
@@ -244,10 +245,14 @@ def test_migration_0003_resolves_facilities_held_twice(db_url: str) -> None:
         assert c == alone
         with pytest.raises(IntegrityError):
             store.save([replace(b, state=S.APPLIED)])
-        with engine.begin() as conn:
-            config = alembic_config()
-            config.attributes["connection"] = conn
-            command.downgrade(config, "0002")
+        _downgrade(engine, "0002")
         upgrade(db_url)
     finally:
         engine.dispose()
+
+
+def _downgrade(engine: Engine, revision: str) -> None:
+    with engine.begin() as conn:
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
