@@ -197,3 +197,4 @@ leader_lease = Table(
 # HVAC control records live in their own module on this metadata; importing it here
 # lets Alembic's autogenerate and ``metadata.create_all`` see them.
 from scheduler.store import control as _control  # noqa: E402, F401
+from scheduler.store import openadr as _openadr  # noqa: E402, F401
