@@ -1,0 +1,218 @@
+"""drsched's VEN against a real OpenLEADR VTN on 127.0.0.1 (issue 12).
+
+The VTN asks for a 1 s poll; every wait polls for its condition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from openleadr import utils
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from scheduler.domain.lifecycle import Status
+from scheduler.openadr.ven import Ven
+from scheduler.store import events as repo
+from scheduler.store.models import EventRow
+from scheduler.store.openadr import all_vens
+
+from .conftest import ven_config
+from .vtn import CONTEXT, VTN_ID, Vtn, at, free_port, wait_until
+
+# openleadr's VTN keys its aiohttp app with a str (issue 12): this one warning only.
+pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
+
+
+def rows(engine: Engine) -> list[EventRow]:
+    with Session(engine) as session:
+        return list(session.scalars(select(EventRow).order_by(EventRow.event_id)))
+
+
+def opt_of(vtn: Vtn, event_id: str) -> str | None:
+    return next((opt for eid, opt in reversed(vtn.opts) if eid == event_id), None)
+
+
+async def registered(vtn: Vtn, ven: Ven) -> str:
+    await wait_until(lambda: ven.health.state == "registered", "registration")
+    assert ven.client is not None and ven.client.ven_id
+    return ven.client.ven_id
+
+
+async def test_an_event_becomes_one_drsched_event_and_is_opted_in(
+    vtn: Vtn, engine: Engine, run_ven: Callable[..., Ven]
+) -> None:
+    ven = run_ven(ven_config(vtn.url))
+    ven_id = await registered(vtn, ven)
+    start = at(30)
+    event_id = vtn.add_event(ven_id, start, duration=timedelta(hours=2), payload=6)
+
+    assert await wait_until(lambda: opt_of(vtn, event_id), "the VTN's opt") == "optIn"
+    [row] = rows(engine)
+    assert (row.event_id, row.start, row.end) == (event_id, start, start + timedelta(hours=2))
+    assert row.source == f"openadr {VTN_ID} {event_id} mod 0"
+    assert row.vtn_id == "vtn01" and row.status == Status.PLANNED.value
+    [signal] = row.signals
+    assert (signal.name, signal.temp_offset, signal.max_temp, signal.unit) == (
+        "LOAD_CONTROL",
+        6.0,
+        80.0,
+        "F",
+    )
+    assert [t.ven_id for t in row.targets] == ["CE-02"]
+    with Session(engine) as session:
+        [state] = all_vens(session)
+    assert state.ven_id == ven_id and state.vtn_id == VTN_ID and state.last_poll_at
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"market_context": "oadr://elsewhere/other"}, "no mapping for market context"),
+        ({"payload": 20}, "temp_offset (payload) 20 °F is outside 4–16 °F"),
+        ({"signal": "SIMPLE", "payload": 0}, "SIMPLE level 0 is not one of 1, 2, 3"),
+    ],
+)
+async def test_an_event_drsched_cannot_honour_is_opted_out_and_not_stored(
+    vtn: Vtn,
+    engine: Engine,
+    run_ven: Callable[..., Ven],
+    kwargs: dict[str, object],
+    reason: str,
+) -> None:
+    ven = run_ven(ven_config(vtn.url))
+    ven_id = await registered(vtn, ven)
+    event_id = vtn.add_event(ven_id, at(30), **kwargs)  # type: ignore[arg-type]
+
+    assert await wait_until(lambda: opt_of(vtn, event_id), "the VTN's opt") == "optOut"
+    assert rows(engine) == []
+    from scheduler.store.openadr import answer_of
+
+    with Session(engine) as session:
+        answer = answer_of(session, VTN_ID, event_id)
+    assert answer is not None and reason in answer.reason
+
+
+def test_a_window_already_over_is_opted_out_and_not_stored(engine: Engine) -> None:
+    """openleadr's own VTN drops an event once its window is over; another VTN may still
+    send one (drsched was down through it): drsched must not submit it."""
+    from scheduler.openadr.ingest import ingest
+    from scheduler.openadr.mapping import VtnEvent, VtnSignal
+
+    start = at(-90)
+    event = VtnEvent(
+        VTN_ID, "late", 0, "active", CONTEXT, start, start + timedelta(minutes=30),
+        (VtnSignal("LOAD_CONTROL", "x-loadControlLevelOffset", (4.0,)),), True,
+    )
+    answer = ingest(engine, event, ven_config("http://127.0.0.1:1").market_contexts, at(0))
+    assert (answer.opt, answer.reason) == ("optOut", "window already over: not stored")
+    assert rows(engine) == []
+    again = ingest(engine, event, ven_config("http://127.0.0.1:1").market_contexts, at(0))
+    assert again == answer and rows(engine) == []
+
+
+async def test_cancel_at_the_vtn_requests_the_cancel(
+    vtn: Vtn, engine: Engine, run_ven: Callable[..., Ven]
+) -> None:
+    ven = run_ven(ven_config(vtn.url))
+    ven_id = await registered(vtn, ven)
+    event_id = vtn.add_event(ven_id, at(30))
+    await wait_until(lambda: opt_of(vtn, event_id), "the opt-in")
+    vtn.cancel(ven_id, event_id)
+
+    await wait_until(lambda: rows(engine)[0].cancel_requested, "the cancel request")
+    with Session(engine) as session:
+        notes = [t.detail for t in repo.timeline(session, event_id)]
+    assert any("cancelled at the VTN" in n for n in notes)
+
+
+async def test_a_modification_while_pending_is_resubmitted(
+    vtn: Vtn, engine: Engine, run_ven: Callable[..., Ven]
+) -> None:
+    ven = run_ven(ven_config(vtn.url))
+    ven_id = await registered(vtn, ven)
+    event_id = vtn.add_event(ven_id, at(30), payload=4)
+    await wait_until(lambda: opt_of(vtn, event_id), "the opt-in")
+    with Session(engine.connect()) as session:  # the daemon submitted it: pending
+        session.execute(
+            EventRow.__table__.update().values(  # type: ignore[attr-defined]
+                status="pending", request_id=f"{event_id}-r1", submitted_revision=1
+            )
+        )
+        session.commit()
+
+    def offset_8(event: Any) -> None:
+        utils.setmember(event.event_signals[0].intervals[0], "signal_payload", 8)
+
+    vtn.modify(ven_id, event_id, offset_8)
+    await wait_until(lambda: rows(engine)[0].revision == 2, "the new revision")
+    [row] = rows(engine)
+    assert row.signals[0].temp_offset == 8.0 and row.source.endswith("mod 1")
+    assert await wait_until(lambda: len([o for o in vtn.opts if o[0] == event_id]) == 2, "2 opts")
+
+
+async def test_a_modification_from_standby_on_is_refused_and_opted_out(
+    vtn: Vtn, engine: Engine, run_ven: Callable[..., Ven]
+) -> None:
+    ven = run_ven(ven_config(vtn.url))
+    ven_id = await registered(vtn, ven)
+    event_id = vtn.add_event(ven_id, at(30), payload=4)
+    await wait_until(lambda: opt_of(vtn, event_id), "the opt-in")
+    with Session(engine.connect()) as session:
+        session.execute(EventRow.__table__.update().values(status="standby"))  # type: ignore[attr-defined]
+        session.commit()
+
+    def offset_8(event: Any) -> None:
+        utils.setmember(event.event_signals[0].intervals[0], "signal_payload", 8)
+
+    vtn.modify(ven_id, event_id, offset_8)
+    await wait_until(lambda: opt_of(vtn, event_id) == "optOut", "the opt-out of the change")
+    [row] = rows(engine)
+    assert row.signals[0].temp_offset == 4.0 and row.revision == 1
+    with Session(engine) as session:
+        notes = [t.detail for t in repo.timeline(session, event_id)]
+    assert any("refused, opted out" in n and "standby" in n for n in notes)
+
+
+async def test_a_restart_keeps_the_ven_id_and_duplicates_nothing(
+    vtn: Vtn, engine: Engine, run_ven: Callable[..., Ven]
+) -> None:
+    first = run_ven(ven_config(vtn.url))
+    ven_id = await registered(vtn, first)
+    event_id = vtn.add_event(ven_id, at(30))
+    await wait_until(lambda: opt_of(vtn, event_id), "the opt-in")
+    for task in __import__("asyncio").all_tasks():
+        if task.get_coro().__qualname__ == "Ven.run":  # type: ignore[union-attr]
+            task.cancel()
+    registrations = len(vtn.registrations)
+
+    second = run_ven(ven_config(vtn.url))
+    await wait_until(lambda: len(vtn.registrations) > registrations, "re-registration")
+    assert vtn.registrations[-1]["ven_id"] == ven_id
+    assert await registered(vtn, second) == ven_id
+    await wait_until(lambda: second.health.last_poll_at is not None, "a poll")
+    assert [r.event_id for r in rows(engine)] == [event_id]
+    assert [r.revision for r in rows(engine)] == [1]
+
+
+async def test_a_vtn_down_at_start_is_retried_until_it_comes_up(
+    engine: Engine, run_ven: Callable[..., Ven]
+) -> None:
+    server = Vtn(free_port())
+    ven = run_ven(ven_config(server.url))
+    await wait_until(lambda: ven.health.state == "retrying", "a failed registration")
+    assert ven.health.last_error
+    with Session(engine) as session:
+        [state] = all_vens(session)
+    assert state.state == "retrying" and state.last_error and state.next_retry_at
+    await server.start()
+    try:
+        await registered(server, ven)
+        with Session(engine) as session:
+            [state] = all_vens(session)
+        assert state.state == "registered" and state.last_error is None
+    finally:
+        await server.stop()
