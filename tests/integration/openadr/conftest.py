@@ -47,8 +47,12 @@ def ven_config(url: str, **overrides: Any) -> OpenadrConfig:
                 "vtn_id": "vtn01",
                 "targets": [{"ven": "CE-02"}],
                 "signals": [
-                    {"signal": "LOAD_CONTROL", "targets": ["x-DEVICE_AIR_CONDITIONER"],
-                     "max_temp": 80, "unit": "F"},
+                    {
+                        "signal": "LOAD_CONTROL",
+                        "targets": ["x-DEVICE_AIR_CONDITIONER"],
+                        "max_temp": 80,
+                        "unit": "F",
+                    },
                     {"signal": "SIMPLE", "targets": ["x-DEVICE_TV"]},
                 ],
             }

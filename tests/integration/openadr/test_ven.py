@@ -38,7 +38,8 @@ def opt_of(vtn: Vtn, event_id: str) -> str | None:
 
 async def registered(vtn: Vtn, ven: Ven) -> str:
     await wait_until(lambda: ven.health.state == "registered", "registration")
-    assert ven.client is not None and ven.client.ven_id
+    assert ven.client is not None
+    assert ven.client.ven_id
     return ven.client.ven_id
 
 
@@ -54,7 +55,8 @@ async def test_an_event_becomes_one_drsched_event_and_is_opted_in(
     [row] = rows(engine)
     assert (row.event_id, row.start, row.end) == (event_id, start, start + timedelta(hours=2))
     assert row.source == f"openadr {VTN_ID} {event_id} mod 0"
-    assert row.vtn_id == "vtn01" and row.status == Status.PLANNED.value
+    assert row.vtn_id == "vtn01"
+    assert row.status == Status.PLANNED.value
     [signal] = row.signals
     assert (signal.name, signal.temp_offset, signal.max_temp, signal.unit) == (
         "LOAD_CONTROL",
@@ -65,7 +67,9 @@ async def test_an_event_becomes_one_drsched_event_and_is_opted_in(
     assert [t.ven_id for t in row.targets] == ["CE-02"]
     with Session(engine) as session:
         [state] = all_vens(session)
-    assert state.ven_id == ven_id and state.vtn_id == VTN_ID and state.last_poll_at
+    assert state.ven_id == ven_id
+    assert state.vtn_id == VTN_ID
+    assert state.last_poll_at
 
 
 @pytest.mark.parametrize(
@@ -93,7 +97,8 @@ async def test_an_event_drsched_cannot_honour_is_opted_out_and_not_stored(
 
     with Session(engine) as session:
         answer = answer_of(session, VTN_ID, event_id)
-    assert answer is not None and reason in answer.reason
+    assert answer is not None
+    assert reason in answer.reason
 
 
 def test_a_window_already_over_is_opted_out_and_not_stored(engine: Engine) -> None:
@@ -104,14 +109,22 @@ def test_a_window_already_over_is_opted_out_and_not_stored(engine: Engine) -> No
 
     start = at(-90)
     event = VtnEvent(
-        VTN_ID, "late", 0, "active", CONTEXT, start, start + timedelta(minutes=30),
-        (VtnSignal("LOAD_CONTROL", "x-loadControlLevelOffset", (4.0,)),), True,
+        VTN_ID,
+        "late",
+        0,
+        "active",
+        CONTEXT,
+        start,
+        start + timedelta(minutes=30),
+        (VtnSignal("LOAD_CONTROL", "x-loadControlLevelOffset", (4.0,)),),
+        True,
     )
     answer = ingest(engine, event, ven_config("http://127.0.0.1:1").market_contexts, at(0))
     assert (answer.opt, answer.reason) == ("optOut", "window already over: not stored")
     assert rows(engine) == []
     again = ingest(engine, event, ven_config("http://127.0.0.1:1").market_contexts, at(0))
-    assert again == answer and rows(engine) == []
+    assert again == answer
+    assert rows(engine) == []
 
 
 async def test_cancel_at_the_vtn_requests_the_cancel(
@@ -150,7 +163,8 @@ async def test_a_modification_while_pending_is_resubmitted(
     vtn.modify(ven_id, event_id, offset_8)
     await wait_until(lambda: rows(engine)[0].revision == 2, "the new revision")
     [row] = rows(engine)
-    assert row.signals[0].temp_offset == 8.0 and row.source.endswith("mod 1")
+    assert row.signals[0].temp_offset == 8.0
+    assert row.source.endswith("mod 1")
     assert await wait_until(lambda: len([o for o in vtn.opts if o[0] == event_id]) == 2, "2 opts")
 
 
@@ -171,7 +185,8 @@ async def test_a_modification_from_standby_on_is_refused_and_opted_out(
     vtn.modify(ven_id, event_id, offset_8)
     await wait_until(lambda: opt_of(vtn, event_id) == "optOut", "the opt-out of the change")
     [row] = rows(engine)
-    assert row.signals[0].temp_offset == 4.0 and row.revision == 1
+    assert row.signals[0].temp_offset == 4.0
+    assert row.revision == 1
     with Session(engine) as session:
         notes = [t.detail for t in repo.timeline(session, event_id)]
     assert any("refused, opted out" in n and "standby" in n for n in notes)
@@ -207,12 +222,15 @@ async def test_a_vtn_down_at_start_is_retried_until_it_comes_up(
     assert ven.health.last_error
     with Session(engine) as session:
         [state] = all_vens(session)
-    assert state.state == "retrying" and state.last_error and state.next_retry_at
+    assert state.state == "retrying"
+    assert state.last_error
+    assert state.next_retry_at
     await server.start()
     try:
         await registered(server, ven)
         with Session(engine) as session:
             [state] = all_vens(session)
-        assert state.state == "registered" and state.last_error is None
+        assert state.state == "registered"
+        assert state.last_error is None
     finally:
         await server.stop()

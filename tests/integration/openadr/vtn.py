@@ -112,15 +112,15 @@ class Vtn:
         self.server.event_callbacks[event_id] = (event, self._opted)
 
 
-async def wait_until(check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
+async def wait_until(check: Callable[[], Any], what: str, limit: float = 20.0) -> Any:
     """Poll ``check`` until it returns something true (never a fixed sleep)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit
     while True:
         result = check()
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            raise AssertionError(f"timed out after {limit}s waiting for {what}")
         await asyncio.sleep(0.05)
 
 
