@@ -93,6 +93,8 @@ class Wiring:
     engine: Engine
     #: ``apply(paths) -> summary``: the same function as ``drsched plan apply``.
     apply_plans: Callable[[list[str]], str]
+    #: The database (SQLAlchemy engine), for parts beside the engine (the OpenADR VEN).
+    sql: Any = None
 
 
 class PlanFiles:
@@ -159,9 +161,33 @@ async def wired(
                 hvac=hvac,
                 max_concurrency=config.dr_api.max_concurrency,
             )
-            yield Wiring(engine, daemon_store.plan_applier(sql, clock, fence))
+            yield Wiring(engine, daemon_store.plan_applier(sql, clock, fence), sql)
     finally:
         sql.dispose()
+
+
+@asynccontextmanager
+async def openadr_ven(
+    config: Config, parts: Wiring, clock: Clock | None, fence: Fence
+) -> AsyncIterator[None]:
+    """The OpenADR VEN (``openadr:``) beside the daemon: it runs only while this instance leads."""
+    if config.openadr is None:
+        yield
+        return
+    ven_module = require("scheduler.openadr.ven")
+    ven = ven_module.Ven(config.openadr, parts.sql, clock or SystemClock(), fence)
+    task = asyncio.create_task(ven.run(), name="drsched-openadr")
+    task.add_done_callback(_ven_ended)
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def _ven_ended(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("openadr.ven_stopped", error=repr(task.exception()))
 
 
 async def serve(
@@ -187,7 +213,8 @@ async def serve(
                 return parts.apply_plans(paths) if paths else "no plans.paths configured"
 
             daemon = Daemon(parts.engine, apply_plans=apply_plans, notifier=notifier)
-            await daemon.run()
+            async with openadr_ven(config, parts, clock, fence):
+                await daemon.run()
 
     with DaemonLock(config.database.url):
         await supervise(config, start_daemon, notifier=notifier)
