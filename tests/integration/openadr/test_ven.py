@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,12 +15,14 @@ from openleadr import utils
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from scheduler.config import OpenadrConfig
 from scheduler.domain.lifecycle import Status
 from scheduler.openadr.ven import Ven
 from scheduler.store import events as repo
 from scheduler.store.models import EventRow
 from scheduler.store.openadr import all_vens
 
+from .certs import Pair, make_pki
 from .conftest import ven_config
 from .vtn import CONTEXT, VTN_ID, Vtn, at, free_port, wait_until
 
@@ -234,3 +237,69 @@ async def test_a_vtn_down_at_start_is_retried_until_it_comes_up(
         assert state.last_error is None
     finally:
         await server.stop()
+
+
+@pytest.mark.parametrize("kind", ["rsa2048", "p256"])
+async def test_mutual_tls_with_signed_messages(
+    tmp_path: Path, engine: Engine, run_ven: Callable[..., Ven], kind: str
+) -> None:
+    ca, vtn_pair, ven_pair = make_pki(tmp_path, kind)
+    server = tls_vtn(ca, vtn_pair, ven_pair)
+    await server.start()
+    try:
+        config = tls_config(server.url, ca, ven_pair, fingerprint(vtn_pair.cert))
+        ven = run_ven(config)
+        ven_id = await registered(server, ven)
+        assert server.registrations[-1]["fingerprint"] == fingerprint(ven_pair.cert)
+        event_id = server.add_event(ven_id, at(30))
+        assert await wait_until(lambda: opt_of(server, event_id), "the opt-in") == "optIn"
+        assert [r.event_id for r in rows(engine)] == [event_id]
+    finally:
+        await server.stop()
+
+
+async def test_a_wrong_vtn_fingerprint_is_refused_and_nothing_is_stored(
+    tmp_path: Path, engine: Engine, run_ven: Callable[..., Ven]
+) -> None:
+    ca, vtn_pair, ven_pair = make_pki(tmp_path, "p256")
+    server = tls_vtn(ca, vtn_pair, ven_pair)
+    await server.start()
+    try:
+        ven = run_ven(tls_config(server.url, ca, ven_pair, "00:11:22:33:44:55:66:77:88:99"))
+        await wait_until(lambda: ven.health.state == "retrying", "a refused registration")
+        assert ven.health.last_error is not None
+        assert "fingerprint does not match openadr.vtn_fingerprint" in ven.health.last_error
+        with Session(engine) as session:
+            [state] = all_vens(session)
+        assert state.ven_id is None
+        assert state.registration_id is None
+        assert rows(engine) == []
+    finally:
+        await server.stop()
+
+
+def fingerprint(cert: Path) -> str:
+    return str(utils.certificate_fingerprint(cert.read_text()))
+
+
+def tls_vtn(ca: Path, vtn_pair: Pair, ven_pair: Pair) -> Vtn:
+    server = Vtn(free_port())
+    server.tls = {
+        "cert": str(vtn_pair.cert),
+        "key": str(vtn_pair.key),
+        "http_cert": str(vtn_pair.cert),
+        "http_key": str(vtn_pair.key),
+        "http_ca_file": str(ca),
+    }
+    server.tls_fingerprint = fingerprint(ven_pair.cert)
+    return server
+
+
+def tls_config(url: str, ca: Path, ven_pair: Pair, vtn_fingerprint: str) -> OpenadrConfig:
+    return ven_config(
+        url,
+        cert_file=str(ven_pair.cert),
+        key_file=str(ven_pair.key),
+        ca_file=str(ca),
+        vtn_fingerprint=vtn_fingerprint,
+    )
