@@ -168,7 +168,7 @@ class Ven:
             try:
                 answer = await self._one(vtn_id, raw)
             except Exception:  # an event we could not store: no answer, ask again next time
-                log.exception("openadr.event_failed", vtn_id=vtn_id, event=_event_id(raw))
+                log.exception("openadr.event_failed", vtn_id=vtn_id, oadr_event_id=_event_id(raw))
                 complete = False
                 continue
             if answer is not None and raw.get("response_required", "always") == "always":
