@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "events": "list, show and cancel stored DR events",
     "hvac": "BECON inventory and what is under DR control now",
     "status": "leader/standby, database, next actions, events in flight, recent failures",
+    "openadr": "OpenADR helpers: `openadr vtn` runs a local OpenLEADR VTN for demos and tests",
 }
 COMMAND_MODULES = tuple(COMMANDS)
 
