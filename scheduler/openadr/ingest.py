@@ -136,6 +136,7 @@ def _cancel(session: Session, event_id: str, event: VtnEvent, now: datetime) -> 
     if row is None or Status(row.status).is_terminal or row.cancel_requested:
         return
     row.cancel_requested = True
+    row.source = event.source
     row.updated_at = now
     _note(session, row, f"cancelled at the VTN ({event.source}): cancel requested", now)
     repo.bump_plan_revision(session, now)
