@@ -27,8 +27,8 @@ from pydantic import (
     PlainSerializer,
     SecretStr,
     ValidationError,
-    ValidationInfo,
     field_validator,
+    model_validator,
 )
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
@@ -285,12 +285,17 @@ class OpenadrConfig(_Section):
     retry_max: PositiveDuration = timedelta(minutes=5)
     market_contexts: list[MarketContextMap] = Field(default_factory=list)
 
-    @field_validator("key_file")
-    @classmethod
-    def _pair(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if (value is None) != (info.data.get("cert_file") is None):
-            raise ValueError("give cert_file and key_file together (or neither)")
-        return value
+    @model_validator(mode="after")
+    def _tls(self) -> OpenadrConfig:
+        """Certificate and key go together; with them, the VTN's fingerprint is checked."""
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("key_file: give cert_file and key_file together (or neither)")
+        if self.cert_file and self.check_fingerprint and not self.vtn_fingerprint:
+            raise ValueError(
+                "vtn_fingerprint: required with cert_file (the VTN's certificate "
+                "fingerprint), or set check_fingerprint: false"
+            )
+        return self
 
 
 class Config(_Section):
