@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -28,10 +27,10 @@ async def vtn() -> AsyncIterator[Vtn]:
 
 
 @pytest.fixture
-def engine(sqlite_url: str) -> Engine:
+def engine(sqlite_url: str) -> Iterator[Engine]:
     upgrade(sqlite_url)
     sql = open_engine(sqlite_url)
-    yield sql  # type: ignore[misc]
+    yield sql
     sql.dispose()
 
 
@@ -76,6 +75,3 @@ async def run_ven(engine: Engine) -> AsyncIterator[Callable[..., Ven]]:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-
-
-__all__ = ["timedelta", "ven_config"]
