@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -61,17 +61,28 @@ def ven_config(url: str, **overrides: Any) -> OpenadrConfig:
     return OpenadrConfig.model_validate(data)
 
 
-@pytest.fixture
-async def run_ven(engine: Engine) -> AsyncIterator[Callable[..., Ven]]:
-    """``run_ven(config)`` starts a VEN task; every one is cancelled at the end."""
-    tasks: list[asyncio.Task[None]] = []
+class Vens:
+    """Starts VEN tasks (``vens(config)``) and stops one (``vens.stop(ven)``) or all at the end."""
 
-    def start(config: OpenadrConfig) -> Ven:
-        ven = Ven(config, engine, SystemClock())
-        tasks.append(asyncio.create_task(ven.run()))
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.tasks: dict[int, asyncio.Task[None]] = {}
+
+    def __call__(self, config: OpenadrConfig) -> Ven:
+        ven = Ven(config, self.engine, SystemClock())
+        self.tasks[id(ven)] = asyncio.create_task(ven.run())
         return ven
 
-    yield start
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    async def stop(self, ven: Ven | None = None) -> None:
+        keys = list(self.tasks) if ven is None else [id(ven)]
+        tasks = [self.tasks.pop(key) for key in keys]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@pytest.fixture
+async def run_ven(engine: Engine) -> AsyncIterator[Vens]:
+    vens = Vens(engine)
+    yield vens
+    await vens.stop()

@@ -60,7 +60,7 @@ async def test_a_failing_or_unreadable_event_leaves_the_others_answered(
     monkeypatch.setattr(ven_module, "ingest", ingest)
     ven = Ven(ven_config("http://127.0.0.1:1"), engine, SystemClock())
     client = RecordingClient()
-    ven.client = client  # type: ignore[assignment]
+    ven.client = client
     unreadable = raw("broken")
     del unreadable["active_period"]
     payload = {

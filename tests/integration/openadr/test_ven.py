@@ -5,7 +5,6 @@ The VTN asks for a 1 s poll; every wait polls for its condition.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from scheduler.store.models import EventRow
 from scheduler.store.openadr import all_vens
 
 from .certs import Pair, make_pki
-from .conftest import ven_config
+from .conftest import Vens, ven_config
 from .vtn import CONTEXT, VTN_ID, Vtn, at, free_port, wait_until
 
 # openleadr's VTN keys its aiohttp app with a str (issue 12): this one warning only.
@@ -47,7 +46,7 @@ async def registered(vtn: Vtn, ven: Ven) -> str:
 
 
 async def test_an_event_becomes_one_drsched_event_and_is_opted_in(
-    vtn: Vtn, engine: Engine, run_ven: Callable[..., Ven]
+    vtn: Vtn, engine: Engine, run_ven: Vens
 ) -> None:
     ven = run_ven(ven_config(vtn.url))
     ven_id = await registered(vtn, ven)
@@ -86,13 +85,13 @@ async def test_an_event_becomes_one_drsched_event_and_is_opted_in(
 async def test_an_event_drsched_cannot_honour_is_opted_out_and_not_stored(
     vtn: Vtn,
     engine: Engine,
-    run_ven: Callable[..., Ven],
+    run_ven: Vens,
     kwargs: dict[str, object],
     reason: str,
 ) -> None:
     ven = run_ven(ven_config(vtn.url))
     ven_id = await registered(vtn, ven)
-    event_id = vtn.add_event(ven_id, at(30), **kwargs)  # type: ignore[arg-type]
+    event_id = vtn.add_event(ven_id, at(30), **kwargs)
 
     assert await wait_until(lambda: opt_of(vtn, event_id), "the VTN's opt") == "optOut"
     assert rows(engine) == []
@@ -131,7 +130,7 @@ def test_a_window_already_over_is_opted_out_and_not_stored(engine: Engine) -> No
 
 
 async def test_cancel_at_the_vtn_requests_the_cancel(
-    vtn: Vtn, engine: Engine, run_ven: Callable[..., Ven]
+    vtn: Vtn, engine: Engine, run_ven: Vens
 ) -> None:
     ven = run_ven(ven_config(vtn.url))
     ven_id = await registered(vtn, ven)
@@ -146,7 +145,7 @@ async def test_cancel_at_the_vtn_requests_the_cancel(
 
 
 async def test_a_modification_while_pending_is_resubmitted(
-    vtn: Vtn, engine: Engine, run_ven: Callable[..., Ven]
+    vtn: Vtn, engine: Engine, run_ven: Vens
 ) -> None:
     ven = run_ven(ven_config(vtn.url))
     ven_id = await registered(vtn, ven)
@@ -154,7 +153,7 @@ async def test_a_modification_while_pending_is_resubmitted(
     await wait_until(lambda: opt_of(vtn, event_id), "the opt-in")
     with Session(engine.connect()) as session:  # the daemon submitted it: pending
         session.execute(
-            EventRow.__table__.update().values(  # type: ignore[attr-defined]
+            EventRow.__table__.update().values(
                 status="pending", request_id=f"{event_id}-r1", submitted_revision=1
             )
         )
@@ -172,14 +171,14 @@ async def test_a_modification_while_pending_is_resubmitted(
 
 
 async def test_a_modification_from_standby_on_is_refused_and_opted_out(
-    vtn: Vtn, engine: Engine, run_ven: Callable[..., Ven]
+    vtn: Vtn, engine: Engine, run_ven: Vens
 ) -> None:
     ven = run_ven(ven_config(vtn.url))
     ven_id = await registered(vtn, ven)
     event_id = vtn.add_event(ven_id, at(30), payload=4)
     await wait_until(lambda: opt_of(vtn, event_id), "the opt-in")
     with Session(engine.connect()) as session:
-        session.execute(EventRow.__table__.update().values(status="standby"))  # type: ignore[attr-defined]
+        session.execute(EventRow.__table__.update().values(status="standby"))
         session.commit()
 
     def offset_8(event: Any) -> None:
@@ -196,15 +195,13 @@ async def test_a_modification_from_standby_on_is_refused_and_opted_out(
 
 
 async def test_a_restart_keeps_the_ven_id_and_duplicates_nothing(
-    vtn: Vtn, engine: Engine, run_ven: Callable[..., Ven]
+    vtn: Vtn, engine: Engine, run_ven: Vens
 ) -> None:
     first = run_ven(ven_config(vtn.url))
     ven_id = await registered(vtn, first)
     event_id = vtn.add_event(ven_id, at(30))
     await wait_until(lambda: opt_of(vtn, event_id), "the opt-in")
-    for task in __import__("asyncio").all_tasks():
-        if task.get_coro().__qualname__ == "Ven.run":  # type: ignore[union-attr]
-            task.cancel()
+    await run_ven.stop(first)
     registrations = len(vtn.registrations)
 
     second = run_ven(ven_config(vtn.url))
@@ -217,7 +214,7 @@ async def test_a_restart_keeps_the_ven_id_and_duplicates_nothing(
 
 
 async def test_a_vtn_down_at_start_is_retried_until_it_comes_up(
-    engine: Engine, run_ven: Callable[..., Ven]
+    engine: Engine, run_ven: Vens
 ) -> None:
     server = Vtn(free_port())
     ven = run_ven(ven_config(server.url))
@@ -241,7 +238,7 @@ async def test_a_vtn_down_at_start_is_retried_until_it_comes_up(
 
 @pytest.mark.parametrize("kind", ["rsa2048", "p256"])
 async def test_mutual_tls_with_signed_messages(
-    tmp_path: Path, engine: Engine, run_ven: Callable[..., Ven], kind: str
+    tmp_path: Path, engine: Engine, run_ven: Vens, kind: str
 ) -> None:
     ca, vtn_pair, ven_pair = make_pki(tmp_path, kind)
     server = tls_vtn(ca, vtn_pair, ven_pair)
@@ -259,7 +256,7 @@ async def test_mutual_tls_with_signed_messages(
 
 
 async def test_a_wrong_vtn_fingerprint_is_refused_and_nothing_is_stored(
-    tmp_path: Path, engine: Engine, run_ven: Callable[..., Ven]
+    tmp_path: Path, engine: Engine, run_ven: Vens
 ) -> None:
     ca, vtn_pair, ven_pair = make_pki(tmp_path, "p256")
     server = tls_vtn(ca, vtn_pair, ven_pair)
