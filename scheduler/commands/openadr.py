@@ -38,6 +38,13 @@ def register(subparsers: Any) -> None:
     vtn.add_argument(
         "--cancel-last", action="store_true", help="cancel the last event once answered"
     )
+    vtn.add_argument(
+        "--cancel-after",
+        type=parse_duration,
+        default=None,
+        metavar="DURATION",
+        help="cancel the last event this long after its window starts (while it runs)",
+    )
     vtn.add_argument("--poll-freq", type=parse_duration, default="1s")
     vtn.set_defaults(handler=_vtn)
 
@@ -54,6 +61,7 @@ def _vtn(args: argparse.Namespace) -> int:
         args.signal,
         args.payload,
         args.cancel_last,
+        args.cancel_after,
     )
 
     def say(line: str) -> None:

@@ -36,6 +36,8 @@ class DemoPlan:
     signal: str = "LOAD_CONTROL"
     payload: float = 4
     cancel_last: bool = False
+    #: Cancel the last event this long after its window starts (while it runs).
+    cancel_after: timedelta | None = None
 
 
 @dataclass
@@ -104,12 +106,21 @@ class DemoVtn:
                 callback=self._answered(event_id, cancel=last and plan.cancel_last),
                 market_context=plan.market_context,
             )
+            if last and plan.cancel_after is not None:
+                delay = (start + plan.cancel_after - datetime.now(UTC)).total_seconds()
+                loop = asyncio.get_running_loop()
+                loop.call_later(max(delay, 0), self._cancel, ven_id, event_id)
             end = start + plan.duration
             self.say(
                 f"vtn: event {event_id} for {ven_id}: {start:%H:%M:%S}-{end:%H:%M:%S} UTC, "
                 f"{plan.signal} {plan.payload:g}"
             )
             start = end + plan.gap
+
+    def _cancel(self, ven_id: str, event_id: str) -> None:
+        self.server.cancel_event(ven_id, event_id)
+        self.server.event_callbacks[event_id] = (None, self._answered(event_id, cancel=False))
+        self.say(f"vtn: cancelled {event_id}")
 
     def _answered(self, event_id: str, *, cancel: bool) -> Callable[..., None]:
         def callback(ven_id: str, event_id: str, opt_type: str) -> None:
