@@ -205,13 +205,8 @@ class Ven:
     async def _polled(self) -> None:
         now = self.clock.now()
         recovered = self.health.last_error is not None
-        self.health = VenHealth("registered", None, now)
-        await self._save(
-            now,
-            last_poll_at=now,
-            last_error=None,
-            state="registered",
-        )
+        await self._save(now, last_poll_at=now, last_error=None, state="registered")
+        self.health = VenHealth("registered", None, now)  # the database first (DESIGN rule)
         if recovered:
             log.info("openadr.recovered", vtn_url=self.config.vtn_url)
 
@@ -219,14 +214,8 @@ class Ven:
         """Record a failed contact; logged when it starts or changes, not on every retry."""
         if error != self.health.last_error:
             log.error("openadr.vtn_unavailable", vtn_url=self.config.vtn_url, error=error)
+        await self._save(self.clock.now(), state=state, last_error=error, **fields)
         self.health = VenHealth(state, error, self.health.last_poll_at)
-        now = self.clock.now()
-        await self._save(
-            now,
-            state=state,
-            last_error=error,
-            **fields,
-        )
 
     async def _load(self) -> VenState | None:
         return await asyncio.to_thread(_load, self.engine, self.config.vtn_url)
