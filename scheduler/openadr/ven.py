@@ -32,6 +32,7 @@ from sqlalchemy import Engine
 
 from scheduler.clock import Clock
 from scheduler.config import OpenadrConfig
+from scheduler.errors import FencedError
 from scheduler.store import transaction
 from scheduler.store.fenced import Fence
 from scheduler.store.openadr import Answer, VenState, load_ven, save_ven
@@ -76,8 +77,22 @@ class Ven:
     # -- the loop ------------------------------------------------------------
 
     async def run(self) -> None:
-        """Register, then poll until cancelled."""
+        """Register, then poll until cancelled; a database failure restarts it after a pause.
+
+        A stale leader's write (:class:`FencedError`) ends it: the daemon stops too.
+        """
         quiet_logger()
+        while True:
+            try:
+                await self._run_once()
+            except FencedError:
+                raise
+            except Exception as exc:  # the database, most likely: never stop polling for good
+                log.exception("openadr.ven_failed", vtn_url=self.config.vtn_url)
+                self.health = VenHealth("failed", f"{type(exc).__name__}: {exc}"[:300])
+                await asyncio.sleep(self.config.retry_initial.total_seconds())
+
+    async def _run_once(self) -> None:
         state = await self._load()
         self.client = Client(self.config, self._ven_id(state))
         try:

@@ -300,3 +300,24 @@ def tls_config(url: str, ca: Path, ven_pair: Pair, vtn_fingerprint: str) -> Open
         ca_file=str(ca),
         vtn_fingerprint=vtn_fingerprint,
     )
+
+
+async def test_a_database_failure_pauses_the_ven_but_never_stops_it(
+    vtn: Vtn, tmp_path: Path
+) -> None:
+    from scheduler.store import open_engine
+    from scheduler.store.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'late.db'}"
+    sql = open_engine(url)  # no schema yet: every VEN write fails
+    vens = Vens(sql)
+    try:
+        ven = vens(ven_config(vtn.url))
+        await wait_until(lambda: ven.health.state == "failed", "the database failure")
+        assert ven.health.last_error is not None
+        assert "no such table" in ven.health.last_error
+        upgrade(url)
+        await registered(vtn, ven)
+    finally:
+        await vens.stop()
+        sql.dispose()
