@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "status": "leader/standby, database, next actions, events in flight, recent failures",
     "programs": "DR programs: events and hours used and left, opt-outs against budgets",
     "report": "evidence of DR events (table, csv, json, html with charts); report verify FILE",
+    "openadr": "OpenADR helpers: `openadr vtn` runs a local OpenLEADR VTN for demos and tests",
 }
 COMMAND_MODULES = tuple(COMMANDS)
 

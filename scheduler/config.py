@@ -266,6 +266,62 @@ class DrProgramConfig(DrProgramShape):
         return rules
 
 
+class OpenadrSignalMap(_Section):
+    """How one OpenADR signal becomes a drsched signal (docs/openadr.md "Mapping")."""
+
+    #: The OpenADR signal name: SIMPLE (``level`` payload 1-3) or LOAD_CONTROL
+    #: (``x-loadControlLevelOffset`` payload = the temperature offset, in ``unit``).
+    signal: Literal["SIMPLE", "LOAD_CONTROL"]
+    targets: list[str] = Field(min_length=1)
+    min_temp: float | None = None
+    max_temp: float | None = None
+    unit: Literal["F", "C"] = "F"
+
+
+class OpenadrTarget(_Section):
+    ven: str = Field(min_length=1)
+    resources: list[str] = Field(default_factory=list)
+
+
+class MarketContextMap(_Section):
+    """An OpenADR market context (DR program) and the drsched defaults its events take."""
+
+    market_context: str = Field(min_length=1)
+    vtn_id: str = Field(min_length=1)  # the DR Requests API's vtnID
+    targets: list[OpenadrTarget] = Field(min_length=1)
+    signals: list[OpenadrSignalMap] = Field(min_length=1)
+
+
+class OpenadrConfig(_Section):
+    """drsched as an OpenADR 2.0b VEN (docs/openadr.md); absent means off."""
+
+    vtn_url: HttpUrl
+    ven_name: str = Field(min_length=1)
+    ven_id: str | None = None
+    cert_file: str | None = None  # TLS client certificate, also signs messages
+    key_file: str | None = None
+    ca_file: str | None = None  # the CA that signed the VTN's certificate
+    vtn_fingerprint: str | None = None
+    check_fingerprint: bool = True
+    #: None: the VTN's requested poll frequency.
+    poll_interval: PositiveDuration | None = None
+    retry_initial: PositiveDuration = timedelta(seconds=2)
+    retry_max: PositiveDuration = timedelta(minutes=5)
+    market_contexts: list[MarketContextMap] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _tls(self) -> OpenadrConfig:
+        """Certificate and key go together; with them, the VTN's fingerprint is checked."""
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("key_file: give cert_file and key_file together (or neither)")
+        if self.cert_file and self.check_fingerprint and not self.vtn_fingerprint:
+            raise ValueError(
+                "vtn_fingerprint: required with cert_file (the VTN's certificate "
+                "fingerprint), or set check_fingerprint: false"
+            )
+        return self
+
+
 class Config(_Section):
     database: DatabaseConfig = DatabaseConfig()
     plans: PlansConfig = PlansConfig()
@@ -275,6 +331,7 @@ class Config(_Section):
     http: HttpConfig = HttpConfig()
     logging: LoggingConfig = LoggingConfig()
     dr_programs: list[DrProgramConfig] = Field(default_factory=list)
+    openadr: OpenadrConfig | None = None
     #: Where the config came from (for messages); not a key users write.
     source: str = Field(default="<defaults>", exclude=True)
 

@@ -23,7 +23,7 @@ import asyncio
 import json
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,6 +77,8 @@ class HealthChecks:
     database: Check
     database_timeout: float = 5.0
     leader: Callable[[], bool] | None = None
+    #: More named checks judged like ``database`` (e.g. ``openadr``: the VEN's registration).
+    extra: Mapping[str, Check] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -95,19 +97,25 @@ def _loop_result(heartbeat: Heartbeat) -> CheckResult:
 
 
 async def _database_result(checks: HealthChecks) -> CheckResult:
+    return await _check_result(checks.database, checks.database_timeout, "reachable")
+
+
+async def _check_result(check: Check, limit: float, ok: str) -> CheckResult:
     try:
-        await asyncio.wait_for(checks.database(), checks.database_timeout)
+        detail = await asyncio.wait_for(check(), limit)
     except TimeoutError:
-        return CheckResult(False, f"no answer within {checks.database_timeout:g}s")
+        return CheckResult(False, f"no answer within {limit:g}s")
     except Exception as exc:  # any failure is the answer; the detail names it
         first_line = (str(exc).splitlines() or [""])[0][:200]
         return CheckResult(False, f"{type(exc).__name__}: {first_line}")
-    return CheckResult(True, "reachable")
+    return CheckResult(True, detail if isinstance(detail, str) else ok)
 
 
 async def health_report(checks: HealthChecks) -> tuple[bool, dict[str, Any]]:
     """Run every check; (healthy, the JSON body)."""
     results = {"loop": _loop_result(checks.heartbeat), "database": await _database_result(checks)}
+    for name, check in checks.extra.items():
+        results[name] = await _check_result(check, checks.database_timeout, "ok")
     healthy = all(r.ok for r in results.values())
     body: dict[str, Any] = {
         "status": "ok" if healthy else "fail",

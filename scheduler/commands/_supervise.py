@@ -72,7 +72,16 @@ async def supervise(
     election = elector or elector_for(url)
     sql = open_engine(url, busy_timeout=config.database.busy_timeout.total_seconds())
     heartbeat = Heartbeat()
-    checks = HealthChecks(heartbeat, ping_database(sql), leader=lambda: election.epoch is not None)
+    extra = {}
+    if config.openadr is not None:
+        from scheduler.openadr.health import ven_check
+
+        extra["openadr"] = ven_check(
+            sql, config.openadr.vtn_url, lambda: election.epoch is not None
+        )
+    checks = HealthChecks(
+        heartbeat, ping_database(sql), leader=lambda: election.epoch is not None, extra=extra
+    )
     stop = asyncio.Event()
     try:
         async with serve_health(config.http.listen, checks):

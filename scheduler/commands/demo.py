@@ -64,12 +64,21 @@ def register(subparsers: Any) -> None:
         description="Run the DR simulator, a temporary SQLite database and the daemon on "
         "three short events; show their statuses live, then every transition.",
     )
+    parser.add_argument(
+        "--openadr",
+        action="store_true",
+        help="events from a local OpenLEADR VTN instead: VTN -> drsched -> DR -> HVAC -> restored",
+    )
     parser.set_defaults(handler=_handler)
 
 
 def _handler(args: argparse.Namespace) -> int:
     # Warnings only: the live table is the demo's output (`drsched run` logs everything).
     configure_logging(level="warning")
+    if args.openadr:
+        from scheduler.commands.demo_openadr import run_openadr_demo
+
+        return 0 if asyncio.run(run_openadr_demo(console())) else 1
     return 0 if asyncio.run(run_demo(console())) else 1
 
 

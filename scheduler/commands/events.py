@@ -19,6 +19,7 @@ from scheduler.commands._common import (
 )
 from scheduler.commands.hvac_status import print_facilities, record_json
 from scheduler.domain.lifecycle import TERMINAL, Source, Status, Transition
+from scheduler.domain.sources import owned_by_plan
 from scheduler.store import events as repo
 from scheduler.store import transaction
 from scheduler.store.control import records_of
@@ -75,7 +76,7 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     print_table(
         None,
-        ("event", "status", "start (UTC)", "end (UTC)", "request", "rev", "VENs", "name"),
+        ("event", "status", "start (UTC)", "end (UTC)", "request", "rev", "VENs", "name", "source"),
         (
             (
                 r.event_id,
@@ -86,6 +87,7 @@ def _list(args: argparse.Namespace) -> int:
                 r.revision,
                 ", ".join(r.vens),
                 r.name or "",
+                r.source,
             )
             for r in rows
         ),
@@ -107,6 +109,7 @@ def _summary_json(row: repo.EventSummary) -> dict[str, Any]:
         "revision": row.revision,
         "cancel_requested": row.cancel_requested,
         "vens": list(row.vens),
+        "source": row.source,
     }
 
 
@@ -122,7 +125,7 @@ def _show(args: argparse.Namespace) -> int:
                 Status.PLANNED,
                 Status.PLANNED,
                 row.created_at,
-                Source.PLAN,
+                Source.PLAN if owned_by_plan(row.source) else Source.VTN,
                 f"added from {row.source or 'the plan'}",
             )
             timeline = [added, *repo.timeline(session, args.event_id)]

@@ -93,6 +93,8 @@ class Wiring:
     engine: Engine
     #: ``apply(paths) -> summary``: the same function as ``drsched plan apply``.
     apply_plans: Callable[[list[str]], str]
+    #: The database (SQLAlchemy engine), for parts beside the engine (the OpenADR VEN).
+    sql: Any = None
 
 
 class PlanFiles:
@@ -160,9 +162,33 @@ async def wired(
                 max_concurrency=config.dr_api.max_concurrency,
             )
             rules = config.program_rules()
-            yield Wiring(engine, daemon_store.plan_applier(sql, clock, fence, rules))
+            yield Wiring(engine, daemon_store.plan_applier(sql, clock, fence, rules), sql)
     finally:
         sql.dispose()
+
+
+@asynccontextmanager
+async def openadr_ven(
+    config: Config, parts: Wiring, clock: Clock | None, fence: Fence
+) -> AsyncIterator[None]:
+    """The OpenADR VEN (``openadr:``) beside the daemon: it runs only while this instance leads."""
+    if config.openadr is None:
+        yield
+        return
+    ven_module = require("scheduler.openadr.ven")
+    ven = ven_module.Ven(config.openadr, parts.sql, clock or SystemClock(), fence)
+    task = asyncio.create_task(ven.run(), name="drsched-openadr")
+    task.add_done_callback(_ven_ended)
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def _ven_ended(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("openadr.ven_stopped", error=repr(task.exception()))
 
 
 async def serve(
@@ -188,7 +214,8 @@ async def serve(
                 return parts.apply_plans(paths) if paths else "no plans.paths configured"
 
             daemon = Daemon(parts.engine, apply_plans=apply_plans, notifier=notifier)
-            await daemon.run()
+            async with openadr_ven(config, parts, clock, fence):
+                await daemon.run()
 
     with DaemonLock(config.database.url):
         await supervise(config, start_daemon, notifier=notifier)

@@ -108,6 +108,10 @@ def gather(config: Config, now: datetime, *, limit: int = 10) -> dict[str, Any]:
                 )
                 return report
             report |= _events(session, now, config.dr_api.submit_lead, limit)
+            if config.openadr is not None:
+                from scheduler.openadr.status import ven_report
+
+                report["openadr"] = ven_report(session, config.openadr.vtn_url)
     finally:
         engine.dispose()
     return report
@@ -219,6 +223,10 @@ def render(report: dict[str, Any]) -> None:
         return
     counted = [f"{name} {n}" for name, n in report["counts"].items() if n]
     out.print(f"  events      {' · '.join(counted) or 'none'}")
+    if "openadr" in report:
+        from scheduler.openadr.status import describe_ven
+
+        out.print(f"  openadr     {describe_ven(report['openadr'])}")
     _render_lists(report)
 
 

@@ -33,6 +33,7 @@ class Source(StrEnum):
     API = "api"
     CLOCK = "clock"
     ADMIN = "admin"
+    VTN = "vtn"  # an OpenADR VTN (scheduler.openadr)
 
 
 TERMINAL = frozenset({Status.COMPLETED, Status.CANCELED, Status.FAILED})

@@ -343,6 +343,7 @@ class EventSummary:
     revision: int
     cancel_requested: bool
     vens: tuple[str, ...]
+    source: str = ""  # a plan file's file:line, or ``openadr <vtn> <event> mod <n>``
 
 
 def list_events(
@@ -377,6 +378,7 @@ def summary(row: EventRow) -> EventSummary:
         row.revision,
         row.cancel_requested,
         tuple(dict.fromkeys(t.ven_id for t in row.targets)),
+        row.source,
     )
 
 

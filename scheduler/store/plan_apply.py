@@ -11,6 +11,7 @@ apply did (not even the plan revision moves).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import Engine, delete, update
@@ -18,6 +19,8 @@ from sqlalchemy.orm import Session
 
 from scheduler.domain.events import PlanEvent
 from scheduler.domain.lifecycle import Source, Status, Transition
+from scheduler.domain.sources import owned_by_plan
+from scheduler.errors import Problem
 from scheduler.plans.diff import Change, Item, PlanDiff, diff_plan
 from scheduler.store import transaction
 from scheduler.store.events import (
@@ -37,7 +40,35 @@ from scheduler.store.models import EventRow
 def preview(engine: Engine, events: Sequence[PlanEvent], now: datetime) -> PlanDiff:
     """What :func:`apply_plan` would do, without writing."""
     with Session(engine) as session:
-        return diff_plan(stored_events(session), events, now)
+        return _plan_diff(session, events, now)
+
+
+def _plan_diff(
+    session: Session, events: Sequence[PlanEvent], now: datetime, *, lock: bool = False
+) -> PlanDiff:
+    """The diff against the events the plan owns; an id another source owns is refused.
+
+    ``lock``: read what the diff decides from ``FOR UPDATE`` (see :func:`stored_events`).
+    """
+    stored = stored_events(session, lock=lock)
+    owned = {k: v for k, v in stored.items() if owned_by_plan(v.source)}
+    diff = diff_plan(owned, events, now)
+    clashes = [
+        _clash(event, stored[event.event_id].source)
+        for event in events
+        if event.event_id in stored and event.event_id not in owned
+    ]
+    if clashes:
+        diff = replace(diff, refused=(*diff.refused, *clashes))
+    return diff
+
+
+def _clash(event: PlanEvent, other: str) -> Problem:
+    file, _, line = event.source.rpartition(":")
+    message = f"event id {event.event_id!r} is already taken by an event from {other}"
+    if file and line.isdigit():
+        return Problem(file, int(line), 1, message)
+    return Problem(event.source or "plan", 0, 0, message)
 
 
 def apply_plan(
@@ -47,16 +78,19 @@ def apply_plan(
     with transaction(engine) as session:
         if fence is not None:
             fence(session)
-        diff = diff_plan(stored_events(session, lock=True), events, now)
+        diff = _plan_diff(session, events, now, lock=True)
         diff.raise_refused()
         if not diff.is_empty:
             write_diff(session, diff, now)
         return diff
 
 
-def write_diff(session: Session, diff: PlanDiff, now: datetime) -> None:
+def write_diff(
+    session: Session, diff: PlanDiff, now: datetime, origin: Source = Source.PLAN
+) -> None:
+    """Write ``diff``; ``origin`` is who changed it (a plan file, or an OpenADR VTN)."""
     _add(session, [i.event for i in diff.of(Change.ADD) if i.event], now)
-    _update(session, diff.of(Change.UPDATE, Change.RESUBMIT), now)
+    _update(session, diff.of(Change.UPDATE, Change.RESUBMIT), now, origin)
     _delete(session, [i.event_id for i in diff.of(Change.DELETE)])
     _cancel(session, diff.of(Change.CANCEL), now)
     bump_plan_revision(session, now)
@@ -83,7 +117,7 @@ def _add(session: Session, events: Sequence[PlanEvent], now: datetime) -> None:
     insert_children(session, events)
 
 
-def _update(session: Session, items: Sequence[Item], now: datetime) -> None:
+def _update(session: Session, items: Sequence[Item], now: datetime, origin: Source) -> None:
     if not items:
         return
     events = [i.event for i in items if i.event is not None]
@@ -96,8 +130,9 @@ def _update(session: Session, items: Sequence[Item], now: datetime) -> None:
             .values(revision=EventRow.revision + 1, updated_at=now, **event_columns(event))
             .execution_options(synchronize_session=False)
         )
-        detail = f"changed in the plan ({event.source})" if event.source else "changed in the plan"
-        notes.append(_note(event.event_id, item.status, now, _join(detail, item.note)))
+        where = "at the VTN" if origin == Source.VTN else "in the plan"
+        detail = f"changed {where} ({event.source})" if event.source else f"changed {where}"
+        notes.append(_note(event.event_id, item.status, now, _join(detail, item.note), origin))
     insert_children(session, events)
     record_transitions(session, notes)
 
@@ -126,10 +161,12 @@ def _cancel(session: Session, items: Sequence[Item], now: datetime) -> None:
     )
 
 
-def _note(event_id: str, status: Status | None, at: datetime, detail: str) -> Transition:
+def _note(
+    event_id: str, status: Status | None, at: datetime, detail: str, origin: Source = Source.PLAN
+) -> Transition:
     """An audit line that keeps the status (from == to)."""
     status = status or Status.PLANNED
-    return Transition(event_id, status, status, at, Source.PLAN, detail)
+    return Transition(event_id, status, status, at, origin, detail)
 
 
 def _join(first: str, second: str) -> str:

@@ -121,3 +121,37 @@ def test_bad_dr_programs_in_the_config_name_the_key(
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, f"dr_programs:\n  - {entry}\n"), {})
     assert [p.message for p in caught.value.problems] == [message]
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (
+            ["  cert_file: /etc/drsched/ven.crt"],
+            "openadr: key_file: give cert_file and key_file together (or neither)",
+        ),
+        (
+            ["  cert_file: /etc/drsched/ven.crt", "  key_file: /etc/drsched/ven.key"],
+            "openadr: vtn_fingerprint: required with cert_file",
+        ),
+        (
+            [
+                "  market_contexts:",
+                "    - {market_context: 'oadr://u/p', vtn_id: v, targets: [{ven: CE-02}],",
+                "       signals: [{signal: PRICE, targets: [x]}]}",
+            ],
+            "openadr.market_contexts[0].signals[0].signal: Input should be 'SIMPLE'",
+        ),
+    ],
+)
+def test_openadr_config_problems_are_named(tmp_path: Path, lines: list[str], message: str) -> None:
+    config = tmp_path / "drsched.yaml"
+    head = ["openadr:", "  vtn_url: https://vtn.example.com/OpenADR2/Simple/2.0b", "  ven_name: a"]
+    config.write_text("\n".join([*head, *lines]) + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(config, {})
+    assert message in str(caught.value)
+
+
+def test_openadr_is_off_by_default() -> None:
+    assert load_config(None, {}).openadr is None
