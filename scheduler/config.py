@@ -10,6 +10,7 @@ whose content is the secret), or found as ``$CREDENTIALS_DIRECTORY/<name>``
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -32,7 +33,7 @@ from pydantic import (
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from scheduler.durations import format_duration, parse_duration
+from scheduler.durations import MAX_DURATION, format_duration, parse_duration
 from scheduler.errors import ConfigError, Problem
 
 
@@ -42,6 +43,8 @@ def _duration(value: object) -> object:
     if isinstance(value, str):
         return parse_duration(value)
     if isinstance(value, int | float):
+        if not math.isfinite(value) or abs(value) > MAX_DURATION.total_seconds():
+            raise ValueError(f"must be at most {format_duration(MAX_DURATION)}")
         return timedelta(seconds=value)
     return value
 
@@ -52,21 +55,31 @@ def _not_negative(value: timedelta) -> timedelta:
     return value
 
 
-def _positive(value: timedelta) -> timedelta:
-    if value <= timedelta(0):
-        raise ValueError("must be more than 0s")
-    return value
+def bounds(low: str, high: str) -> AfterValidator:
+    """A duration from ``low`` to ``high`` inclusive (docs/config.md lists each key's)."""
+    least, most = parse_duration(low), parse_duration(high)
+
+    def check(value: timedelta) -> timedelta:
+        if not least <= value <= most:
+            raise ValueError(f"must be from {low} to {high}, got {format_duration(value)}")
+        return value
+
+    return AfterValidator(check)
 
 
 #: ``90s``, ``5m``, ``24h``, ``1h30m`` (or a number of seconds); never negative.
+#: Every key adds its own :func:`bounds`: zero would mean "fail at once" or
+#: "spin", a huge value "never", and a tiny pacing interval floods a vendor.
 Duration = Annotated[
     timedelta,
     BeforeValidator(_duration),
     AfterValidator(_not_negative),
     PlainSerializer(format_duration, return_type=str),
 ]
-#: A timeout, interval or lead: zero would mean "fail at once" or "spin".
-PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
+#: A per-call timeout.
+Timeout = Annotated[Duration, bounds("100ms", "5m")]
+#: The time spent retrying one call.
+RetryTotal = Annotated[Duration, bounds("1s", "1h")]
 
 
 def _whole_number(value: object) -> object:
@@ -138,7 +151,7 @@ def default_database_url(env: Mapping[str, str]) -> str:
 
 class DatabaseConfig(_Section):
     url: str = ""
-    busy_timeout: Duration = timedelta(seconds=30)
+    busy_timeout: Annotated[Duration, bounds("0s", "10m")] = timedelta(seconds=30)
 
     @field_validator("url")
     @classmethod
@@ -160,10 +173,10 @@ class DrApiConfig(_Section):
     service_id: str = Field(default="sim-service", min_length=1)
     service_token: Secret = SecretStr("sim-token")
     country_code: str = "US"
-    submit_lead: PositiveDuration = timedelta(hours=24)
-    timeout: PositiveDuration = timedelta(seconds=10)
+    submit_lead: Annotated[Duration, bounds("1s", "30d")] = timedelta(hours=24)
+    timeout: Timeout = timedelta(seconds=10)
     retry_attempts: Count = Field(default=5, ge=1, le=20)
-    retry_total: PositiveDuration = timedelta(seconds=60)
+    retry_total: RetryTotal = timedelta(seconds=60)
     max_concurrency: Count = Field(default=10, ge=1, le=200)
 
     @field_validator("country_code")
@@ -180,9 +193,9 @@ class BeconConfig(_Section):
     service_key: Secret = SecretStr("sim-service-key")
     secret_key: Secret = SecretStr("sim-key")
     signer: str = "scheduler.clients.becon:hmac_sha256_signer"
-    timeout: PositiveDuration = timedelta(seconds=10)
+    timeout: Timeout = timedelta(seconds=10)
     retry_attempts: Count = Field(default=4, ge=1, le=20)
-    retry_total: PositiveDuration = timedelta(seconds=30)
+    retry_total: RetryTotal = timedelta(seconds=30)
     max_concurrency: Count = Field(default=16, ge=1, le=500)
 
     @field_validator("signer")
@@ -218,9 +231,10 @@ class HvacTarget(_Section):
 
 
 class HvacConfig(_Section):
-    prefetch_lead: Duration = timedelta(seconds=60)
-    verify_interval: PositiveDuration = timedelta(minutes=5)
-    restore_stagger: Duration = timedelta(minutes=10)
+    prefetch_lead: Annotated[Duration, bounds("0s", "1h")] = timedelta(seconds=60)
+    #: Paces a gateway-state read per gateway during every window: at least 1s.
+    verify_interval: Annotated[Duration, bounds("1s", "1d")] = timedelta(minutes=5)
+    restore_stagger: Annotated[Duration, bounds("0s", "1h")] = timedelta(minutes=10)
     override: Literal["respect", "reassert"] = "respect"
     auto_mode: Literal["skip", "cool", "heat"] = "skip"
     targets: list[HvacTarget] = Field(default_factory=list)

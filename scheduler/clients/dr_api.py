@@ -22,7 +22,6 @@ import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Self
-from urllib.parse import quote
 
 import httpx
 import structlog
@@ -38,6 +37,7 @@ from scheduler.clients.http import (
     error_class_for_status,
     error_from_response,
     new_message_id,
+    path_segment,
 )
 from scheduler.clock import from_epoch, to_epoch_ms
 from scheduler.config import DrApiConfig
@@ -460,7 +460,7 @@ class DrApiClient:
 
 
 def _path(request_id: str) -> str:
-    return f"/requests/{quote(request_id, safe='')}"
+    return f"/requests/{path_segment(request_id, TITLE)}"
 
 
 def _window(start: datetime | None, end: datetime | None) -> str:

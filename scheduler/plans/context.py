@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from scheduler.domain.events import PlanEvent
 from scheduler.plans.content import ContentBuilder
-from scheduler.plans.model import ID_CHARS, DstPolicy
+from scheduler.plans.model import ID_CHARS, NOT_DOTS, DstPolicy
 from scheduler.plans.nodes import YNode
 from scheduler.plans.problems import Problems
 
@@ -66,8 +66,10 @@ def label(kind: str, item: YNode) -> str:
 
 
 def check_id(value: str, limit: int, node: YNode, problems: Problems) -> None:
-    """An id must be a sane requestID: 1 to ``limit`` of ``A-Z a-z 0-9 . _ -``."""
-    if not re.fullmatch(f"[{ID_CHARS}]{{1,{limit}}}", value):
+    """An id must be a sane requestID: 1 to ``limit`` of ``A-Z a-z 0-9 . _ -``, and one
+    URL path segment (not ``.`` or ``..``)."""
+    if not re.fullmatch(f"{NOT_DOTS}[{ID_CHARS}]{{1,{limit}}}", value):
         problems.at(
-            node.where("id"), f"id {value!r} is not a valid id: use 1–{limit} of A-Z a-z 0-9 . _ -"
+            node.where("id"),
+            f"id {value!r} is not a valid id: use 1–{limit} of A-Z a-z 0-9 . _ - (not . or ..)",
         )

@@ -17,7 +17,7 @@ from scheduler.plans.nodes import YNode, compose
 from scheduler.plans.problems import Problems
 from scheduler.plans.programs import expand_program
 from scheduler.plans.shape import validate
-from scheduler.plans.times import TimeProblem, parse_moment, resolve_local, zone
+from scheduler.plans.times import TimeProblem, check_dr_range, parse_moment, resolve_local, zone
 
 
 def parse_document(text: str, file: str) -> tuple[list[Located], Problems]:
@@ -81,16 +81,22 @@ def _items(root: YNode, key: str, problems: Problems) -> list[YNode]:
 
 
 def _event(item: YNode, context: Context) -> list[Located]:
+    """One event; its id, times and content are each checked even when another key is
+    wrong or missing, so no problem hides another."""
     before = context.problems.reported
     node = merge_defaults(context.defaults, item)
     what = label("event", item)
     shape = validate(EventShape, node, context.problems, what, elsewhere=LISTS)
-    if shape is None:
+    if not node.is_map:
         return []
-    check_id(shape.id, ID_MAX, node, context.problems)
-    content = context.content.build(node, shape.vtn_id)
-    window = _window(shape, node, context, what)
-    if content is None or window is None or context.problems.reported != before:
+    ident = _text(node, "id")
+    if ident is not None:
+        check_id(ident, ID_MAX, node, context.problems)
+    content = context.content.build(node, shape.vtn_id if shape else None)
+    window = _window(node, context, what, shape.dst if shape else None)
+    if shape is None or content is None or window is None:
+        return []
+    if context.problems.reported != before:
         return []
     event = PlanEvent(
         event_id=shape.id,
@@ -105,17 +111,29 @@ def _event(item: YNode, context: Context) -> list[Located]:
     return [Located(event, item.line, item.col)]
 
 
+def _text(node: YNode, key: str) -> str | None:
+    """``key``'s value as text when it is text or a number (as the shape reads it);
+    None when it is absent or of a kind the shape check has already reported."""
+    child = node.child(key)
+    if child is None or isinstance(child.value, bool):
+        return None
+    if isinstance(child.value, str | int | float):
+        return str(child.value)
+    return None
+
+
 def _window(
-    shape: EventShape, node: YNode, context: Context, what: str
+    node: YNode, context: Context, what: str, dst: DstPolicy | None
 ) -> tuple[datetime, datetime] | None:
     """The event's UTC window; None after reporting what is wrong with it."""
-    policy = context.policy(shape.dst)
-    start = _instant(node, "start", shape.start, context, policy)
-    end = _instant(node, "end", shape.end, context, policy)
+    policy = context.policy(dst)
+    start_text, end_text = _text(node, "start"), _text(node, "end")
+    start = _instant(node, "start", start_text, context, policy) if start_text else None
+    end = _instant(node, "end", end_text, context, policy) if end_text else None
     if start is None or end is None:
         return None
     if end <= start:
-        message = f"{what}: end {shape.end} is not after start {shape.start}"
+        message = f"{what}: end {end_text} is not after start {start_text}"
         context.problems.at(node.where("end"), message)
         return None
     return start, end
@@ -128,11 +146,11 @@ def _instant(
     try:
         moment = parse_moment(text)
         if moment.instant is not None:
-            return moment.instant
+            return check_dr_range(moment.instant, text)
         assert moment.local is not None
         value = node.child(key) or node
         tz = context.local_zone(value, f"{key} {text!r}")
-        return resolve_local(moment.local, tz, policy) if tz else None
+        return check_dr_range(resolve_local(moment.local, tz, policy), text) if tz else None
     except TimeProblem as exc:
         context.problems.at(where, f"{key}: {exc}")
         return None

@@ -71,7 +71,7 @@ def test_every_problem_of_every_file_at_once(tmp_path: Path) -> None:
     c.write_bytes(b"timezone: UTC\n# caf\xe9\n")  # Latin-1, not UTF-8
     missing = tmp_path / "missing.yaml"
     assert problem_lines([a, b, c, missing]) == [
-        f"{a}:4:9: id 'bad id' is not a valid id: use 1–64 of A-Z a-z 0-9 . _ -",
+        f"{a}:4:9: id 'bad id' is not a valid id: use 1–64 of A-Z a-z 0-9 . _ - (not . or ..)",
         f"{b}:2:1: YAML syntax: expected the node content, but found '<stream end>'",
         f"{c}:1:1: cannot read plan: not UTF-8 text (byte 19)",
         f"{missing}:1:1: cannot read plan: No such file or directory",
