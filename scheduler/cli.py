@@ -1,9 +1,10 @@
 """The ``drsched`` command line: one sub-command family per module in ``commands/``.
 
 Each command module has ``register(subparsers)`` that adds its parsers and sets
-``handler``: a function ``(args) -> int`` returning the exit code. Exit codes:
-0 success, 1 the operation found problems (bad plan, refused change), 2 usage
-or configuration error, 3 runtime failure (database or vendor unreachable).
+``handler``: a function ``(args) -> int`` returning the exit code. Exit codes
+(README's table): 0 success, 1 the operation found problems (bad plan, refused
+change, unknown event id), 2 usage or configuration error, 3 runtime failure
+(database or vendor unreachable, missing or unwritable database).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from scheduler import __version__
-from scheduler.errors import ConfigError, DrschedError, PlanError
+from scheduler.errors import ConfigError, DrschedError, PlanError, UnknownEventError
 
 #: Every command and its one-line summary (``drsched --help``). Only the module of
 #: the command being run is imported: the daemon's imports (SQLAlchemy, httpx,
@@ -78,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"config error:\n{exc}", file=sys.stderr)
         return 2
+    except UnknownEventError as exc:  # README: an unknown id is "problems found"
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except DrschedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3

@@ -209,7 +209,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _cancel(args: argparse.Namespace) -> int:
-    engine = open_store(get_config(args))
+    engine = open_store(get_config(args), read_only=False)
     try:
         with transaction(engine) as session:
             message = request_cancel(session, args.event_id, datetime.now(UTC))

@@ -101,7 +101,7 @@ def _apply(args: argparse.Namespace) -> int:
 
     config = get_config(args)
     _, events = _load(args)
-    engine = open_store(config)
+    engine = open_store(config, read_only=False)
     try:
         diff = apply_plan(engine, events, datetime.now(UTC))
     except PlanError as exc:

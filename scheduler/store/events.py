@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.lifecycle import TERMINAL, Source, Status, Transition
-from scheduler.errors import DrschedError
+from scheduler.errors import UnknownEventError
 from scheduler.plans.diff import StoredEvent
 from scheduler.store.models import (
     Base,
@@ -23,13 +23,6 @@ from scheduler.store.models import (
     TargetRow,
     TransitionRow,
 )
-
-
-class UnknownEventError(DrschedError):
-    def __init__(self, event_id: str) -> None:
-        super().__init__(f"no event {event_id!r} in the database (see `drsched events list`)")
-        self.event_id = event_id
-
 
 # -- domain <-> rows -----------------------------------------------------------
 

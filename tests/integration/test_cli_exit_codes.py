@@ -1,0 +1,112 @@
+"""README's exit-code table holds for every command (issue 16, finding 13).
+
+0 ok, 1 problems found (bad plan, refused change, unknown event id), 2 usage or
+config error, 3 runtime failure (database or vendor unreachable). Each command
+is run in-process through ``scheduler.cli.main`` on a real SQLite file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from scheduler.cli import COMMANDS, main
+
+GOOD_PLAN = """\
+timezone: UTC
+events:
+  - id: walk-1
+    start: 2031-07-15 14:00
+    end: 2031-07-15 15:00
+    vtn_id: vtn01
+    targets: [{ven: CE-02}]
+    signals: [{name: SIMPLE, targets: [x-DEVICE_TV]}]
+"""
+BAD_PLAN = "events:\n  - {id: '..', start: x, end: y}\n"
+
+
+@pytest.fixture
+def place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory with a good and a bad plan; the database is ``db/drsched.db``."""
+    (tmp_path / "good.yaml").write_text(GOOD_PLAN)
+    (tmp_path / "bad.yaml").write_text(BAD_PLAN)
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.startswith("DRSCHED_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DRSCHED_DATABASE__URL", f"sqlite:///{tmp_path / 'db' / 'drsched.db'}")
+    monkeypatch.setenv("DRSCHED_BECON__BASE_URL", "http://127.0.0.1:9")  # nothing listens
+    monkeypatch.setenv("DRSCHED_BECON__RETRY_ATTEMPTS", "1")
+    return tmp_path
+
+
+def _run(*argv: str) -> int:
+    try:
+        return main(list(argv))
+    except SystemExit as exc:  # argparse
+        return int(exc.code or 0)
+
+
+#: Commands that read the database, and what each says with an empty folder.
+DATABASE_COMMANDS = [
+    ("events", "list"),
+    ("events", "show", "walk-1"),
+    ("events", "cancel", "walk-1"),
+    ("hvac", "status"),
+    ("plan", "diff", "good.yaml"),
+    ("plan", "apply", "good.yaml"),
+]
+
+
+@pytest.mark.parametrize("argv", DATABASE_COMMANDS, ids=" ".join)
+def test_no_database_is_3_and_none_is_created(place: Path, argv: tuple[str, ...]) -> None:
+    assert _run(*argv) == 3
+    assert not (place / "db").exists(), "a command other than db upgrade made a database"
+
+
+def test_the_walk(place: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    expected = [
+        (("plan", "validate", "good.yaml"), 0),
+        (("plan", "validate", "bad.yaml"), 1),
+        (("plan", "schema"), 0),
+        (("config", "check"), 0),
+        (("status",), 0),
+        (("db", "upgrade"), 0),
+        (("plan", "diff", "good.yaml"), 0),
+        (("plan", "apply", "bad.yaml"), 1),
+        (("plan", "apply", "good.yaml"), 0),
+        (("events", "list"), 0),
+        (("events", "show", "walk-1"), 0),
+        (("events", "show", "nosuch"), 1),
+        (("events", "cancel", "nosuch"), 1),
+        (("events", "cancel", "walk-1"), 0),
+        (("hvac", "status"), 0),
+        (("hvac", "inventory"), 3),
+        (("status",), 0),
+        (("events", "frobnicate"), 2),
+        (("nosuch-command",), 2),
+    ]
+    found = [(argv, _run(*argv)) for argv, _ in expected]
+    assert found == expected, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", sorted(set(COMMANDS) - {"simulate", "demo", "run"}))
+def test_a_config_error_is_2_for_every_command(
+    place: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    argv = {
+        "db": ("db", "upgrade"),
+        "config": ("config", "check"),
+        "plan": ("plan", "diff", "good.yaml"),
+        "events": ("events", "list"),
+        "hvac": ("hvac", "status"),
+        "status": ("status",),
+    }[command]
+    monkeypatch.setenv("DRSCHED_HVAC__OVERRIDE", "bogus")
+    assert _run(*argv) == 2
+
+
+def test_run_with_a_config_error_is_2(place: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRSCHED_HVAC__OVERRIDE", "bogus")
+    assert _run("run") == 2
