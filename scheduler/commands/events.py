@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -37,7 +37,10 @@ def register(subparsers: Any) -> None:
         help="only events in this status (repeatable)",
     )
     listing.add_argument(
-        "--all", action="store_true", help="include events that are over (default: hidden)"
+        "--all",
+        action="store_true",
+        help="every event (default: events not yet over in status, and those that ended "
+        "in the last 24 h)",
     )
     listing.add_argument("--limit", type=int, default=None, help="at most this many lines")
     add_json_flag(listing)
@@ -57,15 +60,21 @@ def register(subparsers: Any) -> None:
     cancel.set_defaults(handler=_cancel)
 
 
-def _list(args: argparse.Namespace) -> int:
+#: ``events list`` shows events that ended this recently (besides every unfinished one).
+RECENT = timedelta(hours=24)
+
+
+def _list(args: argparse.Namespace, now: datetime | None = None) -> int:
+    """``now`` is injectable so the default listing can be tested at any instant."""
     statuses = [Status(s) for s in args.status or ()]
+    moment = now or datetime.now(UTC)
     engine = open_store(get_config(args))
     try:
         with Session(engine) as session:
             rows = repo.list_events(
                 session,
                 statuses=statuses,
-                since=None if args.all or statuses else datetime.now(UTC),
+                unfinished_or_ended_after=None if args.all or statuses else moment - RECENT,
                 limit=args.limit,
             )
     finally:
@@ -91,7 +100,7 @@ def _list(args: argparse.Namespace) -> int:
         ),
     )
     if not rows:
-        print("no events" + ("" if args.all else " ahead (--all shows past ones)"))
+        print("no events" + ("" if args.all else " unfinished or ended in the last 24 h (--all)"))
     return 0
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Table, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
@@ -230,13 +230,22 @@ def list_events(
     statuses: Sequence[Status] = (),
     since: datetime | None = None,
     until: datetime | None = None,
+    unfinished_or_ended_after: datetime | None = None,
     limit: int | None = None,
 ) -> list[EventSummary]:
+    """Events soonest first. ``unfinished_or_ended_after`` keeps every event not yet in a
+    terminal status (whatever its window: a stuck one must show) and those that ended
+    after that instant."""
     query = select(EventRow).order_by(EventRow.start, EventRow.event_id)
     if statuses:
         query = query.where(EventRow.status.in_([s.value for s in statuses]))
     if since is not None:
         query = query.where(EventRow.end > since)
+    if unfinished_or_ended_after is not None:
+        terminal = [s.value for s in TERMINAL]
+        query = query.where(
+            or_(EventRow.status.not_in(terminal), EventRow.end > unfinished_or_ended_after)
+        )
     if until is not None:
         query = query.where(EventRow.start < until)
     if limit is not None:
