@@ -8,6 +8,7 @@ whatever the input. The only I/O is reading the files named.
 from __future__ import annotations
 
 import glob
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,10 +19,14 @@ from scheduler.plans.document import parse_document
 
 
 def load_plans(paths: Sequence[Path]) -> list[PlanEvent]:
-    """Every event of every file, sorted by (start, event_id); ids unique across files."""
+    """Every event of every file, sorted by (start, event_id); ids unique across files.
+
+    A file named twice (``ok.yaml`` and ``$PWD/ok.yaml``, a symlink, a glob that
+    matches it again) is read once: its events are not duplicates of themselves.
+    """
     problems: list[Problem] = []
     sourced: list[Sourced] = []
-    for path in paths:
+    for path in _each_file_once(paths):
         file = str(path)
         try:
             text = Path(path).read_text(encoding="utf-8")
@@ -32,6 +37,20 @@ def load_plans(paths: Sequence[Path]) -> list[PlanEvent]:
         problems.extend(found)
         sourced.extend((item, file) for item in located)
     return _finish(sourced, problems)
+
+
+def _each_file_once(paths: Sequence[Path]) -> list[Path]:
+    seen: set[str] = set()
+    unique: list[Path] = []
+    for path in paths:
+        try:
+            key = os.path.realpath(path)
+        except (OSError, ValueError):  # reported when the file is read
+            key = str(path)
+        if key not in seen:
+            seen.add(key)
+            unique.append(Path(path))
+    return unique
 
 
 def parse_plan(text: str, filename: str) -> list[PlanEvent]:
@@ -57,7 +76,7 @@ def resolve_plan_paths(patterns: Sequence[str]) -> list[Path]:
         found.update(matches)
     if problems:
         raise PlanError(problems)
-    return sorted(found)
+    return _each_file_once(sorted(found))
 
 
 def _finish(sourced: list[Sourced], problems: list[Problem]) -> list[PlanEvent]:

@@ -10,13 +10,16 @@ documents become problems instead of exceptions.
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.composer import Composer
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
@@ -73,9 +76,27 @@ class YNode:
         return self.value
 
 
+class _AliasPositions(Composer):
+    """A composer whose alias nodes carry the alias's own position.
+
+    ruamel returns the anchored node itself for every alias, so a problem in a
+    value used ten times would be reported ten times at the anchor; a shallow
+    copy marked where the alias is written reports each use where it is.
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if not self.parser.check_event(AliasEvent):
+            return super().compose_node(parent, index)
+        mark = self.parser.peek_event().start_mark
+        used = copy.copy(super().compose_node(parent, index))
+        used.start_mark = mark
+        return used
+
+
 def compose(text: str, problems: Problems) -> YNode | None:
     """Parse one YAML document; None (with problems reported) when it is not YAML."""
     yaml = YAML(typ="rt")
+    yaml.Composer = _AliasPositions
     yaml.max_depth = MAX_DEPTH
     try:
         with warnings.catch_warnings():

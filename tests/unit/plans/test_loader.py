@@ -55,6 +55,29 @@ def test_duplicate_id_across_files_names_both_positions(tmp_path: Path) -> None:
     assert problem_lines([a, b]) == [f"{b}:4:5: duplicate event id 'peak' (also at {a}:4:5)"]
 
 
+def test_the_same_file_by_two_paths_is_loaded_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "ok.yaml", EVENT.format(ven="A", id="peak"))
+    (tmp_path / "link.yaml").symlink_to(tmp_path / "ok.yaml")
+    paths = [Path("ok.yaml"), tmp_path / "ok.yaml", Path("./ok.yaml"), Path("link.yaml")]
+    assert [e.event_id for e in load_plans(paths)] == ["peak"]
+    assert resolve_plan_paths(["ok.yaml", str(tmp_path / "*.yaml")]) == [tmp_path / "link.yaml"]
+
+
+def test_each_use_of_an_alias_is_reported_where_it_is_used(tmp_path: Path) -> None:
+    text = EVENT.format(ven="A", id="one").replace("start: 2026-07-15 14:00", "start: &t 12")
+    text += "  - {id: two, start: *t, end: 2026-07-15 15:00}\n"
+    text += "  - {id: three, start: *t, end: 2026-07-15 15:00}\n"
+    lines = problem_lines([write(tmp_path, "alias.yaml", text)])
+    assert [line.split(": start:")[0] for line in lines] == [
+        f"{tmp_path / 'alias.yaml'}:5:12",
+        f"{tmp_path / 'alias.yaml'}:7:22",
+        f"{tmp_path / 'alias.yaml'}:8:24",
+    ]
+
+
 def test_overlap_across_files_names_both_events(tmp_path: Path) -> None:
     a = write(tmp_path, "a.yaml", EVENT.format(ven="SAME", id="one"))
     b = write(tmp_path, "b.yaml", EVENT.format(ven="SAME", id="two"))

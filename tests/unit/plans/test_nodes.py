@@ -116,8 +116,8 @@ def test_anchors_aliases_and_merge_keys_work() -> None:
 
 
 def test_an_alias_loop_is_a_problem_not_a_crash() -> None:
-    # An alias is the anchored node itself: the problem is at the anchor.
-    assert nodes("a: &x [1, *x]\n")[1] == ["1:4: an alias refers to a node that contains it"]
+    # The problem is reported where the alias is written (issue 16, finding 11).
+    assert nodes("a: &x [1, *x]\n")[1] == ["1:11: an alias refers to a node that contains it"]
 
 
 def test_deep_nesting_is_a_problem_not_a_recursion_error() -> None:
