@@ -19,9 +19,20 @@ from scheduler.plans.programs import expand_program
 from scheduler.plans.shape import validate
 from scheduler.plans.times import TimeProblem, check_dr_range, parse_moment, resolve_local, zone
 
+#: Limits that keep a plan cheap to check (docs/plan-format.md "Limits"): a plan
+#: file's size, and the events of all files together (programs expanded).
+MAX_PLAN_BYTES = 4 * 2**20
+MAX_EVENTS = 50_000
 
-def parse_document(text: str, file: str) -> tuple[list[Located], Problems]:
-    """Every event of one document, and every problem found in it."""
+
+def parse_document(
+    text: str, file: str, *, budget: int = MAX_EVENTS
+) -> tuple[list[Located], Problems]:
+    """Every event of one document, and every problem found in it.
+
+    Past ``budget`` events (what :data:`MAX_EVENTS` leaves after earlier files)
+    the rest is not expanded: one problem says so at the item that crossed it.
+    """
     problems = Problems(file)
     root = compose(text, problems)
     if root is None:
@@ -31,10 +42,19 @@ def parse_document(text: str, file: str) -> tuple[list[Located], Problems]:
         return [], problems
     context = _context(root, file, problems)
     located: list[Located] = []
-    for item in _items(root, "events", problems):
-        located.extend(_event(item, context))
-    for item in _items(root, "programs", problems):
-        located.extend(expand_program(item, context))
+    items = [(item, _event) for item in _items(root, "events", problems)]
+    items += [(item, expand_program) for item in _items(root, "programs", problems)]
+    for item, expand in items:
+        located.extend(expand(item, context))
+        if len(located) > budget:
+            problems.over_budget = True
+            problems.add(
+                item.line,
+                item.col,
+                f"the plans hold more than {MAX_EVENTS} events (programs expanded): "
+                "split them or shorten programs",
+            )
+            return [], problems
     return located, problems
 
 

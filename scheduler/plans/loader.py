@@ -15,7 +15,7 @@ from pathlib import Path
 from scheduler.domain.events import PlanEvent
 from scheduler.errors import PlanError, Problem
 from scheduler.plans.checks import Sourced, duplicate_ids, overlaps
-from scheduler.plans.document import parse_document
+from scheduler.plans.document import MAX_EVENTS, MAX_PLAN_BYTES, parse_document
 
 
 def load_plans(paths: Sequence[Path]) -> list[PlanEvent]:
@@ -29,14 +29,25 @@ def load_plans(paths: Sequence[Path]) -> list[PlanEvent]:
     for path in _each_file_once(paths):
         file = str(path)
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = _read(path)
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             problems.append(Problem(file, 1, 1, f"cannot read plan: {_reason(exc)}"))
             continue
-        located, found = parse_document(text, file)
+        located, found = parse_document(text, file, budget=MAX_EVENTS - len(sourced))
         problems.extend(found)
         sourced.extend((item, file) for item in located)
+        if found.over_budget:
+            break  # one message: the other files would only repeat it
     return _finish(sourced, problems)
+
+
+def _read(path: Path) -> str:
+    """The file's text; a file over :data:`MAX_PLAN_BYTES` is refused unread."""
+    with Path(path).open("rb") as handle:
+        data = handle.read(MAX_PLAN_BYTES + 1)
+    if len(data) > MAX_PLAN_BYTES:
+        raise ValueError(f"larger than {MAX_PLAN_BYTES // 2**20} MiB: split it into several files")
+    return data.decode("utf-8")
 
 
 def _each_file_once(paths: Sequence[Path]) -> list[Path]:
@@ -55,7 +66,10 @@ def _each_file_once(paths: Sequence[Path]) -> list[Path]:
 
 def parse_plan(text: str, filename: str) -> list[PlanEvent]:
     """The events of one plan document (``filename`` only names it in problems)."""
-    located, found = parse_document(text, filename)
+    if len(text) > MAX_PLAN_BYTES:
+        message = f"cannot read plan: larger than {MAX_PLAN_BYTES // 2**20} MiB: split it"
+        raise PlanError([Problem(filename, 1, 1, message)])
+    located, found = parse_document(text, filename, budget=MAX_EVENTS)
     return _finish([(item, filename) for item in located], list(found))
 
 

@@ -118,7 +118,35 @@ def compose(text: str, problems: Problems) -> YNode | None:
         return None
     if root is None:
         return None
+    if _expanded_size(root, {}, 0) > MAX_NODES:
+        # Measured on the shared node graph, before anything is expanded: a
+        # "billion laughs" document costs a few thousand steps, not gigabytes.
+        problems.add(1, 1, f"document too large (over {MAX_NODES} values, aliases expanded)")
+        return None
     return _Converter(problems).convert(root)
+
+
+def _expanded_size(node: Node, sizes: dict[int, int], depth: int) -> int:
+    """How many values ``node`` becomes once every alias is expanded (capped).
+
+    Memoized per shared collection (an alias is a copy sharing its anchor's
+    ``value``); an alias inside itself or nesting past :data:`MAX_DEPTH`
+    counts once, as the converter reports those.
+    """
+    if not isinstance(node, SequenceNode | MappingNode) or depth > MAX_DEPTH:
+        return 1
+    key = id(node.value)
+    if key in sizes:
+        return sizes[key]
+    sizes[key] = 1
+    total = 1
+    children = node.value if isinstance(node, SequenceNode) else [v for _, v in node.value]
+    for child in children:
+        total += _expanded_size(child, sizes, depth + 1)
+        if total > MAX_NODES:
+            break
+    sizes[key] = total
+    return total
 
 
 def _position(text: str, offset: int) -> tuple[int, int]:

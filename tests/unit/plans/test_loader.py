@@ -143,3 +143,27 @@ def test_resolve_ignores_directories_and_falls_back_to_a_literal_name(tmp_path: 
     assert resolve_plan_paths([str(tmp_path / "plan[1].yaml")]) == [tmp_path / "plan[1].yaml"]
     with pytest.raises(PlanError):
         resolve_plan_paths([str(tmp_path / "dir.yaml")])
+
+
+def test_a_plan_file_over_the_size_limit_is_refused_unparsed(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    big.write_text("# " + "x" * (4 * 2**20) + "\nevents: []\n")
+    assert problem_lines([big]) == [
+        f"{big}:1:1: cannot read plan: larger than 4 MiB: split it into several files"
+    ]
+
+
+def test_more_events_than_the_limit_is_one_message(tmp_path: Path) -> None:
+    """Six daily programs of 10,000 dates: past 50,000 events, one problem, no more work."""
+    program = (
+        "  - {{id: p{n}, targets: [{{ven: V{n}}}], rrule: FREQ=DAILY, from: 2030-01-01, "
+        "until: 2057-05-01, start_time: '15:00', duration: 1h}}\n"
+    )
+    text = "timezone: UTC\ndefaults: {vtn_id: v, signals: [{name: SIMPLE, targets: [T]}]}\n"
+    text += "programs:\n" + "".join(program.format(n=n) for n in range(6))
+    many = write(tmp_path, "many.yaml", text)
+    again = write(tmp_path, "again.yaml", text.replace("id: p", "id: q"))
+    assert problem_lines([many, again]) == [
+        f"{many}:9:5: the plans hold more than 50000 events (programs expanded): "
+        "split them or shorten programs"
+    ]
