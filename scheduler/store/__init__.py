@@ -30,6 +30,13 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The SQLite file a URL names; None for PostgreSQL, in-memory or a file: URI."""
+    if not is_sqlite(url):
+        return None
+    return _sqlite_file(url)
+
+
 def _sqlite_file(url: str) -> Path | None:
     database = make_url(url).database
     if database in (None, "", ":memory:") or (database or "").startswith("file:"):
@@ -142,4 +149,11 @@ def transaction(engine: Engine) -> Iterator[Session]:
         raise StoreError(f"database error: {exc.orig or exc}") from exc
 
 
-__all__ = ["is_sqlite", "missing_database", "open_engine", "postgres_driver_url", "transaction"]
+__all__ = [
+    "is_sqlite",
+    "missing_database",
+    "open_engine",
+    "postgres_driver_url",
+    "sqlite_file",
+    "transaction",
+]

@@ -110,3 +110,18 @@ def test_a_config_error_is_2_for_every_command(
 def test_run_with_a_config_error_is_2(place: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DRSCHED_HVAC__OVERRIDE", "bogus")
     assert _run("run") == 2
+
+
+def test_run_with_a_lock_folder_it_cannot_create_is_one_line_and_3(
+    place: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was a 26-line PermissionError traceback and exit 1 (issue 16, finding 5)."""
+    (place / "not-a-folder").write_text("a file where the database folder should be\n")
+    monkeypatch.setenv("DRSCHED_DATABASE__URL", f"sqlite:///{place / 'not-a-folder' / 'x.db'}")
+    monkeypatch.setenv("DRSCHED_HTTP__LISTEN", "127.0.0.1:0")
+    assert _run("run") == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"error: cannot create the lock file {place / 'not-a-folder' / 'x.db.lock'}: "
+        "File exists (drsched needs to write in the database's folder)"
+    ]
