@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -94,7 +95,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 3
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `drsched plan schema | head`: the reader left; no traceback
+        _silence_stdout()
+        return BROKEN_PIPE
     return code
+
+
+#: The exit code of a command whose reader went away (128 + SIGPIPE, like `yes | head`).
+BROKEN_PIPE = 141
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:

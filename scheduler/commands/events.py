@@ -18,6 +18,7 @@ from scheduler.commands._common import (
     utc,
 )
 from scheduler.commands.hvac_status import print_facilities, record_json
+from scheduler.domain.events import TempUnit
 from scheduler.domain.lifecycle import TERMINAL, Source, Status, Transition
 from scheduler.store import events as repo
 from scheduler.store import transaction
@@ -181,12 +182,7 @@ def _show(args: argparse.Namespace) -> int:
     out.print(f"  vtn / VENs  {event.vtn_id} / {', '.join(summary.vens)}")
     out.print(f"  from        {event.source or '(no file)'}")
     for signal in event.signals:
-        bounds = ""
-        if signal.unit is not None:
-            bounds = (
-                f" min {signal.min_temp} max {signal.max_temp} "
-                f"offset {signal.temp_offset} °{signal.unit.value}"
-            )
+        bounds = _bounds(signal.min_temp, signal.max_temp, signal.temp_offset, signal.unit)
         out.print(
             f"  signal      {signal.name} ({signal.type}) -> {', '.join(signal.targets)}{bounds}"
         )
@@ -215,6 +211,20 @@ def _show(args: argparse.Namespace) -> int:
     )
     print_facilities(facilities)
     return 0
+
+
+def _bounds(
+    low: float | None, high: float | None, offset: float | None, unit: TempUnit | None
+) -> str:
+    """`` min 24 max 27 offset 3 °C``: only the bounds the signal sets (never ``min None``)."""
+    parts = [
+        f"{name} {value:g}"
+        for name, value in (("min", low), ("max", high), ("offset", offset))
+        if value is not None
+    ]
+    if not parts:
+        return ""
+    return " " + " ".join(parts) + (f" °{unit.value}" if unit is not None else " °F")
 
 
 def _cancel(args: argparse.Namespace) -> int:
