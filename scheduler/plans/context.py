@@ -65,6 +65,17 @@ def label(kind: str, item: YNode) -> str:
     return f"{kind} at line {item.line}"
 
 
+def text_of(node: YNode, key: str) -> str | None:
+    """``key``'s value as text when it is text or a number (as the shape reads it);
+    None when it is absent or of a kind the shape check has already reported."""
+    child = node.child(key)
+    if child is None or isinstance(child.value, bool):
+        return None
+    if isinstance(child.value, str | int | float):
+        return str(child.value)
+    return None
+
+
 def check_id(value: str, limit: int, node: YNode, problems: Problems) -> None:
     """An id must be a sane requestID: 1 to ``limit`` of ``A-Z a-z 0-9 . _ -``, and one
     URL path segment (not ``.`` or ``..``)."""

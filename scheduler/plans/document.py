@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from scheduler.domain.events import PlanEvent
 from scheduler.plans.content import LISTS, ContentBuilder, merge_defaults
-from scheduler.plans.context import Context, Located, check_id, label
+from scheduler.plans.context import Context, Located, check_id, label, text_of
 from scheduler.plans.model import ID_MAX, Defaults, DstPolicy, EventShape, PlanHead
 from scheduler.plans.nodes import YNode, compose
 from scheduler.plans.problems import Problems
@@ -109,7 +109,7 @@ def _event(item: YNode, context: Context) -> list[Located]:
     shape = validate(EventShape, node, context.problems, what, elsewhere=LISTS)
     if not node.is_map:
         return []
-    ident = _text(node, "id")
+    ident = text_of(node, "id")
     if ident is not None:
         check_id(ident, ID_MAX, node, context.problems)
     content = context.content.build(node, shape.vtn_id if shape else None)
@@ -131,23 +131,12 @@ def _event(item: YNode, context: Context) -> list[Located]:
     return [Located(event, item.line, item.col)]
 
 
-def _text(node: YNode, key: str) -> str | None:
-    """``key``'s value as text when it is text or a number (as the shape reads it);
-    None when it is absent or of a kind the shape check has already reported."""
-    child = node.child(key)
-    if child is None or isinstance(child.value, bool):
-        return None
-    if isinstance(child.value, str | int | float):
-        return str(child.value)
-    return None
-
-
 def _window(
     node: YNode, context: Context, what: str, dst: DstPolicy | None
 ) -> tuple[datetime, datetime] | None:
     """The event's UTC window; None after reporting what is wrong with it."""
     policy = context.policy(dst)
-    start_text, end_text = _text(node, "start"), _text(node, "end")
+    start_text, end_text = text_of(node, "start"), text_of(node, "end")
     start = _instant(node, "start", start_text, context, policy) if start_text else None
     end = _instant(node, "end", end_text, context, policy) if end_text else None
     if start is None or end is None:

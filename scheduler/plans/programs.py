@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from scheduler.domain.events import PlanEvent
 from scheduler.durations import format_duration, parse_duration
 from scheduler.plans.content import LISTS, Content, merge_defaults
-from scheduler.plans.context import Context, Located, check_id, label
+from scheduler.plans.context import Context, Located, check_id, label, text_of
 from scheduler.plans.model import PROGRAM_ID_MAX, DstPolicy, ProgramShape
 from scheduler.plans.nodes import YNode
 from scheduler.plans.recurrence import (
@@ -65,38 +65,44 @@ def expand_program(item: YNode, context: Context) -> list[Located]:
     node = merge_defaults(context.defaults, item)
     what = label("program", item)
     shape = validate(ProgramShape, node, context.problems, what, elsewhere=LISTS)
-    if shape is None:
+    if not node.is_map:
         return []
-    check_id(shape.id, PROGRAM_ID_MAX, node, context.problems)
-    content = context.content.build(node, shape.vtn_id)
-    timing = _timing(shape, node, context, what)
+    ident = text_of(node, "id")
+    if ident is not None:  # checked even when another key is wrong: no problem hides another
+        check_id(ident, PROGRAM_ID_MAX, node, context.problems)
+    content = context.content.build(node, shape.vtn_id if shape else None)
+    timing = _timing(node, context, what, shape.dst if shape else None)
     dates = _dates(timing, node, context) if timing else None
-    if content is None or timing is None or dates is None:
+    if shape is None or content is None or timing is None or dates is None:
         return []
     if context.problems.reported != before:
         return []
     return _events(shape, content, timing, dates, item, context)
 
 
-def _timing(shape: ProgramShape, node: YNode, context: Context, what: str) -> _Timing | None:
-    """Every timing key parsed (each problem reported); None if any is wrong."""
-    code = shape.skip_holidays
-    rule = _checked(context, node, "rrule", lambda: parse_rule(shape.rrule))
-    first = _checked(context, node, "from", lambda: parse_date(shape.from_))
-    last = _checked(context, node, "until", lambda: parse_date(shape.until))
-    clock = _checked(context, node, "start_time", lambda: parse_clock(shape.start_time))
-    duration = _checked(context, node, "duration", lambda: _positive(shape.duration))
-    skips = _skip_dates(shape, node, context, first, last)
-    calendar = (
-        _checked(context, node, "skip_holidays", lambda: holiday_calendar(code)) if code else ()
-    )
+def _timing(node: YNode, context: Context, what: str, dst: DstPolicy | None) -> _Timing | None:
+    """Every timing key written parsed (each problem reported, whatever else is wrong or
+    missing); None if any is wrong or missing."""
+
+    def parsed(key: str, parse: Callable[[str], _T]) -> _T | None:
+        text = text_of(node, key)
+        return None if text is None else _checked(context, node, key, lambda: parse(text))
+
+    code = text_of(node, "skip_holidays")
+    rule = parsed("rrule", parse_rule)
+    first = parsed("from", parse_date)
+    last = parsed("until", parse_date)
+    clock = parsed("start_time", parse_clock)
+    duration = parsed("duration", _positive)
+    skips = _skip_dates(node, context, first, last)
+    calendar = parsed("skip_holidays", holiday_calendar) if code else ()
     tz = context.local_zone(node.child("start_time") or node, f"{what}: start_time")
     if rule is None or first is None or last is None or clock is None or duration is None:
         return None
     if skips is None or calendar is None or tz is None:
         return None
     return _Timing(
-        rule, first, last, clock, duration, skips, calendar or None, tz, context.policy(shape.dst)
+        rule, first, last, clock, duration, skips, calendar or None, tz, context.policy(dst)
     )
 
 
@@ -132,7 +138,7 @@ def _dates(timing: _Timing, node: YNode, context: Context) -> list[date] | None:
 
 
 def _skip_dates(
-    shape: ProgramShape, node: YNode, context: Context, first: date | None, last: date | None
+    node: YNode, context: Context, first: date | None, last: date | None
 ) -> dict[date, YNode] | None:
     """Each skipped date once (a repeat is harmless); None after reporting a bad one.
 
@@ -143,7 +149,11 @@ def _skip_dates(
     items = list_node.value if list_node and isinstance(list_node.value, list) else []
     found: dict[date, YNode] = {}
     bad = False
-    for text, item in zip(shape.skip_dates, items, strict=False):
+    for item in items:
+        if isinstance(item.value, bool) or not isinstance(item.value, str | int | float):
+            bad = True  # not text: the shape check reported it
+            continue
+        text = str(item.value)
         try:
             day = parse_date(text)
         except TimeProblem as exc:
