@@ -76,7 +76,9 @@ async def supervise(
     heartbeat = Heartbeat()
     guard = DatabaseGuard(sql, url)
     checks = HealthChecks(
-        heartbeat, ping_database(sql, guard.check), leader=lambda: election.epoch is not None
+        heartbeat,
+        ping_database(sql, lambda: guard.check(prove_write=False)),
+        leader=lambda: election.epoch is not None,
     )
     stop = asyncio.Event()
 

@@ -50,16 +50,21 @@ class DatabaseGuard:
         """Record what this database is (after the schema is brought to head)."""
         self._known = _Identity(self._marker(), self._inode())
 
-    def check(self, now: datetime | None = None) -> None:
-        """Compare file and marker with what was remembered and prove a write;
-        :class:`DatabaseLostError` (remembered) when something is wrong."""
+    def check(self, *, prove_write: bool = True, now: datetime | None = None) -> None:
+        """Compare file and marker with what was remembered and (``prove_write``) write
+        one row; :class:`DatabaseLostError` (remembered) when something is wrong.
+
+        ``/healthz`` only reads (a reader never waits for the write lock); the
+        daemon's own loop proves the write every few seconds.
+        """
         if self.lost is None and self._known is not None:
             try:
                 self._compare_file()
                 marker = self._marker()
                 if marker != self._known.marker:
                     self._lose(f"database replaced: marker {marker}, expected {self._known.marker}")
-                self._prove_write(now or datetime.now(UTC))
+                if prove_write:
+                    self._prove_write(now or datetime.now(UTC))
             except DatabaseLostError:
                 raise
             except (StoreError, SQLAlchemyError, OSError) as exc:
@@ -112,11 +117,20 @@ class DatabaseGuard:
         return str(marker)
 
     def _prove_write(self, now: datetime) -> None:
+        """One row updated; a read-only database is lost, a busy one only failing now."""
         try:
             with transaction(self.engine) as session:
                 session.execute(update(database_marker).values(checked_at=now))
         except (StoreError, SQLAlchemyError) as exc:
-            self._lose(f"cannot write to the database ({_first_line(exc)})")
+            reason = _first_line(exc)
+            if any(sign in reason.lower() for sign in _READ_ONLY):
+                self._lose(f"cannot write to the database ({reason})")
+            raise
+
+
+#: How SQLite (SQLITE_READONLY) and PostgreSQL (SQLSTATE 25006) say a write is refused
+#: for good; anything else (a lock held too long, a lost connection) may pass.
+_READ_ONLY = ("readonly database", "read-only transaction", "read-only file system")
 
 
 def _first_line(exc: BaseException) -> str:

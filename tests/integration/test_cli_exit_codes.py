@@ -7,10 +7,13 @@ is run in-process through ``scheduler.cli.main`` on a real SQLite file.
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from scheduler.cli import COMMANDS, main
 
@@ -25,6 +28,18 @@ events:
     signals: [{name: SIMPLE, targets: [x-DEVICE_TV]}]
 """
 BAD_PLAN = "events:\n  - {id: '..', start: x, end: y}\n"
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """Commands run in-process configure logging for the process (``hvac inventory``,
+    ``run``): put structlog and the root logger back for the tests after these."""
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.configure(**saved)
+    root.handlers, root.level = handlers, level
 
 
 @pytest.fixture
@@ -107,11 +122,21 @@ def test_a_config_error_is_2_for_every_command(
     assert _run(*argv) == 2
 
 
+@pytest.fixture
+def quiet_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``run`` in-process must not reconfigure the test process's logging."""
+    from scheduler.commands import run
+
+    monkeypatch.setattr(run, "setup_logging", lambda config: None)
+
+
+@pytest.mark.usefixtures("quiet_run")
 def test_run_with_a_config_error_is_2(place: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DRSCHED_HVAC__OVERRIDE", "bogus")
     assert _run("run") == 2
 
 
+@pytest.mark.usefixtures("quiet_run")
 def test_run_with_a_lock_folder_it_cannot_create_is_one_line_and_3(
     place: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
