@@ -1,20 +1,22 @@
 """The ``drsched`` command line: one sub-command family per module in ``commands/``.
 
 Each command module has ``register(subparsers)`` that adds its parsers and sets
-``handler``: a function ``(args) -> int`` returning the exit code. Exit codes:
-0 success, 1 the operation found problems (bad plan, refused change), 2 usage
-or configuration error, 3 runtime failure (database or vendor unreachable).
+``handler``: a function ``(args) -> int`` returning the exit code. Exit codes
+(README's table): 0 success, 1 the operation found problems (bad plan, refused
+change, unknown event id), 2 usage or configuration error, 3 runtime failure
+(database or vendor unreachable, missing or unwritable database).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from scheduler import __version__
-from scheduler.errors import ConfigError, DrschedError, PlanError
+from scheduler.errors import ConfigError, DrschedError, PlanError, UnknownEventError
 
 #: Every command and its one-line summary (``drsched --help``). Only the module of
 #: the command being run is imported: the daemon's imports (SQLAlchemy, httpx,
@@ -81,6 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"config error:\n{exc}", file=sys.stderr)
         return 2
+    except UnknownEventError as exc:  # README: an unknown id is "problems found"
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except DrschedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
@@ -93,7 +98,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 3
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `drsched plan schema | head`: the reader left; no traceback
+        _silence_stdout()
+        return BROKEN_PIPE
     return code
+
+
+#: The exit code of a command whose reader went away (128 + SIGPIPE, like `yes | head`).
+BROKEN_PIPE = 141
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:

@@ -10,12 +10,14 @@ whose content is the secret), or found as ``$CREDENTIALS_DIRECTORY/<name>``
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -34,7 +36,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from scheduler.domain.dr_programs import ProgramRules
-from scheduler.durations import format_duration, parse_duration
+from scheduler.durations import MAX_DURATION, format_duration, parse_duration
 from scheduler.errors import ConfigError, Problem
 from scheduler.plans.dr_rules import build_rules
 from scheduler.plans.model import DrProgramShape
@@ -46,6 +48,8 @@ def _duration(value: object) -> object:
     if isinstance(value, str):
         return parse_duration(value)
     if isinstance(value, int | float):
+        if not math.isfinite(value) or abs(value) > MAX_DURATION.total_seconds():
+            raise ValueError(f"must be at most {format_duration(MAX_DURATION)}")
         return timedelta(seconds=value)
     return value
 
@@ -56,21 +60,31 @@ def _not_negative(value: timedelta) -> timedelta:
     return value
 
 
-def _positive(value: timedelta) -> timedelta:
-    if value <= timedelta(0):
-        raise ValueError("must be more than 0s")
-    return value
+def bounds(low: str, high: str) -> AfterValidator:
+    """A duration from ``low`` to ``high`` inclusive (docs/config.md lists each key's)."""
+    least, most = parse_duration(low), parse_duration(high)
+
+    def check(value: timedelta) -> timedelta:
+        if not least <= value <= most:
+            raise ValueError(f"must be from {low} to {high}, got {format_duration(value)}")
+        return value
+
+    return AfterValidator(check)
 
 
 #: ``90s``, ``5m``, ``24h``, ``1h30m`` (or a number of seconds); never negative.
+#: Every key adds its own :func:`bounds`: zero would mean "fail at once" or
+#: "spin", a huge value "never", and a tiny pacing interval floods a vendor.
 Duration = Annotated[
     timedelta,
     BeforeValidator(_duration),
     AfterValidator(_not_negative),
     PlainSerializer(format_duration, return_type=str),
 ]
-#: A timeout, interval or lead: zero would mean "fail at once" or "spin".
-PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
+#: A per-call timeout.
+Timeout = Annotated[Duration, bounds("100ms", "5m")]
+#: The time spent retrying one call.
+RetryTotal = Annotated[Duration, bounds("1s", "1h")]
 
 
 def _whole_number(value: object) -> object:
@@ -130,7 +144,8 @@ SIM_DEFAULTS = {
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A number written where text is expected (``service_id: 123``, ``gateway: 1``) is text.
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
 
 def default_database_url(env: Mapping[str, str]) -> str:
@@ -142,7 +157,7 @@ def default_database_url(env: Mapping[str, str]) -> str:
 
 class DatabaseConfig(_Section):
     url: str = ""
-    busy_timeout: Duration = timedelta(seconds=30)
+    busy_timeout: Annotated[Duration, bounds("0s", "10m")] = timedelta(seconds=30)
 
     @field_validator("url")
     @classmethod
@@ -164,10 +179,10 @@ class DrApiConfig(_Section):
     service_id: str = Field(default="sim-service", min_length=1)
     service_token: Secret = SecretStr("sim-token")
     country_code: str = "US"
-    submit_lead: PositiveDuration = timedelta(hours=24)
-    timeout: PositiveDuration = timedelta(seconds=10)
+    submit_lead: Annotated[Duration, bounds("1s", "30d")] = timedelta(hours=24)
+    timeout: Timeout = timedelta(seconds=10)
     retry_attempts: Count = Field(default=5, ge=1, le=20)
-    retry_total: PositiveDuration = timedelta(seconds=60)
+    retry_total: RetryTotal = timedelta(seconds=60)
     max_concurrency: Count = Field(default=10, ge=1, le=200)
 
     @field_validator("country_code")
@@ -184,9 +199,9 @@ class BeconConfig(_Section):
     service_key: Secret = SecretStr("sim-service-key")
     secret_key: Secret = SecretStr("sim-key")
     signer: str = "scheduler.clients.becon:hmac_sha256_signer"
-    timeout: PositiveDuration = timedelta(seconds=10)
+    timeout: Timeout = timedelta(seconds=10)
     retry_attempts: Count = Field(default=4, ge=1, le=20)
-    retry_total: PositiveDuration = timedelta(seconds=30)
+    retry_total: RetryTotal = timedelta(seconds=30)
     max_concurrency: Count = Field(default=16, ge=1, le=500)
 
     @field_validator("signer")
@@ -222,14 +237,15 @@ class HvacTarget(_Section):
 
 
 class HvacConfig(_Section):
-    prefetch_lead: Duration = timedelta(seconds=60)
-    verify_interval: PositiveDuration = timedelta(minutes=5)
-    restore_stagger: Duration = timedelta(minutes=10)
+    prefetch_lead: Annotated[Duration, bounds("0s", "1h")] = timedelta(seconds=60)
+    #: Paces a gateway-state read per gateway during every window: at least 1s.
+    verify_interval: Annotated[Duration, bounds("1s", "1d")] = timedelta(minutes=5)
+    restore_stagger: Annotated[Duration, bounds("0s", "1h")] = timedelta(minutes=10)
     override: Literal["respect", "reassert"] = "respect"
     auto_mode: Literal["skip", "cool", "heat"] = "skip"
     targets: list[HvacTarget] = Field(default_factory=list)
     #: How long HVAC reads (the evidence of every event) are kept; 0 keeps them forever.
-    reads_retention: Duration = timedelta(days=400)
+    reads_retention: Annotated[Duration, bounds("0s", "366d")] = timedelta(days=366)
 
 
 class HttpConfig(_Section):
@@ -304,9 +320,9 @@ class OpenadrConfig(_Section):
     vtn_fingerprint: str | None = None
     check_fingerprint: bool = True
     #: None: the VTN's requested poll frequency.
-    poll_interval: PositiveDuration | None = None
-    retry_initial: PositiveDuration = timedelta(seconds=2)
-    retry_max: PositiveDuration = timedelta(minutes=5)
+    poll_interval: Annotated[Duration, bounds("1s", "1h")] | None = None
+    retry_initial: Annotated[Duration, bounds("100ms", "5m")] = timedelta(seconds=2)
+    retry_max: Annotated[Duration, bounds("1s", "1h")] = timedelta(minutes=5)
     market_contexts: list[MarketContextMap] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -344,22 +360,77 @@ class Config(_Section):
         return self.model_dump(mode="json")
 
 
-def _yaml_scalar(text: str) -> Any:
-    """Parse an environment value as YAML, so lists and numbers work too."""
+#: ``DRSCHED_`` variables that are not config keys: the config path, and names
+#: the test suite reserves (``DRSCHED_TEST_PG_URL``, ``DRSCHED_FUZZ_EXAMPLES``).
+ENV_PREFIX = "DRSCHED_"
+ENV_OWN = ("DRSCHED_CONFIG",)
+ENV_RESERVED = ("DRSCHED_TEST_", "DRSCHED_FUZZ_")
+
+
+def _env_field(section: str, key: str) -> Any | None:
+    """The field ``section.key`` names (a secret's ``x_file`` too); None if no such key."""
+    model = Config.model_fields.get(section)
+    if model is None or section == "source":
+        return None
+    inner = model.annotation
+    if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
+        return None
+    if key.endswith("_file") and (section, key.removesuffix("_file")) in CREDENTIALS:
+        return str
+    field = inner.model_fields.get(key)
+    return None if field is None else field.annotation
+
+
+def _wants_text(annotation: Any) -> bool:
+    """True for a key whose value is text (``str``, a URL, a secret, one of some words):
+    ``DRSCHED_HTTP__LISTEN=8080`` or ``DRSCHED_DR_API__SERVICE_ID=123`` stay text."""
+    if annotation in (str, SecretStr) or get_origin(annotation) is Literal:
+        return True
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    return get_origin(annotation) in (Union, UnionType) and all(_wants_text(a) for a in args)
+
+
+def _env_value(name: str, text: str, annotation: Any) -> Any:
+    """The variable's value: as text for a text key, else parsed as YAML (lists, numbers)."""
+    if _wants_text(annotation):
+        return text
     try:
         return YAML(typ="safe").load(text)
-    except YAMLError:
-        return text
+    except YAMLError as exc:
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ValueError(f"{name}: not valid YAML ({reason})") from None
 
 
-def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
-    for name, value in env.items():
-        if not name.startswith("DRSCHED_") or "__" not in name:
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """Apply every ``DRSCHED_<SECTION>__<KEY>``; (key -> variable, problems).
+
+    A variable that names no key is a problem, never silently ignored.
+    """
+    applied: dict[str, str] = {}
+    problems: list[str] = []
+    for name, value in sorted(env.items()):
+        if not name.startswith(ENV_PREFIX) or name in ENV_OWN or name.startswith(ENV_RESERVED):
             continue
-        section, _, key = name.removeprefix("DRSCHED_").lower().partition("__")
+        section, sep, key = name.removeprefix(ENV_PREFIX).lower().partition("__")
+        annotation = _env_field(section, key) if sep else None
+        if annotation is None:
+            problems.append(
+                f"{name}: no such setting (write DRSCHED_<SECTION>__<KEY> for a config key, "
+                "e.g. DRSCHED_DR_API__TIMEOUT; see docs/config.md)"
+            )
+            continue
         target = data.setdefault(section, {})
-        if isinstance(target, dict):
-            target[key] = _yaml_scalar(value)
+        if not isinstance(target, dict):
+            problems.append(f"{name}: the config's {section} is not a mapping")
+            continue
+        try:
+            target[key] = _env_value(name, value, annotation)
+        except ValueError as exc:
+            problems.append(str(exc))
+            target.pop(key, None)
+            continue
+        applied[f"{section}.{key}"] = name
+    return applied, problems
 
 
 def _read_secret_file(path: str) -> str:
@@ -375,7 +446,9 @@ def _read_secret_file(path: str) -> str:
     return secret
 
 
-def _resolve_secrets(data: dict[str, Any], env: Mapping[str, str], source: str) -> list[Problem]:
+def _resolve_secrets(
+    data: dict[str, Any], env: Mapping[str, str], source: str, from_env: Mapping[str, str]
+) -> list[Problem]:
     """Replace each ``x_file`` (or systemd credential) by its secret; the problems found.
 
     A secret with a problem is left out, so validation does not report it twice.
@@ -391,6 +464,8 @@ def _resolve_secrets(data: dict[str, Any], env: Mapping[str, str], source: str) 
         file_key = f"{key}_file"
         if file_key in values:
             path, where = values.pop(file_key), f"{section}.{file_key}"
+            if f"{section}.{file_key}" in from_env:
+                where += f" ({from_env[f'{section}.{file_key}']})"
             if key in values:
                 del values[key]
                 problems.append(
@@ -436,12 +511,13 @@ def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Conf
     env = os.environ if env is None else env
     source = str(path) if path else "<defaults>"
     data = _load_yaml(path) if path else {}
-    _apply_env(data, env)
-    problems = _resolve_secrets(data, env, source)
+    from_env, env_problems = _apply_env(data, env)
+    problems = [Problem(source, 0, 0, p) for p in env_problems]
+    problems += _resolve_secrets(data, env, source, from_env)
     try:
         config = Config.model_validate({**data, "source": source})
     except ValidationError as exc:
-        raise ConfigError([*problems, *_problems(source, exc)]) from None
+        raise ConfigError([*problems, *_problems(source, exc, from_env)]) from None
     if problems:
         raise ConfigError(problems)
     if not config.database.url:
@@ -450,11 +526,15 @@ def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Conf
     return config
 
 
-def _problems(source: str, exc: ValidationError) -> list[Problem]:
+def _problems(source: str, exc: ValidationError, from_env: Mapping[str, str]) -> list[Problem]:
+    """Each validation error naming its key, and the variable when one set it."""
     problems = []
     for error in exc.errors(include_url=False, include_input=False):
         key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"])
         key = key.removeprefix(".")
+        variable = from_env.get(".".join(str(p) for p in error["loc"][:2]))
+        if variable:
+            key = f"{key} ({variable})"
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key (check the spelling against README's config reference)"

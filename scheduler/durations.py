@@ -7,6 +7,9 @@ from datetime import timedelta
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+#: No duration drsched reads is longer (config keys and plan keys have tighter
+#: bounds of their own); this one keeps absurd values from overflowing.
+MAX_DURATION = timedelta(days=366)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -15,6 +18,8 @@ def parse_duration(text: str) -> timedelta:
     if not cleaned or _PART.sub("", cleaned) != "":
         raise ValueError(f"invalid duration {text!r}: write it like 90s, 5m, 24h or 1h30m")
     seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(cleaned))
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"duration {text!r} is too long (at most {format_duration(MAX_DURATION)})")
     return timedelta(seconds=seconds)
 
 

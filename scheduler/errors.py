@@ -11,6 +11,7 @@ boundary with ``raise ... from exc``.
     ├── StoreError             the database refused or is unreachable
     │   ├── AlreadyRunningError    another daemon holds the SQLite lock
     │   └── FencedError            a stale leader tried to write
+    ├── UnknownEventError      no event with that id in the database
     ├── LifecycleError         a change the event's status does not allow
     └── ApiError               a vendor API call failed (code, message, message id)
         ├── RetryableApiError      5xx, 429, timeouts, connection errors
@@ -82,6 +83,14 @@ class AlreadyRunningError(StoreError):
 
 class FencedError(StoreError):
     """This instance is no longer the leader: its writes are refused."""
+
+
+class UnknownEventError(DrschedError):
+    """An event id the database does not hold (a user's typo: exit 1, not a failure)."""
+
+    def __init__(self, event_id: str) -> None:
+        super().__init__(f"no event {event_id!r} in the database (see `drsched events list`)")
+        self.event_id = event_id
 
 
 class LifecycleError(DrschedError):

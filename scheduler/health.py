@@ -151,8 +151,10 @@ def create_app(
     return Starlette(routes=routes)
 
 
-def ping_database(engine: Engine) -> Check:
-    """A database check for :class:`HealthChecks`: ``SELECT 1`` in a worker thread.
+def ping_database(engine: Engine, then: Callable[[], object] | None = None) -> Check:
+    """A database check for :class:`HealthChecks`: ``SELECT 1`` in a worker thread, then
+    ``then`` (the daemon's :class:`~scheduler.store.identity.DatabaseGuard` check: the
+    same database, and writable).
 
     Single-flight: while one ping hangs (a database host that drops packets
     can keep a connect waiting for minutes), later probes wait for that same
@@ -164,6 +166,8 @@ def ping_database(engine: Engine) -> Check:
     def select_one() -> None:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+        if then is not None:
+            then()
 
     async def check() -> None:
         nonlocal running

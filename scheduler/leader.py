@@ -362,12 +362,15 @@ def migration_lock(url: str, *, timeout: float = 600.0) -> Iterator[None]:
         raise StoreError(f"cannot connect to the database for the migration lock: {exc}") from exc
     with conn:
         conn.execute(f"SET lock_timeout = '{int(timeout * 1000)}ms'")
-        log.info("migration.lock_waiting", key=MIGRATION_LOCK_KEY)
-        try:
-            conn.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
-        except psycopg.errors.LockNotAvailable as exc:
-            raise StoreError(f"another migration held the lock for more than {timeout:g}s") from exc
-        log.info("migration.lock_acquired")
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", [MIGRATION_LOCK_KEY]).fetchone()
+        if not (row and row[0]):  # only say "waiting" when another upgrade holds it
+            log.info("migration.lock_waiting", key=MIGRATION_LOCK_KEY)
+            try:
+                conn.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
+            except psycopg.errors.LockNotAvailable as exc:
+                message = f"another migration held the lock for more than {timeout:g}s"
+                raise StoreError(message) from exc
+            log.info("migration.lock_acquired")
         try:
             yield
         finally:

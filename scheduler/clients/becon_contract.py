@@ -20,7 +20,6 @@ import json
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import structlog
@@ -35,7 +34,12 @@ from scheduler.clients.becon_types import (
     Site,
     TokenGrant,
 )
-from scheduler.clients.http import body_excerpt, error_class_for_status, error_from_response
+from scheduler.clients.http import (
+    body_excerpt,
+    error_class_for_status,
+    error_from_response,
+    path_segment,
+)
 from scheduler.domain.events import TempUnit
 from scheduler.domain.hvac import Batch, Control, FacilityKey
 from scheduler.errors import (
@@ -69,7 +73,7 @@ RENEW_AT_SHARE = 0.9
 
 
 def _seg(text: str) -> str:
-    return quote(text, safe="")
+    return path_segment(text, TITLE)
 
 
 def servertime_path() -> str:

@@ -22,7 +22,6 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Self
-from urllib.parse import quote
 
 import httpx
 import structlog
@@ -38,6 +37,7 @@ from scheduler.clients.http import (
     error_class_for_status,
     error_from_response,
     new_message_id,
+    path_segment,
 )
 from scheduler.clock import from_epoch, to_epoch_ms
 from scheduler.config import DrApiConfig
@@ -425,7 +425,11 @@ class DrApiClient:
                 maybe_landed = True
                 raise
             except AlreadyExistsError as exc:
-                return self._existing(await self._get_once(request_id), event, request_id, exc)
+                found = await self._get_once(request_id)
+                result = self._existing(found, event, request_id, exc)
+                if found.status is Status.ACTIVE and not maybe_landed:
+                    raise _history_missing(request_id, exc) from None
+                return result
 
         return await self._caller.retrying(attempt)
 
@@ -471,8 +475,27 @@ class DrApiClient:
         return CreateResult(request_id, "existing", found.message_id, found)
 
 
+def _history_missing(request_id: str, conflict: AlreadyExistsError) -> PermanentApiError:
+    """A first POST answered 409 for a request already active: the DR service has it
+    from an earlier submission this database holds no record of (a lost or replaced
+    database). Its facilities may already sit at their DR setpoints, so reading them
+    now would store those as "originals": control is refused (issue 16, finding 3)."""
+    return PermanentApiError(
+        TITLE,
+        f"create {request_id}",
+        code=conflict.code,
+        message=(
+            f"request {request_id} is already active at the DR service but this database "
+            "holds no record of submitting it (a lost or replaced database?): HVAC control "
+            "is not started for it; check its facilities' setpoints by hand"
+        ),
+        message_id=conflict.message_id,
+        http_status=conflict.http_status,
+    )
+
+
 def _path(request_id: str) -> str:
-    return f"/requests/{quote(request_id, safe='')}"
+    return f"/requests/{path_segment(request_id, TITLE)}"
 
 
 def _window(start: datetime | None, end: datetime | None) -> str:

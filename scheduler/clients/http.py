@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
 
 import httpx
 import structlog
@@ -45,11 +46,25 @@ from scheduler.clients.http_errors import (
     parse_retry_after,
 )
 from scheduler.clients.retries import NO_RETRY, RetryPolicy, RetrySettings, retrying
-from scheduler.errors import ApiError, RetryableApiError
+from scheduler.errors import ApiError, PermanentApiError, RetryableApiError
 
 T = TypeVar("T")
 
 log = structlog.get_logger("scheduler.clients.http")
+
+
+def path_segment(text: str, api: str) -> str:
+    """``text`` percent-encoded as exactly one URL path segment (``/`` included).
+
+    ``.`` and ``..`` cannot be encoded: httpx (RFC 3986 section 5.2.4) removes
+    them as dot segments, so ``GET /requests/..`` would reach another
+    resource. An empty segment would too. Both are refused before any call.
+    """
+    if text in ("", ".", ".."):
+        raise PermanentApiError(
+            api, f"call for {text!r}", message="an id must be safe as one URL path segment"
+        )
+    return quote(text, safe="")
 
 
 def new_message_id() -> str:

@@ -53,14 +53,17 @@ def not_built_yet(what: str) -> int:
     return 2
 
 
-def open_store(config: Config) -> Engine:
-    """The configured database, refused with a clear message unless its schema is current."""
+def open_store(config: Config, *, read_only: bool = True) -> Engine:
+    """The configured database, refused with a clear message unless it exists and its
+    schema is current. Commands that only read open it read-only; none creates one."""
     from scheduler.store import open_engine
     from scheduler.store.migrate import require_current
 
     require_current(config.database.url)
     return open_engine(
-        config.database.url, busy_timeout=config.database.busy_timeout.total_seconds()
+        config.database.url,
+        busy_timeout=config.database.busy_timeout.total_seconds(),
+        read_only=read_only,
     )
 
 

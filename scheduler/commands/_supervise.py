@@ -37,9 +37,12 @@ from scheduler.systemd import Notifier
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
 
     from scheduler.domain.events import PlanEvent
+    from scheduler.engine.leadership import Fence
     from scheduler.health import Heartbeat
+    from scheduler.store.identity import DatabaseGuard
 
 log = structlog.get_logger("scheduler.supervise")
 
@@ -66,12 +69,14 @@ async def supervise(
     from scheduler.health import HealthChecks, Heartbeat, ping_database, serve_health
     from scheduler.leader import elector_for
     from scheduler.store import open_engine
+    from scheduler.store.identity import DatabaseGuard
     from scheduler.store.migrate import upgrade
 
     url = config.database.url
     election = elector or elector_for(url)
     sql = open_engine(url, busy_timeout=config.database.busy_timeout.total_seconds())
     heartbeat = Heartbeat()
+    guard = DatabaseGuard(sql, url)
     extra = {}
     if config.openadr is not None:
         from scheduler.openadr.health import ven_check
@@ -80,21 +85,40 @@ async def supervise(
             sql, config.openadr.vtn_url, lambda: election.epoch is not None
         )
     checks = HealthChecks(
-        heartbeat, ping_database(sql), leader=lambda: election.epoch is not None, extra=extra
+        heartbeat,
+        ping_database(sql, lambda: guard.check(prove_write=False)),
+        leader=lambda: election.epoch is not None,
+        extra=extra,
     )
     stop = asyncio.Event()
+
+    async def start_guarded(fence: Fence) -> None:
+        """The daemon, every write of it refused once the database is lost."""
+
+        def both(session: Session) -> None:
+            guard.fence(session)
+            fence(session)
+
+        await start_daemon(both)
+
     try:
         async with serve_health(config.http.listen, checks):
             background = [
                 asyncio.create_task(_keepalive(heartbeat, notifier), name="drsched-beat"),
-                asyncio.create_task(_publish_counts(sql, election, config), name="drsched-counts"),
             ]
             try:
                 with _signals(stop):
                     notifier.status("migrating the database schema")
                     await asyncio.to_thread(upgrade, url)
+                    await asyncio.to_thread(guard.remember)
+                    background += [
+                        asyncio.create_task(
+                            _publish_counts(sql, election, config), name="drsched-counts"
+                        ),
+                        asyncio.create_task(_watch(guard), name="drsched-db-guard"),
+                    ]
                     await run_as_leader(
-                        election, start_daemon, notifier, stop, ready_after=ready_after
+                        election, start_guarded, notifier, stop, ready_after=ready_after
                     )
             finally:
                 for task in background:
@@ -103,6 +127,22 @@ async def supervise(
     finally:
         await election.close()  # idempotent; covers a failed upgrade
         sql.dispose()
+
+
+async def _watch(guard: DatabaseGuard) -> None:
+    """Check the database every beat; say once, loudly, when it is lost (``/healthz``
+    fails from then on and every write is refused)."""
+    from scheduler.store.identity import DatabaseLostError
+
+    while True:
+        try:
+            await asyncio.to_thread(guard.check)
+        except DatabaseLostError as exc:
+            log.error("database.lost", reason=str(exc))
+            return
+        except Exception as exc:  # an outage: /healthz reports it, the engine retries
+            log.debug("database.check_failed", error=str(exc)[:200])
+        await asyncio.sleep(BEAT_INTERVAL)
 
 
 async def _keepalive(heartbeat: Heartbeat, notifier: Notifier) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -176,15 +177,22 @@ async def _drive(
     script = _Script(events)
     deadline = clock.now() + DEADLINE
     ids = list(expected)
-    with Live(console=out, refresh_per_second=4, transient=False) as live:
+    # A live table only on a terminal: piped, the last view is printed once, whole.
+    live = Live(console=out, refresh_per_second=4, transient=False) if out.is_terminal else None
+    view: Any = None
+    with live or contextlib.nullcontext():
         while clock.now() < deadline and not task.done():
             rows = await engine.db(store.overview)
             hvac = await engine.db(demo_hvac.demo_records, store.engine, ids)
-            live.update(_live_view(rows, expected, clock.now(), demo_hvac.live_line(hvac)))
+            view = _live_view(rows, expected, clock.now(), demo_hvac.live_line(hvac))
+            if live is not None:
+                live.update(view)
             if all(r.status.is_terminal for r in rows) and demo_hvac.settled(hvac):
                 break
             await script.step(rows, engine, admin, clock)
             await asyncio.sleep(0.25)
+    if live is None and view is not None:
+        out.print(view)
     daemon.request_stop()
     await task
     hvac = await engine.db(demo_hvac.demo_records, store.engine, ids)
@@ -274,7 +282,7 @@ def _hvac_summary(
             out.print(f"[red]✘[/] HVAC: {problem}")
     else:
         out.print(
-            f"[green]✔[/] HVAC: {changed} facilities changed, {restored} restored, "
+            f"[green]✔[/] HVAC: {demo_hvac.facilities(changed)} changed, {restored} restored, "
             "none left at a DR setpoint"
         )
     return not problems

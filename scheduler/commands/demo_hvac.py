@@ -51,7 +51,12 @@ def live_line(records: Sequence[ControlRecord]) -> str:
     held = sum(1 for r in records if r.state in HELD)
     changed = sum(1 for r in records if r.applied_at is not None)
     restored = sum(1 for r in records if r.state is S.RESTORED)
-    return f"HVAC: {held} facilities under control, {changed} changed so far, {restored} restored"
+    return f"HVAC: {facilities(held)} under control, {changed} changed so far, {restored} restored"
+
+
+def facilities(count: int) -> str:
+    """``1 facility``, ``2 facilities``."""
+    return f"{count} facilit{'y' if count == 1 else 'ies'}"
 
 
 def settled(records: Sequence[ControlRecord]) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -18,6 +18,7 @@ from scheduler.commands._common import (
     utc,
 )
 from scheduler.commands.hvac_status import print_facilities, record_json
+from scheduler.domain.events import TempUnit
 from scheduler.domain.lifecycle import TERMINAL, Source, Status, Transition
 from scheduler.domain.sources import owned_by_plan
 from scheduler.store import events as repo
@@ -38,7 +39,10 @@ def register(subparsers: Any) -> None:
         help="only events in this status (repeatable)",
     )
     listing.add_argument(
-        "--all", action="store_true", help="include events that are over (default: hidden)"
+        "--all",
+        action="store_true",
+        help="every event (default: events not yet over in status, and those that ended "
+        "in the last 24 h)",
     )
     listing.add_argument("--limit", type=int, default=None, help="at most this many lines")
     add_json_flag(listing)
@@ -58,15 +62,21 @@ def register(subparsers: Any) -> None:
     cancel.set_defaults(handler=_cancel)
 
 
-def _list(args: argparse.Namespace) -> int:
+#: ``events list`` shows events that ended this recently (besides every unfinished one).
+RECENT = timedelta(hours=24)
+
+
+def _list(args: argparse.Namespace, now: datetime | None = None) -> int:
+    """``now`` is injectable so the default listing can be tested at any instant."""
     statuses = [Status(s) for s in args.status or ()]
+    moment = now or datetime.now(UTC)
     engine = open_store(get_config(args))
     try:
         with Session(engine) as session:
             rows = repo.list_events(
                 session,
                 statuses=statuses,
-                since=None if args.all or statuses else datetime.now(UTC),
+                unfinished_or_ended_after=None if args.all or statuses else moment - RECENT,
                 limit=args.limit,
             )
     finally:
@@ -93,7 +103,7 @@ def _list(args: argparse.Namespace) -> int:
         ),
     )
     if not rows:
-        print("no events" + ("" if args.all else " ahead (--all shows past ones)"))
+        print("no events" + ("" if args.all else " unfinished or ended in the last 24 h (--all)"))
     return 0
 
 
@@ -175,12 +185,7 @@ def _show(args: argparse.Namespace) -> int:
     out.print(f"  vtn / VENs  {event.vtn_id} / {', '.join(summary.vens)}")
     out.print(f"  from        {event.source or '(no file)'}")
     for signal in event.signals:
-        bounds = ""
-        if signal.unit is not None:
-            bounds = (
-                f" min {signal.min_temp} max {signal.max_temp} "
-                f"offset {signal.temp_offset} °{signal.unit.value}"
-            )
+        bounds = _bounds(signal.min_temp, signal.max_temp, signal.temp_offset, signal.unit)
         out.print(
             f"  signal      {signal.name} ({signal.type}) -> {', '.join(signal.targets)}{bounds}"
         )
@@ -211,8 +216,22 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bounds(
+    low: float | None, high: float | None, offset: float | None, unit: TempUnit | None
+) -> str:
+    """`` min 24 max 27 offset 3 °C``: only the bounds the signal sets (never ``min None``)."""
+    parts = [
+        f"{name} {value:g}"
+        for name, value in (("min", low), ("max", high), ("offset", offset))
+        if value is not None
+    ]
+    if not parts:
+        return ""
+    return " " + " ".join(parts) + (f" °{unit.value}" if unit is not None else " °F")
+
+
 def _cancel(args: argparse.Namespace) -> int:
-    engine = open_store(get_config(args))
+    engine = open_store(get_config(args), read_only=False)
     try:
         with transaction(engine) as session:
             message = request_cancel(session, args.event_id, datetime.now(UTC))

@@ -126,7 +126,7 @@ def _apply(args: argparse.Namespace) -> int:
     from scheduler.store.plan_apply import apply_plan
 
     config = get_config(args)
-    engine = open_store(config)
+    engine = open_store(config, read_only=False)
     try:
         _, events = _load(args, engine)
         diff = apply_plan(engine, events, datetime.now(UTC))

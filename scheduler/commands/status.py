@@ -96,7 +96,9 @@ def gather(config: Config, now: datetime, *, limit: int = 10) -> dict[str, Any]:
         )
         report.setdefault("leadership", None)
         return report
-    engine = open_engine(url, busy_timeout=config.database.busy_timeout.total_seconds())
+    engine = open_engine(
+        url, busy_timeout=config.database.busy_timeout.total_seconds(), read_only=True
+    )
     try:
         with Session(engine) as session:
             if is_postgres(url):

@@ -18,7 +18,7 @@ from types import TracebackType
 
 from sqlalchemy.engine import make_url
 
-from scheduler.errors import AlreadyRunningError
+from scheduler.errors import AlreadyRunningError, StoreError
 
 
 def sqlite_lock_path(url: str) -> Path | None:
@@ -40,8 +40,14 @@ class DaemonLock:
     def acquire(self) -> None:
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:  # one clear line and exit 3, not a traceback
+            raise StoreError(
+                f"cannot create the lock file {self.path}: {exc.strerror or exc} "
+                "(drsched needs to write in the database's folder)"
+            ) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -37,6 +37,10 @@ class EventRow:
     note: str = ""
 
 
+#: Columns holding ids: kept whole (the other columns wrap to make room).
+_IDS = ("event", "request id")
+
+
 def _clock(instant: datetime) -> str:
     return instant.strftime("%H:%M:%S")
 
@@ -49,7 +53,7 @@ def events_table(rows: Sequence[EventRow], now: datetime, title: str) -> Table:
     """The live view: one line per event, its status and where it stands in time."""
     table = Table(title=title, header_style="bold", title_justify="left")
     for column in ("event", "request id", "window (UTC)", "status", "expected", "note"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in _IDS)  # an id is never split or cut
     for row in rows:
         when = f"{_clock(row.start)}–{_clock(row.end)}"
         if now < row.start:
@@ -65,7 +69,7 @@ def timeline_table(transitions: Sequence[Transition], title: str) -> Table:
     """The summary: every transition, in order, with its source and detail."""
     table = Table(title=title, header_style="bold", title_justify="left")
     for column in ("time (UTC)", "event", "from", "to", "source", "detail"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in _IDS)
     for t in transitions:
         table.add_row(
             t.at.strftime("%H:%M:%S.%f")[:-3],

@@ -10,7 +10,7 @@ from scheduler.domain.dr_programs import ProgramRules
 from scheduler.domain.events import PlanEvent
 from scheduler.domain.request_ids import is_reserved_id
 from scheduler.plans.content import ContentBuilder
-from scheduler.plans.model import ID_CHARS, DstPolicy
+from scheduler.plans.model import ID_CHARS, NOT_DOTS, DstPolicy
 from scheduler.plans.nodes import YNode
 from scheduler.plans.problems import Problems
 
@@ -76,11 +76,24 @@ def label(kind: str, item: YNode) -> str:
     return f"{kind} at line {item.line}"
 
 
+def text_of(node: YNode, key: str) -> str | None:
+    """``key``'s value as text when it is text or a number (as the shape reads it);
+    None when it is absent or of a kind the shape check has already reported."""
+    child = node.child(key)
+    if child is None or isinstance(child.value, bool):
+        return None
+    if isinstance(child.value, str | int | float):
+        return str(child.value)
+    return None
+
+
 def check_id(value: str, limit: int, node: YNode, problems: Problems) -> None:
-    """An id must be a sane requestID: 1 to ``limit`` of ``A-Z a-z 0-9 . _ -``."""
-    if not re.fullmatch(f"[{ID_CHARS}]{{1,{limit}}}", value):
+    """An id must be a sane requestID: 1 to ``limit`` of ``A-Z a-z 0-9 . _ -``, and one
+    URL path segment (not ``.`` or ``..``)."""
+    if not re.fullmatch(f"{NOT_DOTS}[{ID_CHARS}]{{1,{limit}}}", value):
         problems.at(
-            node.where("id"), f"id {value!r} is not a valid id: use 1–{limit} of A-Z a-z 0-9 . _ -"
+            node.where("id"),
+            f"id {value!r} is not a valid id: use 1–{limit} of A-Z a-z 0-9 . _ - (not . or ..)",
         )
     elif is_reserved_id(value):
         problems.at(

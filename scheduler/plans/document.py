@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from scheduler.domain.events import PlanEvent
 from scheduler.plans.content import LISTS, ContentBuilder, merge_defaults
-from scheduler.plans.context import Context, Located, LocatedRules, check_id, label
+from scheduler.plans.context import Context, Located, LocatedRules, check_id, label, text_of
 from scheduler.plans.dr_rules import build_rules
 from scheduler.plans.model import (
     ID_MAX,
@@ -25,11 +25,22 @@ from scheduler.plans.nodes import YNode, compose
 from scheduler.plans.problems import Problems
 from scheduler.plans.programs import expand_program
 from scheduler.plans.shape import validate
-from scheduler.plans.times import TimeProblem, parse_moment, resolve_local, zone
+from scheduler.plans.times import TimeProblem, check_dr_range, parse_moment, resolve_local, zone
+
+#: Limits that keep a plan cheap to check (docs/plan-format.md "Limits"): a plan
+#: file's size, and the events of all files together (programs expanded).
+MAX_PLAN_BYTES = 4 * 2**20
+MAX_EVENTS = 50_000
 
 
-def parse_document(text: str, file: str) -> tuple[list[Located], list[LocatedRules], Problems]:
-    """Every event and DR program of one document, and every problem found in it."""
+def parse_document(
+    text: str, file: str, *, budget: int = MAX_EVENTS
+) -> tuple[list[Located], list[LocatedRules], Problems]:
+    """Every event and DR program of one document, and every problem found in it.
+
+    Past ``budget`` events (what :data:`MAX_EVENTS` leaves after earlier files)
+    the rest is not expanded: one problem says so at the item that crossed it.
+    """
     problems = Problems(file)
     root = compose(text, problems)
     if root is None:
@@ -39,10 +50,19 @@ def parse_document(text: str, file: str) -> tuple[list[Located], list[LocatedRul
         return [], [], problems
     context = _context(root, file, problems)
     located: list[Located] = []
-    for item in _items(root, "events", problems):
-        located.extend(_event(item, context))
-    for item in _items(root, "programs", problems):
-        located.extend(expand_program(item, context))
+    items = [(item, _event) for item in _items(root, "events", problems)]
+    items += [(item, expand_program) for item in _items(root, "programs", problems)]
+    for item, expand in items:
+        located.extend(expand(item, context))
+        if len(located) > budget:
+            problems.over_budget = True
+            problems.add(
+                item.line,
+                item.col,
+                f"the plans hold more than {MAX_EVENTS} events (programs expanded): "
+                "split them or shorten programs",
+            )
+            return [], [], problems
     rules = [r for item in _items(root, "dr_programs", problems) if (r := _rules(item, context))]
     return located, rules, problems
 
@@ -113,16 +133,22 @@ def _items(root: YNode, key: str, problems: Problems) -> list[YNode]:
 
 
 def _event(item: YNode, context: Context) -> list[Located]:
+    """One event; its id, times and content are each checked even when another key is
+    wrong or missing, so no problem hides another."""
     before = context.problems.reported
     node = merge_defaults(context.defaults, item)
     what = label("event", item)
     shape = validate(EventShape, node, context.problems, what, elsewhere=LISTS)
-    if shape is None:
+    if not node.is_map:
         return []
-    check_id(shape.id, ID_MAX, node, context.problems)
-    content = context.content.build(node, shape.vtn_id)
-    window = _window(shape, node, context, what)
-    if content is None or window is None or context.problems.reported != before:
+    ident = text_of(node, "id")
+    if ident is not None:
+        check_id(ident, ID_MAX, node, context.problems)
+    content = context.content.build(node, shape.vtn_id if shape else None)
+    window = _window(node, context, what, shape.dst if shape else None)
+    if shape is None or content is None or window is None:
+        return []
+    if context.problems.reported != before:
         return []
     event = PlanEvent(
         event_id=shape.id,
@@ -139,16 +165,17 @@ def _event(item: YNode, context: Context) -> list[Located]:
 
 
 def _window(
-    shape: EventShape, node: YNode, context: Context, what: str
+    node: YNode, context: Context, what: str, dst: DstPolicy | None
 ) -> tuple[datetime, datetime] | None:
     """The event's UTC window; None after reporting what is wrong with it."""
-    policy = context.policy(shape.dst)
-    start = _instant(node, "start", shape.start, context, policy)
-    end = _instant(node, "end", shape.end, context, policy)
+    policy = context.policy(dst)
+    start_text, end_text = text_of(node, "start"), text_of(node, "end")
+    start = _instant(node, "start", start_text, context, policy) if start_text else None
+    end = _instant(node, "end", end_text, context, policy) if end_text else None
     if start is None or end is None:
         return None
     if end <= start:
-        message = f"{what}: end {shape.end} is not after start {shape.start}"
+        message = f"{what}: end {end_text} is not after start {start_text}"
         context.problems.at(node.where("end"), message)
         return None
     return start, end
@@ -161,11 +188,11 @@ def _instant(
     try:
         moment = parse_moment(text)
         if moment.instant is not None:
-            return moment.instant
+            return check_dr_range(moment.instant, text)
         assert moment.local is not None
         value = node.child(key) or node
         tz = context.local_zone(value, f"{key} {text!r}")
-        return resolve_local(moment.local, tz, policy) if tz else None
+        return check_dr_range(resolve_local(moment.local, tz, policy), text) if tz else None
     except TimeProblem as exc:
         context.problems.at(where, f"{key}: {exc}")
         return None

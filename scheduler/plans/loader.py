@@ -8,6 +8,7 @@ whatever the input. The only I/O is reading the files named.
 from __future__ import annotations
 
 import glob
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from scheduler.domain.events import PlanEvent
 from scheduler.errors import PlanError, Problem
 from scheduler.plans.checks import Sourced, duplicate_ids, overlaps
 from scheduler.plans.context import LocatedRules
-from scheduler.plans.document import parse_document
+from scheduler.plans.document import MAX_EVENTS, MAX_PLAN_BYTES, parse_document
 from scheduler.plans.rule_check import check_rules, violation_problem
 
 
@@ -31,6 +32,8 @@ def load_plans(
     Events naming a ``program:`` must obey its rules (:mod:`.rule_check`), the
     programs being those of the files plus ``programs`` (from the config);
     ``past`` are the stored events of those programs, counted toward limits.
+    A file named twice (``ok.yaml`` and ``$PWD/ok.yaml``, a symlink, a glob that
+    matches it again) is read once: its events are not duplicates of themselves.
     """
     return load_plan_set(paths, programs=programs, past=past)[0]
 
@@ -45,18 +48,43 @@ def load_plan_set(
     problems: list[Problem] = []
     sourced: list[Sourced] = []
     rules: list[tuple[LocatedRules, str]] = []
-    for path in paths:
+    for path in _each_file_once(paths):
         file = str(path)
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = _read(path)
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             problems.append(Problem(file, 1, 1, f"cannot read plan: {_reason(exc)}"))
             continue
-        located, defined, found = parse_document(text, file)
+        located, defined, found = parse_document(text, file, budget=MAX_EVENTS - len(sourced))
         problems.extend(found)
         sourced.extend((item, file) for item in located)
         rules.extend((item, file) for item in defined)
+        if found.over_budget:
+            break  # one message: the other files would only repeat it
     return _finish(sourced, rules, problems, programs, past)
+
+
+def _read(path: Path) -> str:
+    """The file's text; a file over :data:`MAX_PLAN_BYTES` is refused unread."""
+    with Path(path).open("rb") as handle:
+        data = handle.read(MAX_PLAN_BYTES + 1)
+    if len(data) > MAX_PLAN_BYTES:
+        raise ValueError(f"larger than {MAX_PLAN_BYTES // 2**20} MiB: split it into several files")
+    return data.decode("utf-8")
+
+
+def _each_file_once(paths: Sequence[Path]) -> list[Path]:
+    seen: set[str] = set()
+    unique: list[Path] = []
+    for path in paths:
+        try:
+            key = os.path.realpath(path)
+        except (OSError, ValueError):  # reported when the file is read
+            key = str(path)
+        if key not in seen:
+            seen.add(key)
+            unique.append(Path(path))
+    return unique
 
 
 def parse_plan(
@@ -67,7 +95,10 @@ def parse_plan(
     past: Sequence[CountedEvent] = (),
 ) -> list[PlanEvent]:
     """The events of one plan document (``filename`` only names it in problems)."""
-    located, defined, found = parse_document(text, filename)
+    if len(text) > MAX_PLAN_BYTES:
+        message = f"cannot read plan: larger than {MAX_PLAN_BYTES // 2**20} MiB: split it"
+        raise PlanError([Problem(filename, 1, 1, message)])
+    located, defined, found = parse_document(text, filename, budget=MAX_EVENTS)
     sourced = [(item, filename) for item in located]
     rules = [(item, filename) for item in defined]
     return _finish(sourced, rules, list(found), programs, past)[0]
@@ -90,7 +121,7 @@ def resolve_plan_paths(patterns: Sequence[str]) -> list[Path]:
         found.update(matches)
     if problems:
         raise PlanError(problems)
-    return sorted(found)
+    return _each_file_once(sorted(found))
 
 
 def _finish(

@@ -19,10 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field, Strict
 #: The longest requestID we write; program ids leave room for ``-YYYYMMDD``.
 ID_MAX = 64
 PROGRAM_ID_MAX = ID_MAX - len("-YYYYMMDD")
-#: A requestID the DR API, URLs and our logs can carry safely (DR spec POST /requests).
+#: A requestID the DR API, URLs and our logs can carry safely (DR spec POST /requests):
+#: also one URL path segment, so never ``.`` or ``..`` (dot segments URLs remove).
 ID_CHARS = "A-Za-z0-9._-"
-ID_PATTERN = f"^[{ID_CHARS}]{{1,{ID_MAX}}}$"
-PROGRAM_ID_PATTERN = f"^[{ID_CHARS}]{{1,{PROGRAM_ID_MAX}}}$"
+NOT_DOTS = r"(?!\.\.?$)"
+ID_PATTERN = f"^{NOT_DOTS}[{ID_CHARS}]{{1,{ID_MAX}}}$"
+PROGRAM_ID_PATTERN = f"^{NOT_DOTS}[{ID_CHARS}]{{1,{PROGRAM_ID_MAX}}}$"
 
 Number = Annotated[float, Strict()]
 NonEmpty = Annotated[str, Field(min_length=1)]
@@ -92,7 +94,7 @@ class Defaults(_Content):
 
 class EventShape(_Content):
     id: str = Field(
-        description="requestID: 1–64 of A-Z a-z 0-9 . _ -",
+        description="requestID: 1–64 of A-Z a-z 0-9 . _ - (not . or ..)",
         json_schema_extra={"pattern": ID_PATTERN},
     )
     start: str = Field(
@@ -105,7 +107,7 @@ class EventShape(_Content):
 
 class ProgramShape(_Content):
     id: str = Field(
-        description="Events get ids '<id>-YYYYMMDD'; 1–55 of A-Z a-z 0-9 . _ -",
+        description="Events get ids '<id>-YYYYMMDD'; 1–55 of A-Z a-z 0-9 . _ - (not . or ..)",
         json_schema_extra={"pattern": PROGRAM_ID_PATTERN},
     )
     rrule: str = Field(description="RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR")

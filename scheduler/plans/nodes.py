@@ -10,13 +10,16 @@ documents become problems instead of exceptions.
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.composer import Composer
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
@@ -73,9 +76,27 @@ class YNode:
         return self.value
 
 
+class _AliasPositions(Composer):
+    """A composer whose alias nodes carry the alias's own position.
+
+    ruamel returns the anchored node itself for every alias, so a problem in a
+    value used ten times would be reported ten times at the anchor; a shallow
+    copy marked where the alias is written reports each use where it is.
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if not self.parser.check_event(AliasEvent):
+            return super().compose_node(parent, index)
+        mark = self.parser.peek_event().start_mark
+        used = copy.copy(super().compose_node(parent, index))
+        used.start_mark = mark
+        return used
+
+
 def compose(text: str, problems: Problems) -> YNode | None:
     """Parse one YAML document; None (with problems reported) when it is not YAML."""
     yaml = YAML(typ="rt")
+    yaml.Composer = _AliasPositions
     yaml.max_depth = MAX_DEPTH
     try:
         with warnings.catch_warnings():
@@ -97,7 +118,35 @@ def compose(text: str, problems: Problems) -> YNode | None:
         return None
     if root is None:
         return None
+    if _expanded_size(root, {}, 0) > MAX_NODES:
+        # Measured on the shared node graph, before anything is expanded: a
+        # "billion laughs" document costs a few thousand steps, not gigabytes.
+        problems.add(1, 1, f"document too large (over {MAX_NODES} values, aliases expanded)")
+        return None
     return _Converter(problems).convert(root)
+
+
+def _expanded_size(node: Node, sizes: dict[int, int], depth: int) -> int:
+    """How many values ``node`` becomes once every alias is expanded (capped).
+
+    Memoized per shared collection (an alias is a copy sharing its anchor's
+    ``value``); an alias inside itself or nesting past :data:`MAX_DEPTH`
+    counts once, as the converter reports those.
+    """
+    if not isinstance(node, SequenceNode | MappingNode) or depth > MAX_DEPTH:
+        return 1
+    key = id(node.value)
+    if key in sizes:
+        return sizes[key]
+    sizes[key] = 1
+    total = 1
+    children = node.value if isinstance(node, SequenceNode) else [v for _, v in node.value]
+    for child in children:
+        total += _expanded_size(child, sizes, depth + 1)
+        if total > MAX_NODES:
+            break
+    sizes[key] = total
+    return total
 
 
 def _position(text: str, offset: int) -> tuple[int, int]:

@@ -17,6 +17,8 @@ class Problems:
         #: Problems reported so far, repeats included: compare before and after
         #: a check to learn whether it found anything.
         self.reported = 0
+        #: Set when the plans' event limit was reached here (nothing more is loaded).
+        self.over_budget = False
 
     def add(self, line: int, col: int, message: str) -> None:
         self.reported += 1

@@ -15,9 +15,9 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from scheduler.domain.events import PlanEvent
-from scheduler.durations import parse_duration
+from scheduler.durations import format_duration, parse_duration
 from scheduler.plans.content import LISTS, Content, merge_defaults
-from scheduler.plans.context import Context, Located, check_id, label
+from scheduler.plans.context import Context, Located, check_id, label, text_of
 from scheduler.plans.model import PROGRAM_ID_MAX, DstPolicy, ProgramShape
 from scheduler.plans.nodes import YNode
 from scheduler.plans.recurrence import (
@@ -28,9 +28,20 @@ from scheduler.plans.recurrence import (
     parse_rule,
 )
 from scheduler.plans.shape import validate
-from scheduler.plans.times import TimeProblem, parse_clock, parse_date, resolve_local
+from scheduler.plans.times import (
+    DR_EARLIEST,
+    DR_LATEST,
+    TimeProblem,
+    check_dr_range,
+    parse_clock,
+    parse_date,
+    resolve_local,
+)
 
 _T = TypeVar("_T")
+
+#: One event of a program lasts at most this long (docs/plan-format.md).
+PROGRAM_DURATION_MAX = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -54,38 +65,44 @@ def expand_program(item: YNode, context: Context) -> list[Located]:
     node = merge_defaults(context.defaults, item)
     what = label("program", item)
     shape = validate(ProgramShape, node, context.problems, what, elsewhere=LISTS)
-    if shape is None:
+    if not node.is_map:
         return []
-    check_id(shape.id, PROGRAM_ID_MAX, node, context.problems)
-    content = context.content.build(node, shape.vtn_id)
-    timing = _timing(shape, node, context, what)
+    ident = text_of(node, "id")
+    if ident is not None:  # checked even when another key is wrong: no problem hides another
+        check_id(ident, PROGRAM_ID_MAX, node, context.problems)
+    content = context.content.build(node, shape.vtn_id if shape else None)
+    timing = _timing(node, context, what, shape.dst if shape else None)
     dates = _dates(timing, node, context) if timing else None
-    if content is None or timing is None or dates is None:
+    if shape is None or content is None or timing is None or dates is None:
         return []
     if context.problems.reported != before:
         return []
     return _events(shape, content, timing, dates, item, context)
 
 
-def _timing(shape: ProgramShape, node: YNode, context: Context, what: str) -> _Timing | None:
-    """Every timing key parsed (each problem reported); None if any is wrong."""
-    code = shape.skip_holidays
-    rule = _checked(context, node, "rrule", lambda: parse_rule(shape.rrule))
-    first = _checked(context, node, "from", lambda: parse_date(shape.from_))
-    last = _checked(context, node, "until", lambda: parse_date(shape.until))
-    clock = _checked(context, node, "start_time", lambda: parse_clock(shape.start_time))
-    duration = _checked(context, node, "duration", lambda: _positive(shape.duration))
-    skips = _skip_dates(shape, node, context)
-    calendar = (
-        _checked(context, node, "skip_holidays", lambda: holiday_calendar(code)) if code else ()
-    )
+def _timing(node: YNode, context: Context, what: str, dst: DstPolicy | None) -> _Timing | None:
+    """Every timing key written parsed (each problem reported, whatever else is wrong or
+    missing); None if any is wrong or missing."""
+
+    def parsed(key: str, parse: Callable[[str], _T]) -> _T | None:
+        text = text_of(node, key)
+        return None if text is None else _checked(context, node, key, lambda: parse(text))
+
+    code = text_of(node, "skip_holidays")
+    rule = parsed("rrule", parse_rule)
+    first = parsed("from", parse_date)
+    last = parsed("until", parse_date)
+    clock = parsed("start_time", parse_clock)
+    duration = parsed("duration", _positive)
+    skips = _skip_dates(node, context, first, last)
+    calendar = parsed("skip_holidays", holiday_calendar) if code else ()
     tz = context.local_zone(node.child("start_time") or node, f"{what}: start_time")
     if rule is None or first is None or last is None or clock is None or duration is None:
         return None
     if skips is None or calendar is None or tz is None:
         return None
     return _Timing(
-        rule, first, last, clock, duration, skips, calendar or None, tz, context.policy(shape.dst)
+        rule, first, last, clock, duration, skips, calendar or None, tz, context.policy(dst)
     )
 
 
@@ -95,30 +112,60 @@ def _dates(timing: _Timing, node: YNode, context: Context) -> list[date] | None:
     if last < first:
         context.problems.at(node.where("until"), f"until {last} is before from {first}")
         return None
-    outside = [(d, n) for d, n in timing.skip_dates.items() if not first <= d <= last]
-    for day, item in outside:
-        context.problems.add(
-            item.line, item.col, f"skip_dates: {day} is outside from {first} .. until {last}"
+    if first < DR_EARLIEST.date() or last >= DR_LATEST.date():
+        message = (
+            f"from {first} .. until {last} is outside what the DR service accepts "
+            f"({DR_EARLIEST:%Y-%m-%d} .. {DR_LATEST:%Y-%m-%d} UTC)"
         )
+        context.problems.at(node.where("from"), message)
+        return None
     dates = _checked(context, node, "rrule", lambda: occurrence_dates(timing.rule, first, last))
-    if dates is None or outside:
+    if dates is None:
+        return None
+    if not dates:
+        message = f"rrule: {timing.rule!r} yields no date from {first} until {last}"
+        context.problems.at(node.where("rrule"), message)
         return None
     skipped = set(timing.skip_dates)
     if timing.holidays:
         skipped |= holiday_dates(timing.holidays, range(first.year, last.year + 1))
-    return [day for day in dates if day not in skipped]
+    kept = [day for day in dates if day not in skipped]
+    if not kept:
+        message = f"every date of the program from {first} until {last} is skipped: no event left"
+        context.problems.at(node.where("skip_dates"), message)
+        return None
+    return kept
 
 
-def _skip_dates(shape: ProgramShape, node: YNode, context: Context) -> dict[date, YNode] | None:
+def _skip_dates(
+    node: YNode, context: Context, first: date | None, last: date | None
+) -> dict[date, YNode] | None:
+    """Each skipped date once (a repeat is harmless); None after reporting a bad one.
+
+    A date outside ``from`` .. ``until`` is reported here, with the range
+    known, so another key's problem never hides it.
+    """
     list_node = node.child("skip_dates")
     items = list_node.value if list_node and isinstance(list_node.value, list) else []
     found: dict[date, YNode] = {}
-    for text, item in zip(shape.skip_dates, items, strict=False):
+    bad = False
+    for item in items:
+        if isinstance(item.value, bool) or not isinstance(item.value, str | int | float):
+            bad = True  # not text: the shape check reported it
+            continue
+        text = str(item.value)
         try:
-            found[parse_date(text)] = item
+            day = parse_date(text)
         except TimeProblem as exc:
             context.problems.add(item.line, item.col, f"skip_dates: {exc}")
-    return found if len(found) == len(shape.skip_dates) else None
+            bad = True
+            continue
+        if first is not None and last is not None and first <= last and not first <= day <= last:
+            message = f"skip_dates: {day} is outside from {first} .. until {last}"
+            context.problems.add(item.line, item.col, message)
+            bad = True
+        found.setdefault(day, item)
+    return None if bad else found
 
 
 def _positive(text: str) -> timedelta:
@@ -128,6 +175,8 @@ def _positive(text: str) -> timedelta:
         raise TimeProblem(str(exc)) from None
     if duration <= timedelta(0):
         raise TimeProblem(f"{text!r} must be longer than zero")
+    if duration > PROGRAM_DURATION_MAX:
+        raise TimeProblem(f"{text!r} is longer than {format_duration(PROGRAM_DURATION_MAX)}")
     return duration
 
 
@@ -163,7 +212,9 @@ def _window(
     """The UTC window of ``day``'s event; None after reporting a DST or range problem."""
     try:
         start = resolve_local(datetime.combine(day, timing.start_time), timing.tz, timing.policy)
-        return start, start + timing.duration
+        end = start + timing.duration
+        shown = f"{day} {timing.start_time:%H:%M}"
+        return check_dr_range(start, shown), check_dr_range(end, f"{shown} + duration")
     except OverflowError:
         message = f"program {program_id!r}: {day} + duration is out of range"
         context.problems.at(item.where("duration"), message)

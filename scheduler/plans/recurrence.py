@@ -47,6 +47,9 @@ def parse_rule(text: str) -> str:
         raise RuleProblem(
             f"FREQ must be one of {', '.join(_FREQS)} (a program has one event per date)"
         )
+    interval = parts.get("INTERVAL", "1")
+    if not interval.isdigit() or int(interval) < 1:
+        raise RuleProblem(f"INTERVAL must be a whole number of 1 or more, got {interval!r}")
     _rule(body, date(2000, 1, 1))
     return body
 

@@ -24,6 +24,11 @@ _DATETIME = re.compile(
 
 DATETIME_FORMS = "'YYYY-MM-DD HH:MM' (local) or an ISO 8601 instant with offset"
 
+#: The instants the DR API can carry: ``startTs``/``endTs`` are UTC epoch
+#: milliseconds of exactly 13 digits (DR spec, POST /requests).
+DR_EARLIEST = datetime.fromtimestamp(10**12 / 1000, UTC)
+DR_LATEST = datetime.fromtimestamp((10**13 - 1) // 1000, UTC)
+
 
 class TimeProblem(ValueError):
     """A time that cannot be read or resolved; the message is meant for the plan's author."""
@@ -64,6 +69,16 @@ def parse_moment(text: str) -> Moment:
         return Moment(instant=aware.astimezone(UTC))
     except (ValueError, OverflowError):
         raise TimeProblem(f"{text!r} has an invalid UTC offset or is out of range") from None
+
+
+def check_dr_range(instant: datetime, text: str) -> datetime:
+    """``instant`` if the DR API can take it (a 13-digit epoch in milliseconds)."""
+    if not DR_EARLIEST <= instant <= DR_LATEST:
+        raise TimeProblem(
+            f"{text!r} is outside what the DR service accepts "
+            f"({DR_EARLIEST:%Y-%m-%d} .. {DR_LATEST:%Y-%m-%d} UTC)"
+        )
+    return instant
 
 
 def parse_date(text: str) -> date:

@@ -215,7 +215,10 @@ class BeconSim:
             raise Refusal(400, "4001", "invalid body: serverTime must be epoch milliseconds")
         if not isinstance(signed, str):
             raise Refusal(400, "4001", "invalid body: signature must be a string")
-        if abs(self.now() - from_epoch(server_time)) > SERVER_TIME_SKEW:
+        skew = from_epoch(server_time) - self.now()
+        if skew > SERVER_TIME_SKEW:
+            raise Refusal(401, "4011", "server time is more than 5 minutes in the future")
+        if -skew > SERVER_TIME_SKEW:
             raise Refusal(401, "4011", "server time expired: older than 5 minutes")
         options = self.options
         expected = signature(options.becon_service_id, server_time, options.becon_secret_key)

@@ -23,7 +23,13 @@ from fractions import Fraction
 from typing import Any
 
 from scheduler.domain.events import TempUnit
-from scheduler.domain.units import convert_temperature, exact, floor_to_grid, resolution
+from scheduler.domain.units import (
+    convert_temperature,
+    exact,
+    floor_to_grid,
+    resolution,
+    round_within,
+)
 from scheduler.simulator.options import SimOptions
 
 FACILITY_TYPES = ("IDU", "ODU", "VENT", "AWHP", "AHU", "CHILLER", "AIRCARE")
@@ -148,7 +154,12 @@ class SimFacility:
         low, high = (exact(v) for v in self.set_temp_range)
         if not low <= converted <= high:
             raise ControlRefused("out_of_range")
-        return round(float(converted), 2)
+        # A unit keeps its setpoint on its own grid (1 °F, 0.5 °C): 25.3 °C sent to a
+        # °F unit is 78 °F there, never 77.54 (what the state then reads back).
+        on_grid = round_within(converted, low, high, resolution(self.unit))
+        if on_grid is None:
+            raise ControlRefused("out_of_range")
+        return float(on_grid)
 
 
 @dataclass

@@ -8,10 +8,12 @@ way (DESIGN "Known traps").
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -26,6 +28,13 @@ IDLE_TX_MS = 30_000
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The SQLite file a URL names; None for PostgreSQL, in-memory or a file: URI."""
+    if not is_sqlite(url):
+        return None
+    return _sqlite_file(url)
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -43,19 +52,29 @@ def postgres_driver_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def open_engine(url: str, *, busy_timeout: float = 30.0) -> Engine:
-    """An engine for ``database.url``; the SQLite file's folder is created if missing."""
+def open_engine(url: str, *, busy_timeout: float = 30.0, read_only: bool = False) -> Engine:
+    """An engine for ``database.url``; the SQLite file's folder is created if missing.
+
+    ``read_only`` (every command that only reads) never creates anything: a
+    missing SQLite file is a StoreError naming it, the file is opened with
+    ``mode=ro`` and PostgreSQL sessions are read-only transactions.
+    """
     if not url:
         raise StoreError("database.url is empty")
     if not is_sqlite(url):
+        options = f"-c idle_in_transaction_session_timeout={IDLE_TX_MS}"
+        if read_only:
+            options += " -c default_transaction_read_only=on"
         return create_engine(
             postgres_driver_url(url),
             pool_pre_ping=True,
             # A frozen stale leader must not hold a transaction (and the fencing
             # row) open for long: the server ends such a session after 30 s.
-            connect_args={"options": f"-c idle_in_transaction_session_timeout={IDLE_TX_MS}"},
+            connect_args={"options": options},
         )
     path = _sqlite_file(url)
+    if read_only:
+        return _sqlite_read_only(url, path, busy_timeout)
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,6 +82,43 @@ def open_engine(url: str, *, busy_timeout: float = 30.0) -> Engine:
             raise StoreError(f"cannot create the folder of {path}: {exc}") from exc
     engine = create_engine(url, connect_args={"timeout": busy_timeout})
     _sqlite_pragmas(engine, busy_timeout)
+    return engine
+
+
+def missing_database(url: str) -> Path | None:
+    """The SQLite file ``url`` names when it does not exist (opening it would create it)."""
+    if not url or not is_sqlite(url):
+        return None
+    path = _sqlite_file(url)
+    return path if path is not None and not path.exists() else None
+
+
+def _sqlite_read_only(url: str, path: Path | None, busy_timeout: float) -> Engine:
+    if path is None:  # :memory: or a file: URI: nothing on disk to protect
+        return create_engine(url)
+    if not path.exists():
+        raise StoreError(
+            f"no database at {path} "
+            "(wrong database.url? if not, run `drsched db upgrade` to create it)"
+        )
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(uri, uri=True, timeout=busy_timeout, check_same_thread=False)
+
+    engine = create_engine("sqlite://", creator=connect)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")  # a reader takes no write lock
+
     return engine
 
 
@@ -93,4 +149,11 @@ def transaction(engine: Engine) -> Iterator[Session]:
         raise StoreError(f"database error: {exc.orig or exc}") from exc
 
 
-__all__ = ["is_sqlite", "open_engine", "postgres_driver_url", "transaction"]
+__all__ = [
+    "is_sqlite",
+    "missing_database",
+    "open_engine",
+    "postgres_driver_url",
+    "sqlite_file",
+    "transaction",
+]

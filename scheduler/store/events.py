@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Table, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.lifecycle import TERMINAL, Source, Status, Transition
 from scheduler.domain.outside import running_revision
-from scheduler.errors import DrschedError
+from scheduler.errors import UnknownEventError
 from scheduler.plans.diff import StoredEvent
 from scheduler.store.models import (
     Base,
@@ -24,13 +24,6 @@ from scheduler.store.models import (
     TargetRow,
     TransitionRow,
 )
-
-
-class UnknownEventError(DrschedError):
-    def __init__(self, event_id: str) -> None:
-        super().__init__(f"no event {event_id!r} in the database (see `drsched events list`)")
-        self.event_id = event_id
-
 
 # -- domain <-> rows -----------------------------------------------------------
 
@@ -352,13 +345,22 @@ def list_events(
     statuses: Sequence[Status] = (),
     since: datetime | None = None,
     until: datetime | None = None,
+    unfinished_or_ended_after: datetime | None = None,
     limit: int | None = None,
 ) -> list[EventSummary]:
+    """Events soonest first. ``unfinished_or_ended_after`` keeps every event not yet in a
+    terminal status (whatever its window: a stuck one must show) and those that ended
+    after that instant."""
     query = select(EventRow).order_by(EventRow.start, EventRow.event_id)
     if statuses:
         query = query.where(EventRow.status.in_([s.value for s in statuses]))
     if since is not None:
         query = query.where(EventRow.end > since)
+    if unfinished_or_ended_after is not None:
+        terminal = [s.value for s in TERMINAL]
+        query = query.where(
+            or_(EventRow.status.not_in(terminal), EventRow.end > unfinished_or_ended_after)
+        )
     if until is not None:
         query = query.where(EventRow.start < until)
     if limit is not None:

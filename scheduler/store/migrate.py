@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from scheduler.errors import StoreError
 from scheduler.leader import migration_lock
-from scheduler.store import open_engine
+from scheduler.store import missing_database, open_engine
 
 
 @cache
@@ -60,8 +60,10 @@ def head() -> str:
 
 
 def current(url: str) -> str | None:
-    """The database's revision; None for an empty database."""
-    engine = open_engine(url)
+    """The database's revision; None for an empty or missing database (never creates one)."""
+    if missing_database(url) is not None:
+        return None
+    engine = open_engine(url, read_only=True)
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
@@ -89,7 +91,9 @@ def upgrade(url: str, revision: str = "head") -> tuple[str | None, str]:
 
 
 def require_current(url: str) -> None:
-    """Refuse to work on a database that is not at this build's schema."""
+    """Refuse to work on a database that is missing or not at this build's schema."""
+    if missing_database(url) is not None:
+        open_engine(url, read_only=True)  # raises the error naming the file
     found = current(url)
     if found != head():
         state = "empty (no schema)" if found is None else f"at revision {found}"

@@ -199,6 +199,20 @@ leader_lease = Table(
     CheckConstraint("id = 1", name="single_row"),
 )
 
+#: One row naming this database: a random id written when the schema is created.
+#: The daemon remembers it at start and checks it (with the SQLite file's inode)
+#: in its health loop and before every write: a database deleted, replaced by
+#: a fresh one or restored from elsewhere is noticed (scheduler.store.identity).
+database_marker = Table(
+    "database_marker",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("marker", String(36), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("checked_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
 # HVAC control records and reads live in their own modules on this metadata; importing them here
 # lets Alembic's autogenerate and ``metadata.create_all`` see them.
 from scheduler.store import control as _control  # noqa: E402, F401

@@ -110,7 +110,7 @@ def test_an_admin_validates_previews_applies_and_lists(tmp_path: Path) -> None:
     assert detail["timeline"][-1]["source"] == "admin"
 
     missing = drsched(tmp_path, "events", "show", "nope")
-    assert missing.returncode == 3
+    assert missing.returncode == 1  # README: an unknown id is "problems found", not 3
     assert "no event 'nope'" in missing.stderr
 
 

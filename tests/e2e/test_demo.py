@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,12 +12,14 @@ import pytest
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
+ID = re.compile(r"demo-[\w-]*")
+
 
 def test_demo_runs_every_event_to_its_expected_end(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRSCHED_")}
     result = subprocess.run(
         [sys.executable, "-m", "scheduler", "demo"],
-        env={**env, "COLUMNS": "200"},
+        env={**env, "COLUMNS": "80"},
         cwd=tmp_path,
         capture_output=True,
         timeout=60,
@@ -32,4 +35,12 @@ def test_demo_runs_every_event_to_its_expected_end(tmp_path: Path) -> None:
     ):
         assert f"{event_id}: {status}" in out
     assert "demo-change-r2" in out
+    # Piped (issue 16, finding 16): the last live view is printed once and ends its
+    # line, ids are never cut or split, counts read right.
+    assert "restoredevery" not in out
+    assert "1 facilities" not in out
+    assert out.count("demo-change-r2") >= 2, "the request id in the view and the timeline"
+    ids = {"demo-complete", "demo-remote", "demo-change", "demo-change-r2"}
+    in_tables = {found for line in out.splitlines() if "│" in line for found in ID.findall(line)}
+    assert in_tables <= ids, f"ids split or cut: {in_tables - ids}"
     assert list(tmp_path.iterdir()) == [], "the demo leaves nothing behind"

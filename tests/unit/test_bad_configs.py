@@ -58,9 +58,61 @@ def test_an_environment_override_is_checked_like_the_file() -> None:
     with pytest.raises(ConfigError) as info:
         load_config(None, env=env)
     assert [p.message.split(":")[0] for p in info.value.problems] == [
-        "dr_api.timeout",
-        "hvac.override",
+        "dr_api.timeout (DRSCHED_DR_API__TIMEOUT)",
+        "hvac.override (DRSCHED_HVAC__OVERRIDE)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"DRSCHED_HTTP__LISTEN": "8080"},
+            "http.listen (DRSCHED_HTTP__LISTEN): '8080' is not host:port "
+            "(e.g. 127.0.0.1:9464 or [::1]:9464)",
+        ),
+        (
+            {"DRSCHED_HVAC__TARGETS": "[{ven: a"},
+            "DRSCHED_HVAC__TARGETS: not valid YAML (expected ',' or '}', but got '<stream end>')",
+        ),
+        (
+            {"DRSCHED_DR_API": "foo"},
+            "DRSCHED_DR_API: no such setting (write DRSCHED_<SECTION>__<KEY> for a config key, "
+            "e.g. DRSCHED_DR_API__TIMEOUT; see docs/config.md)",
+        ),
+        (
+            {"DRSCHED_HVAC__VERIFY": "5m"},
+            "DRSCHED_HVAC__VERIFY: no such setting (write DRSCHED_<SECTION>__<KEY> for a config "
+            "key, e.g. DRSCHED_DR_API__TIMEOUT; see docs/config.md)",
+        ),
+        (
+            {"DRSCHED_BECON__SECRET_KEY_FILE": "/nonexistent/key"},
+            "becon.secret_key_file (DRSCHED_BECON__SECRET_KEY_FILE): "
+            "cannot read secret file /nonexistent/key: No such file or directory",
+        ),
+        (
+            {"DRSCHED_HVAC__TARGETS": "[{ven: a, site: s}]"},
+            "hvac.targets[0].gateway (DRSCHED_HVAC__TARGETS): Field required",
+        ),
+    ],
+)
+def test_every_environment_problem_names_its_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(None, env=env)
+    assert [p.message for p in info.value.problems] == [message]
+
+
+def test_a_number_where_text_is_expected_is_text() -> None:
+    env = {
+        "DRSCHED_DR_API__SERVICE_ID": "0123",
+        "DRSCHED_BECON__SERVICE_ID": "123",
+        "DRSCHED_HVAC__TARGETS": "[{ven: 7, site: 1, gateway: 2}]",
+        "DRSCHED_CONFIG": "/ignored/here",
+        "DRSCHED_TEST_PG_URL": "reserved for the test suite",
+    }
+    config = load_config(None, env=env)
+    assert (config.dr_api.service_id, config.becon.service_id) == ("0123", "123")
+    assert (config.hvac.targets[0].ven, config.hvac.targets[0].gateway) == ("7", "2")
 
 
 def test_a_bad_systemd_credential_names_the_key_and_the_credential(tmp_path: Path) -> None:

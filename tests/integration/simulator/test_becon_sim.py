@@ -119,6 +119,22 @@ async def test_token_request_refusals(sim: Sim, body: Any, status: int, code: st
     assert answer(response) == (status, code)
 
 
+@pytest.mark.parametrize(
+    ("offset", "message"),
+    [
+        (timedelta(minutes=6), "server time is more than 5 minutes in the future"),
+        (timedelta(minutes=-6), "server time expired: older than 5 minutes"),
+    ],
+)
+async def test_a_server_time_out_of_skew_is_refused_saying_which_way(
+    sim: Sim, offset: timedelta, message: str
+) -> None:
+    ms = to_epoch_ms(T0 + offset)
+    body = {"serverTime": ms, "signature": sign(ms)}
+    response = await sim.http.post(f"{API}/auth/token", json=body, headers=SERVICE)
+    assert response.json()["message"] == message
+
+
 async def test_a_server_time_up_to_5_minutes_old_is_accepted(sim: Sim) -> None:
     ms = to_epoch_ms(T0)
     sim.clock.advance(timedelta(minutes=5))
@@ -306,6 +322,26 @@ async def test_control_answers_per_facility_and_keeps_the_state(sim: Sim) -> Non
     assert (await _state(sim, "GW-01", "IDU", "IDU-0101"))["setTemp"] == 80.0
     assert (await _state(sim, "GW-01", "IDU", "IDU-0105"))["power"] == "on"
     assert (await _state(sim, "GW-01", "IDU", "IDU-0108"))["setTemp"] == 77.0, "25 °C is 77 °F"
+
+
+@pytest.mark.parametrize(
+    ("gateway", "sent", "unit", "kept"),
+    [
+        ("GW-01", 25.3, "C", 78.0),  # a °F unit: 77.54 °F is 78 on its 1 °F grid
+        ("GW-01", 77.4, "F", 77.0),
+        ("GW-02", 25.3, "C", 25.5),  # a °C unit: 0.5 °C steps
+        ("GW-02", 77.0, "F", 25.0),
+    ],
+)
+async def test_a_unit_keeps_a_setpoint_on_its_grid(
+    sim: Sim, gateway: str, sent: float, unit: str, kept: float
+) -> None:
+    """Issue 16, finding 17: it stored 25.3 °C on a °F unit as 77.54."""
+    facility = "IDU-0101" if gateway == "GW-01" else "IDU-0201"
+    body = [{"facilityId": facility, "setTemp": sent, "unit": unit}]
+    response = await sim.put(f"/site/S001/gw/{gateway}/facility/IDU", body)
+    assert response.json()["data"]["results"][0]["result"] == "success"
+    assert (await _state(sim, gateway, "IDU", facility))["setTemp"] == kept
 
 
 async def test_a_setpoint_for_a_type_without_one_is_not_supported(sim: Sim) -> None:

@@ -271,3 +271,14 @@ async def test_paths_escape_ids() -> None:
         await client.state(FacilityKey("S 1", "GW/1", "IDU", "a?b"))
     path = fake.requests[-1].url.raw_path.decode()
     assert path == "/tms/v1.0/connect/site/S%201/gw/GW%2F1/facility/IDU/a%3Fb/state"
+
+
+@pytest.mark.parametrize("segment", [".", "..", ""])
+async def test_a_dot_segment_id_is_refused_before_any_call(segment: str) -> None:
+    """httpx removes ``.``/``..`` segments, which would address another resource."""
+    fake = FakeBecon()
+    client, http = make_client(fake)
+    async with http:
+        with pytest.raises(PermanentApiError, match="safe as one URL path segment"):
+            await client.state(FacilityKey("S1", segment, "IDU", "f1"))
+    assert [r.url.path for r in fake.requests if "/state" in r.url.path] == []

@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 from scheduler.clients.dr_api import DrApiClient, read_request, request_body
 from scheduler.domain.events import SIGNAL_TYPES, EventTarget
 from scheduler.domain.lifecycle import Status
-from scheduler.errors import ApiError, NotFoundError, RetryableApiError
+from scheduler.errors import ApiError, NotFoundError, PermanentApiError, RetryableApiError
 from tests.unit.clients.dr_fixtures import (
     BASE,
     END_MS,
@@ -121,6 +121,19 @@ async def test_request_ids_are_escaped_in_the_path(
     request = await api.get("a/b c")
     assert route.called
     assert request.request_id == "a/b c"
+
+
+@pytest.mark.parametrize("request_id", [".", "..", ""])
+async def test_an_id_that_is_no_single_path_segment_is_refused_before_any_call(
+    router: respx.MockRouter, api: DrApiClient, request_id: str
+) -> None:
+    """httpx removes dot segments: GET /requests/. would be GET /requests (issue 16)."""
+    catch_all = router.route().mock(return_value=ok({}))
+    with pytest.raises(PermanentApiError, match="safe as one URL path segment"):
+        await api.get(request_id)
+    with pytest.raises(PermanentApiError, match="safe as one URL path segment"):
+        await api.delete(request_id)
+    assert not catch_all.called
 
 
 # -- tolerant reading ----------------------------------------------------------

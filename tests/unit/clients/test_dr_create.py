@@ -93,6 +93,29 @@ async def test_409_and_the_same_request_counts_as_created(
     assert result.request.status == Status.STANDBY
 
 
+async def test_409_for_a_request_already_active_refuses_to_adopt_it(
+    router: respx.MockRouter, api: DrApiClient
+) -> None:
+    """A first POST answered 409 while the request is active: this database lost its
+    history (issue 16, finding 3); never adopt it, so HVAC control never starts."""
+    post = router.post("/requests").mock(return_value=EXISTS)
+    router.get(f"/requests/{RID}").mock(return_value=ok(stored(status=2)))
+    with pytest.raises(PermanentApiError, match="holds no record of submitting it") as info:
+        await api.create(EVENT, RID)
+    assert post.call_count == 1
+    assert not isinstance(info.value, RetryableApiError)
+    assert "HVAC control is not started" in str(info.value)
+
+
+async def test_our_own_retried_post_that_landed_is_adopted_even_when_active(
+    router: respx.MockRouter, api: DrApiClient
+) -> None:
+    router.post("/requests").mock(side_effect=httpx.ReadTimeout("lost"))
+    router.get(f"/requests/{RID}").mock(return_value=ok(stored(status=2)))
+    result = await api.create(EVENT, RID)
+    assert result.outcome == "existing"
+
+
 @pytest.mark.parametrize(
     "different",
     [

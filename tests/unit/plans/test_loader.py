@@ -55,6 +55,29 @@ def test_duplicate_id_across_files_names_both_positions(tmp_path: Path) -> None:
     assert problem_lines([a, b]) == [f"{b}:4:5: duplicate event id 'peak' (also at {a}:4:5)"]
 
 
+def test_the_same_file_by_two_paths_is_loaded_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "ok.yaml", EVENT.format(ven="A", id="peak"))
+    (tmp_path / "link.yaml").symlink_to(tmp_path / "ok.yaml")
+    paths = [Path("ok.yaml"), tmp_path / "ok.yaml", Path("./ok.yaml"), Path("link.yaml")]
+    assert [e.event_id for e in load_plans(paths)] == ["peak"]
+    assert resolve_plan_paths(["ok.yaml", str(tmp_path / "*.yaml")]) == [tmp_path / "link.yaml"]
+
+
+def test_each_use_of_an_alias_is_reported_where_it_is_used(tmp_path: Path) -> None:
+    text = EVENT.format(ven="A", id="one").replace("start: 2026-07-15 14:00", "start: &t 12")
+    text += "  - {id: two, start: *t, end: 2026-07-15 15:00}\n"
+    text += "  - {id: three, start: *t, end: 2026-07-15 15:00}\n"
+    lines = problem_lines([write(tmp_path, "alias.yaml", text)])
+    assert [line.split(": start:")[0] for line in lines] == [
+        f"{tmp_path / 'alias.yaml'}:5:12",
+        f"{tmp_path / 'alias.yaml'}:7:22",
+        f"{tmp_path / 'alias.yaml'}:8:24",
+    ]
+
+
 def test_overlap_across_files_names_both_events(tmp_path: Path) -> None:
     a = write(tmp_path, "a.yaml", EVENT.format(ven="SAME", id="one"))
     b = write(tmp_path, "b.yaml", EVENT.format(ven="SAME", id="two"))
@@ -71,7 +94,7 @@ def test_every_problem_of_every_file_at_once(tmp_path: Path) -> None:
     c.write_bytes(b"timezone: UTC\n# caf\xe9\n")  # Latin-1, not UTF-8
     missing = tmp_path / "missing.yaml"
     assert problem_lines([a, b, c, missing]) == [
-        f"{a}:4:9: id 'bad id' is not a valid id: use 1–64 of A-Z a-z 0-9 . _ -",
+        f"{a}:4:9: id 'bad id' is not a valid id: use 1–64 of A-Z a-z 0-9 . _ - (not . or ..)",
         f"{b}:2:1: YAML syntax: expected the node content, but found '<stream end>'",
         f"{c}:1:1: cannot read plan: not UTF-8 text (byte 19)",
         f"{missing}:1:1: cannot read plan: No such file or directory",
@@ -120,3 +143,27 @@ def test_resolve_ignores_directories_and_falls_back_to_a_literal_name(tmp_path: 
     assert resolve_plan_paths([str(tmp_path / "plan[1].yaml")]) == [tmp_path / "plan[1].yaml"]
     with pytest.raises(PlanError):
         resolve_plan_paths([str(tmp_path / "dir.yaml")])
+
+
+def test_a_plan_file_over_the_size_limit_is_refused_unparsed(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    big.write_text("# " + "x" * (4 * 2**20) + "\nevents: []\n")
+    assert problem_lines([big]) == [
+        f"{big}:1:1: cannot read plan: larger than 4 MiB: split it into several files"
+    ]
+
+
+def test_more_events_than_the_limit_is_one_message(tmp_path: Path) -> None:
+    """Six daily programs of 10,000 dates: past 50,000 events, one problem, no more work."""
+    program = (
+        "  - {{id: p{n}, targets: [{{ven: V{n}}}], rrule: FREQ=DAILY, from: 2030-01-01, "
+        "until: 2057-05-01, start_time: '15:00', duration: 1h}}\n"
+    )
+    text = "timezone: UTC\ndefaults: {vtn_id: v, signals: [{name: SIMPLE, targets: [T]}]}\n"
+    text += "programs:\n" + "".join(program.format(n=n) for n in range(6))
+    many = write(tmp_path, "many.yaml", text)
+    again = write(tmp_path, "again.yaml", text.replace("id: p", "id: q"))
+    assert problem_lines([many, again]) == [
+        f"{many}:9:5: the plans hold more than 50000 events (programs expanded): "
+        "split them or shorten programs"
+    ]

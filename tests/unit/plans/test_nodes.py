@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import time
 
 import pytest
 
@@ -116,8 +117,8 @@ def test_anchors_aliases_and_merge_keys_work() -> None:
 
 
 def test_an_alias_loop_is_a_problem_not_a_crash() -> None:
-    # An alias is the anchored node itself: the problem is at the anchor.
-    assert nodes("a: &x [1, *x]\n")[1] == ["1:4: an alias refers to a node that contains it"]
+    # The problem is reported where the alias is written (issue 16, finding 11).
+    assert nodes("a: &x [1, *x]\n")[1] == ["1:11: an alias refers to a node that contains it"]
 
 
 def test_deep_nesting_is_a_problem_not_a_recursion_error() -> None:
@@ -140,7 +141,17 @@ def test_exponential_aliases_stop_at_the_size_budget(monkeypatch: pytest.MonkeyP
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
     (found,) = nodes("\n".join(lines) + "\n")[1]
-    assert found.endswith(": document too large (over 10000 values)")
+    assert found == "1:1: document too large (over 10000 values, aliases expanded)"
+
+
+def test_a_billion_laughs_is_refused_before_it_is_expanded() -> None:
+    """Nine levels of ten aliases: 10**9 values; refused in well under a second."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    started = time.process_time()
+    (found,) = nodes("\n".join(lines) + "\n")[1]
+    assert found == "1:1: document too large (over 1000000 values, aliases expanded)"
+    assert time.process_time() - started < 0.5
 
 
 def test_empty_documents() -> None:

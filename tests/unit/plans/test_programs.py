@@ -77,11 +77,39 @@ def test_until_is_inclusive_and_one_day_programs_work() -> None:
     assert dates(doc(one)) == [date(2026, 6, 1)]
 
 
-def test_a_rule_with_no_date_in_range_gives_no_events() -> None:
+def test_a_rule_with_no_date_in_range_is_a_problem_never_a_silent_valid() -> None:
     weekend = SUMMER.replace("BYDAY=MO,TU,WE,TH,FR", "BYDAY=SA").replace(
         "until: 2026-09-30", "until: 2026-06-05"
     )
-    assert events(doc(weekend)) == []
+    assert problems(doc(weekend)) == [
+        "10:12: rrule: 'FREQ=WEEKLY;BYDAY=SA' yields no date from 2026-06-01 until 2026-06-05"
+    ]
+    never = SUMMER.replace(
+        "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"
+    )
+    assert problems(doc(never)) == [
+        "10:12: rrule: 'FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30' yields no date "
+        "from 2026-06-01 until 2026-09-30"
+    ]
+
+
+def test_a_repeated_skip_date_is_skipped_once_and_keeps_the_program() -> None:
+    daily = SUMMER.replace("BYDAY=MO,TU,WE,TH,FR", "BYDAY=MO").replace(
+        "until: 2026-09-30", "until: 2026-06-30"
+    )
+    once = dates(doc(daily + "    skip_dates: [2026-06-08]\n"))
+    twice = dates(doc(daily + "    skip_dates: [2026-06-08, 2026-06-08]\n"))
+    assert (
+        once == twice == [date(2026, 6, 1), date(2026, 6, 15), date(2026, 6, 22), date(2026, 6, 29)]
+    )
+
+
+def test_a_program_whose_every_date_is_skipped_is_a_problem() -> None:
+    one_day = SUMMER.replace("until: 2026-09-30", "until: 2026-06-01")
+    assert problems(doc(one_day + "    skip_dates: [2026-06-01]\n")) == [
+        "15:17: every date of the program from 2026-06-01 until 2026-06-01 is skipped: "
+        "no event left"
+    ]
 
 
 def test_program_keys_win_over_defaults_and_lists_are_replaced() -> None:

@@ -104,22 +104,22 @@ CASES: list[tuple[str, str, list[str]]] = [
     (
         "id with a space",
         EVENT.replace("id: e1", "id: heat wave"),
-        ["8:9: id 'heat wave' is not a valid id: use 1–64 of A-Z a-z 0-9 . _ -"],
+        ["8:9: id 'heat wave' is not a valid id: use 1–64 of A-Z a-z 0-9 . _ - (not . or ..)"],
     ),
     (
         "id too long",
         EVENT.replace("id: e1", "id: " + "x" * 65),
-        [f"8:9: id '{'x' * 65}' is not a valid id: use 1–64 of A-Z a-z 0-9 . _ -"],
+        [f"8:9: id '{'x' * 65}' is not a valid id: use 1–64 of A-Z a-z 0-9 . _ - (not . or ..)"],
     ),
     (
         "empty id",
         EVENT.replace("id: e1", "id: ''"),
-        ["8:9: id '' is not a valid id: use 1–64 of A-Z a-z 0-9 . _ -"],
+        ["8:9: id '' is not a valid id: use 1–64 of A-Z a-z 0-9 . _ - (not . or ..)"],
     ),
     (
         "program id too long for its suffix",
         PROGRAM.replace("id: p1", "id: " + "p" * 56),
-        [f"8:9: id '{'p' * 56}' is not a valid id: use 1–55 of A-Z a-z 0-9 . _ -"],
+        [f"8:9: id '{'p' * 56}' is not a valid id: use 1–55 of A-Z a-z 0-9 . _ - (not . or ..)"],
     ),
     (
         "duplicate id",
@@ -377,7 +377,7 @@ def test_every_problem_of_a_file_is_reported_at_once() -> None:
     )
     found = problems(doc(body))
     assert found == [
-        "8:9: id 'heat wave' is not a valid id: use 1–64 of A-Z a-z 0-9 . _ -",
+        "8:9: id 'heat wave' is not a valid id: use 1–64 of A-Z a-z 0-9 . _ - (not . or ..)",
         "11:5: unknown key 'nme' (did you mean 'name'?)",
         "18:15: duration: '0m' must be longer than zero",
         "19:20: skip_holidays: the holidays package has no calendar for country XX",

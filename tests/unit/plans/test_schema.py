@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from scheduler.plans import plan_json_schema
+from scheduler.plans.model import ID_PATTERN
 from scheduler.plans.nodes import compose
 from scheduler.plans.problems import Problems
 
@@ -141,7 +142,7 @@ def test_schema_is_draft_2020_12_json() -> None:
     assert "from" in program["properties"]
     assert "from_" not in program["properties"]
     assert set(program["required"]) == {"id", "rrule", "from", "until", "start_time", "duration"}
-    assert program["properties"]["id"]["pattern"] == "^[A-Za-z0-9._-]{1,55}$"
+    assert program["properties"]["id"]["pattern"] == r"^(?!\.\.?$)[A-Za-z0-9._-]{1,55}$"
     signal = schema["$defs"]["SignalShape"]
     assert signal["properties"]["name"]["enum"] == ["SIMPLE", "LOAD_CONTROL"]
 
@@ -157,14 +158,21 @@ def test_the_schema_flags_typos_and_wrong_types() -> None:
     bad = {
         "timezon": "UTC",
         "events": [
-            {"id": "bad id", "start": "x", "end": "y", "signals": [{"name": "SHED", "targets": []}]}
+            {
+                "id": "bad id",
+                "start": "x",
+                "end": "y",
+                "signals": [{"name": "SHED", "targets": []}],
+            },
+            {"id": "..", "start": "x", "end": "y"},
         ],
     }
     assert check(bad, schema, schema) == [
         "$: unknown key timezon",
-        "$.events[0].id: 'bad id' breaks '^[A-Za-z0-9._-]{1,64}$'",
+        f"$.events[0].id: 'bad id' breaks {ID_PATTERN!r}",
         "$.events[0].signals[0].name: 'SHED' breaks ['SIMPLE', 'LOAD_CONTROL']",
         "$.events[0].signals[0].targets: [] breaks 1",
+        f"$.events[1].id: '..' breaks {ID_PATTERN!r}",
     ]
 
 
