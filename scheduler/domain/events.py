@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scheduler.domain.shaping import Shaping
 
 
 class TempUnit(StrEnum):
@@ -68,6 +71,8 @@ class PlanEvent:
     name: str | None = None
     program_id: str | None = None
     source: str = field(default="", compare=False)
+    #: Load shaping the plan asks for (issue 15); None: the config's defaults.
+    shaping: Shaping | None = None
 
     def __post_init__(self) -> None:
         for instant in (self.start, self.end):
@@ -90,6 +95,7 @@ class PlanEvent:
             "targets": [
                 {"ven_id": t.ven_id, "resource_ids": list(t.resource_ids)} for t in self.targets
             ],
+            **({"shaping": self.shaping.content()} if self.shaping is not None else {}),
         }
 
     def fingerprint(self) -> str:
@@ -101,7 +107,7 @@ class PlanEvent:
         # Cached: plan apply asks twice per event (diff, then the row); the
         # instance is frozen. A JSON list (not ``content()``'s sorted dict) is
         # just as stable and cheaper for 20,000 events.
-        canonical = [
+        canonical: list[Any] = [
             self.event_id,
             self.vtn_id,
             self.start.isoformat(),
@@ -110,6 +116,8 @@ class PlanEvent:
             [list(_signal_content(s).values()) for s in self.signals],
             [[t.ven_id, list(t.resource_ids)] for t in self.targets],
         ]
+        if self.shaping is not None:  # only when given: older fingerprints stay the same
+            canonical.append(self.shaping.content())
         return hashlib.sha256(json.dumps(canonical, separators=(",", ":")).encode()).hexdigest()
 
     @property

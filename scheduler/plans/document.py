@@ -17,6 +17,7 @@ from scheduler.plans.nodes import YNode, compose
 from scheduler.plans.problems import Problems
 from scheduler.plans.programs import expand_program
 from scheduler.plans.shape import validate
+from scheduler.plans.shaping import ShapingReader
 from scheduler.plans.times import TimeProblem, parse_moment, resolve_local, zone
 
 
@@ -90,6 +91,10 @@ def _event(item: YNode, context: Context) -> list[Located]:
     check_id(shape.id, ID_MAX, node, context.problems)
     content = context.content.build(node, shape.vtn_id)
     window = _window(shape, node, context, what)
+    reader = ShapingReader(node, context.problems)
+    shaping = reader.read(shape.pre_condition, shape.randomize_start, shape.restore)
+    if window is not None:
+        reader.check_window(shaping, window[1] - window[0], what)
     if content is None or window is None or context.problems.reported != before:
         return []
     event = PlanEvent(
@@ -101,6 +106,7 @@ def _event(item: YNode, context: Context) -> list[Located]:
         targets=content.targets,
         name=shape.name,
         source=f"{context.file}:{item.line}",
+        shaping=shaping,
     )
     return [Located(event, item.line, item.col)]
 

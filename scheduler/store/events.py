@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.lifecycle import TERMINAL, Source, Status, Transition
+from scheduler.domain.shaping import Shaping
 from scheduler.errors import DrschedError
 from scheduler.plans.diff import StoredEvent
 from scheduler.store.models import (
@@ -44,6 +45,7 @@ def event_columns(event: PlanEvent) -> dict[str, object]:
         "program_id": event.program_id,
         "source": event.source,
         "fingerprint": event.fingerprint(),
+        "shaping": event.shaping.content() if event.shaping is not None else None,
     }
 
 
@@ -126,6 +128,7 @@ def to_plan_event(row: EventRow) -> PlanEvent:
         name=row.name,
         program_id=row.program_id,
         source=row.source,
+        shaping=Shaping.from_content(row.shaping),
     )
 
 

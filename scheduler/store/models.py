@@ -88,6 +88,8 @@ class EventRow(Base):
     request_id: Mapped[str | None] = mapped_column(String(220))
     submitted_revision: Mapped[int | None] = mapped_column(Integer)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Load shaping the plan asked for (``Shaping.content()``); null: config defaults.
+    shaping: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
