@@ -34,7 +34,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 import structlog
@@ -43,7 +43,9 @@ from scheduler import metrics
 from scheduler.clock import Clock
 from scheduler.domain.events import PlanEvent, Signal
 from scheduler.domain.hvac import Batch, FacilityKey, FacilityState, plan_control_batches
+from scheduler.domain.shaping import Shaping
 from scheduler.domain.targets import TargetSpec
+from scheduler.errors import DrschedError
 from scheduler.hvac import transitions as move
 from scheduler.hvac.fanout import CoalescingWriter, Sent, send_all
 from scheduler.hvac.mapping import GatewayRead, gateway_reads, mapped, targets_for
@@ -52,6 +54,7 @@ from scheduler.hvac.planning import (
     Settings,
     apply_batches,
     one_holder_each,
+    overdue_slots,
     plan_records,
     restore_slots,
 )
@@ -96,6 +99,8 @@ class HvacController:
         self._clock = clock
         self._open = OpenRecords()
         self._signals: dict[str, Signal] = {}
+        #: Each event's own load shaping (issue 15), None where it asks for none.
+        self._shaping: dict[str, Shaping | None] = {}
         self._prepared: dict[str, _Prepared] = {}
         #: Events stopped in this process: a late prepare or start for them does nothing.
         #: (A failed write in ``stop`` is made good by the next tick: see :meth:`_end_windows`.)
@@ -154,6 +159,7 @@ class HvacController:
 
     async def stop(self, event: PlanEvent, now: datetime, reason: str) -> None:
         self._stopped[event.event_id] = reason
+        self._shaping.setdefault(event.event_id, event.shaping)
         async with self._work_lock:
             self._prepared.pop(event.event_id, None)
             mine = self._open.of(event.event_id)
@@ -183,8 +189,9 @@ class HvacController:
             for event_id in events:
                 mine = [r for r in records if r.event_id == event_id]
                 status = statuses.get(event_id)
+                stagger = await self._stagger(event_id)  # loaded for the end of its window too
                 if status is None or status.is_terminal or now >= mine[0].window_end:
-                    steps += self._reconcile_over(mine, now)
+                    steps += self._reconcile_over(mine, now, stagger)
                 else:
                     steps += [move.Step(replace(r, due_at=now)) for r in _unscheduled(mine)]
             await self._record([s.record for s in steps])
@@ -207,6 +214,7 @@ class HvacController:
         if self._held(event.event_id):
             return None  # control has started: the records say what to do
         self._signals[event.event_id] = signal
+        self._shaping[event.event_id] = event.shaping
         reads = gateway_reads(targets)
         states, unread = await read_gateways(self._becon, reads, self._slots)
         records = self._plan(event, signal, targets, states, now)
@@ -337,7 +345,7 @@ class HvacController:
         for event_id, records in by_event.items():
             why = self._stopped.get(event_id, "window ended")
             base = min(now, records[0].window_end)
-            slots = restore_slots(records, base, self._settings)
+            slots = restore_slots(records, base, self._settings, self._known_stagger(event_id))
             steps += [move.start_restore(r, slots[r.ident], now, why) for r in records]
         return steps
 
@@ -365,19 +373,32 @@ class HvacController:
         if not records:
             return []
         base = min(now, records[0].window_end)
-        slots = restore_slots(records, base, self._settings)
+        stagger = self._known_stagger(records[0].event_id)
+        slots = restore_slots(records, base, self._settings, stagger)
         return [move.start_restore(r, slots[r.ident], now, why) for r in records]
 
-    def _reconcile_over(self, records: Sequence[ControlRecord], now: datetime) -> list[move.Step]:
+    def _reconcile_over(
+        self, records: Sequence[ControlRecord], now: datetime, stagger: timedelta | None
+    ) -> list[move.Step]:
+        """An event over at start-up: what is overdue is restored over the stagger from now.
+
+        Not all at once (issue 15): a crash through the end would otherwise
+        turn into one rebound step for every unit. Restores still ahead keep
+        their slot.
+        """
         why = "the event was over at start-up"
         steps = [move.not_started(r, now, why) for r in records if r.state is ControlState.PLANNED]
+        live = [r for r in records if r.state in _ENDING or r.state is ControlState.RESTORING]
+        slots = overdue_slots(live, now, self._settings, stagger)
         steps += [
-            move.start_restore(r, now, now, f"{why}: restored at once")
-            for r in records
+            move.start_restore(r, slots[r.ident], now, f"{why}: restored over the stagger")
+            for r in live
             if r.state in _ENDING
         ]
         steps += [
-            move.Step(replace(r, due_at=now)) for r in records if r.state is ControlState.RESTORING
+            move.Step(replace(r, due_at=slots[r.ident]))
+            for r in live
+            if r.state is ControlState.RESTORING and r.due_at != slots[r.ident]
         ]
         return steps
 
@@ -501,6 +522,20 @@ class HvacController:
         for event_id in self._starting - {exclude}:
             holders.update((r.key, event_id) for r in self._open.of(event_id))
         return holders
+
+    def _known_stagger(self, event_id: str) -> timedelta | None:
+        shaping = self._shaping.get(event_id)
+        return shaping.restore_stagger if shaping else None
+
+    async def _stagger(self, event_id: str) -> timedelta | None:
+        """The event's ``restore.stagger``; None: ``hvac.restore_stagger``."""
+        if event_id not in self._shaping:
+            try:
+                event = await self._db(self._store.plan_event, event_id)
+            except DrschedError:  # a record outliving its event row: the daemon's default
+                return None
+            self._shaping[event_id] = event.shaping
+        return self._known_stagger(event_id)
 
     async def _signal(self, event_id: str) -> Signal | None:
         if event_id not in self._signals:

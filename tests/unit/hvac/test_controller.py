@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from scheduler.domain.events import TempUnit
 from scheduler.domain.hvac import FacilityKey, Mode
 from scheduler.domain.lifecycle import Status
+from scheduler.domain.shaping import Shaping
 from scheduler.hvac.records import ControlState
 from scheduler.metrics import isolated_metrics
 from tests.unit.hvac.fakes import T0, Target, event, idu, no_setpoint
@@ -94,6 +96,18 @@ async def test_restores_are_spread_over_the_stagger_in_a_fixed_order() -> None:
     assert all(rig.becon.setpoint(k) == 74 for k in keys)
     assert {r.state for r in rig.store.of("ev")} == {S.RESTORED}
     assert all(r.restored == 74 for r in rig.store.of("ev"))
+
+
+async def test_an_events_restore_stagger_wins_over_the_config() -> None:
+    """``restore: {stagger: 4m}`` on the event (issue 15), hvac.restore_stagger is 10m."""
+    rig, _keys = rig_with(*(idu(f"IDU-{i:02d}", 74) for i in range(40)))
+    plan = replace(event(), shaping=Shaping(restore_stagger=timedelta(minutes=4)))
+    await rig.whole_window(plan)
+    restores = [p for p in rig.becon.puts if p.value == 74]
+    assert len(restores) == 40
+    assert min(p.at for p in restores) == plan.end
+    assert max(p.at for p in restores) == plan.end + timedelta(minutes=4)
+    assert len({p.at for p in restores}) == 9, "30 s slots over 4 min"
 
 
 async def test_the_controller_ends_control_at_the_window_end_without_a_stop() -> None:
@@ -361,16 +375,46 @@ async def test_restart_inside_the_window_keeps_control_and_verifies() -> None:
     assert rig.becon.sent(keys[0]) == [78, 74]
 
 
-async def test_restart_after_the_end_restores_at_once() -> None:
+async def test_restart_after_the_end_restores_the_overdue_over_the_stagger() -> None:
+    """Issue 15: a crash through the end must not become one rebound step for every unit."""
     rig, keys = rig_with(*(idu(f"IDU-{i}", 74) for i in range(30)))
     plan = event()
     await rig.prepare(plan)
     await rig.start(plan)
     rig.clock.set(plan.end + timedelta(hours=2))  # down through the end
+    back = rig.now
     await rig.new_controller().reconcile(rig.now)
+    first = [p for p in rig.becon.puts if p.value == 74]
+    assert 0 < len(first) < len(keys), "some at once, not all"
+    assert all(p.at == back for p in first)
+    await rig.run_until(back + SETTINGS.restore_stagger)
+    restores = [p for p in rig.becon.puts if p.value == 74]
     assert all(rig.becon.sent(k) == [78, 74] for k in keys)
-    assert all(p.at == rig.now for p in rig.becon.puts if p.value == 74)
+    assert min(p.at for p in restores) == back
+    assert max(p.at for p in restores) == back + SETTINGS.restore_stagger
+    assert len({p.at for p in restores}) == 21, "30 s slots over 10 min"
     assert {r.state for r in rig.store.of("ev")} == {S.RESTORED}
+
+
+async def test_restart_mid_stagger_spreads_only_what_is_overdue() -> None:
+    rig, keys = rig_with(*(idu(f"IDU-{i:02d}", 74) for i in range(20)))
+    plan = event()
+    await rig.prepare(plan)
+    await rig.start(plan)
+    await rig.run_until(plan.end - timedelta(seconds=1))
+    await rig.stop(plan)
+    await rig.run_until(plan.end + timedelta(minutes=2))
+    done = {p.key for p in rig.becon.puts if p.value == 74}
+    rig.clock.set(plan.end + timedelta(minutes=5))  # down from minute 2 to minute 5
+    back = rig.now
+    await rig.new_controller().reconcile(back)
+    await rig.run_until(plan.end + timedelta(hours=1))
+    late = [p for p in rig.becon.puts if p.value == 74 and p.key not in done]
+    assert 0 < len(done) < 20
+    assert all(rig.becon.sent(k) == [78, 74] for k in keys)
+    overdue = [p for p in late if p.at < plan.end + timedelta(minutes=10)]
+    assert len({p.at for p in overdue}) > 1, "the overdue ones are spread, not sent at once"
+    assert max(p.at for p in late) <= back + SETTINGS.restore_stagger
 
 
 @pytest.mark.parametrize("landed", [0, 1, 2])
