@@ -7,11 +7,13 @@ facility, °C and °F gateways), one VEN mapped to all six gateways.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from scheduler.domain.lifecycle import Source, Status, Transition
+from scheduler.domain.shaping import Shaping
 from scheduler.hvac.records import ControlRecord, ControlState
 from tests.integration.hvac.harness import GATEWAYS, SITES, UNITS, World, config, peak, world
 
@@ -128,17 +130,26 @@ async def test_crash_mid_window_then_restart_after_the_end(
         await w.run_until(START + crash_at)
         w.crash()
         w.clock.set(END + timedelta(hours=2))  # down through the end of the window
+        back = w.clock.now()
+        before = len(await w.controls())
         await w.restart()
-        shown = await w.facilities()
         applied = [r for r in records if r.state is S.APPLIED]
-        assert all(shown[r.key]["setTemp"] == r.original for r in applied), "restored at once"
+        await w.run_until(back + STAGGER)
+        shown = await w.facilities()
+        assert all(shown[r.key]["setTemp"] == r.original for r in applied)
         sent = await w.sent()
         for record in applied:
             assert sent[(record.key, record.target)] == 1, f"{record.key} controlled twice"
             assert sent[(record.key, record.original)] == 1, f"{record.key} restored twice"
+        # Issue 15: the overdue restores are spread over the stagger from the restart,
+        # not one rebound step (the time of every PUT from the simulator's control log).
+        times = sorted(datetime.fromisoformat(p["time"]) for p in (await w.controls())[before:])
+        assert times[0] == back
+        assert times[-1] == back + STAGGER
+        assert len(set(times)) > 5
         await w.run_until(w.clock.now() + STAGGER)
         assert w.status("ev") == Status.COMPLETED
-        assert await w.sent() == sent, "nothing more was sent after the restart"
+        assert await w.sent() == sent, "nothing more was sent after the stagger"
         assert set(by_state(w.records("ev"))) == {S.RESTORED, S.SKIPPED}
 
 
@@ -192,4 +203,19 @@ async def test_restart_between_prepare_and_start_starts_control(db_url: str) -> 
         shown = await w.facilities()
         assert all(shown[r.key]["setTemp"] == now[r.key].target for r in planned)
         await w.run_until(END + STAGGER)
+        assert set(by_state(w.records("ev"))) == {S.RESTORED, S.SKIPPED}
+
+
+async def test_an_events_restore_stagger_times_every_restore_put(db_url: str) -> None:
+    """``restore: {stagger: 3m}`` (issue 15): the restores leave over 3 min, not 10."""
+    stagger = timedelta(minutes=3)
+    async with world(db_url, T0) as w:
+        w.apply(replace(peak("ev", START), shaping=Shaping(restore_stagger=stagger)))
+        await w.run_until(START + timedelta(seconds=1))
+        starts = len(await w.controls())
+        await w.run_until(END + STAGGER)
+        times = sorted(datetime.fromisoformat(p["time"]) for p in (await w.controls())[starts:])
+        assert times[0] == END
+        assert times[-1] == END + stagger
+        assert len(set(times)) == 7, "30 s slots over 3 min"
         assert set(by_state(w.records("ev"))) == {S.RESTORED, S.SKIPPED}
