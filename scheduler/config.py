@@ -218,9 +218,18 @@ class HvacTarget(_Section):
 
 
 class HvacConfig(_Section):
+    @field_validator("randomize_start")
+    @classmethod
+    def _randomize_bounds(cls, value: timedelta) -> timedelta:
+        if not timedelta(0) <= value <= timedelta(hours=1):
+            raise ValueError("must be 0s to 1h")
+        return value
+
     prefetch_lead: Duration = timedelta(seconds=60)
     verify_interval: PositiveDuration = timedelta(minutes=5)
     restore_stagger: Duration = timedelta(minutes=10)
+    #: Default of the plan key ``randomize_start`` (issue 15): 0s to 1h.
+    randomize_start: Duration = timedelta(0)
     override: Literal["respect", "reassert"] = "respect"
     auto_mode: Literal["skip", "cool", "heat"] = "skip"
     targets: list[HvacTarget] = Field(default_factory=list)

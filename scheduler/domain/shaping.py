@@ -192,10 +192,23 @@ def start_delay(event_id: str, key: FacilityKey, spread: timedelta | None) -> ti
 
 
 def facility_start(
-    event_id: str, key: FacilityKey, start: datetime, end: datetime, spread: timedelta | None
+    event_id: str,
+    key: FacilityKey,
+    start: datetime,
+    end: datetime,
+    spread: timedelta | None,
+    *,
+    slot: timedelta | None = None,
 ) -> datetime:
-    """When ``key`` gets its DR setpoint: ``start + delay``, never later than ``end``."""
-    return min(start + start_delay(event_id, key, spread), end)
+    """When ``key`` gets its DR setpoint: ``start + delay``, never later than ``end``.
+
+    With ``slot`` the delay is rounded down to a multiple of it: the units
+    starting in one slot share a state read and a PUT per gateway and type.
+    """
+    delay = start_delay(event_id, key, spread)
+    if slot is not None and slot > timedelta(0):
+        delay = slot * (delay // slot)
+    return min(start + delay, end)
 
 
 # -- ramped restore -------------------------------------------------------------

@@ -43,7 +43,7 @@ from scheduler import metrics
 from scheduler.clock import Clock
 from scheduler.domain.events import PlanEvent, Signal
 from scheduler.domain.hvac import Batch, FacilityKey, FacilityState, plan_control_batches
-from scheduler.domain.shaping import Shaping
+from scheduler.domain.shaping import Shaping, facility_start
 from scheduler.domain.targets import TargetSpec
 from scheduler.errors import DrschedError
 from scheduler.hvac import transitions as move
@@ -131,14 +131,56 @@ class HvacController:
         self._prepared.pop(event.event_id, None)
         claimed = await self._claim(event.event_id, now)
         batches = prepared.batches
-        if len(claimed) != sum(len(b.controls) for b in batches):
+        claimed, delayed = await self._delay_starts(event, claimed, now)
+        if delayed or len(claimed) != sum(len(b.controls) for b in batches):
             batches = tuple(apply_batches(claimed))  # some were taken by another event
         metrics.record_control_action("apply", "skipped", prepared.skipped)
-        if claimed:
+        if batches:
             await self._fan_out(event.event_id, batches)
         if prepared.unread:
             await self._start_late(event, prepared.unread)
         self._log_event("hvac.started", event.event_id, puts=len(batches))
+
+    async def _delay_starts(
+        self, event: PlanEvent, claimed: list[ControlRecord], now: datetime
+    ) -> tuple[list[ControlRecord], int]:
+        """``randomize_start``: the claimed records whose own start is later wait for it.
+
+        Each waits as an ``intent`` due at its start (written before any PUT):
+        then its facility is read and its DR setpoint decided afresh and sent
+        (:func:`~scheduler.hvac.transitions.retry`), so an occupant's change
+        meanwhile is respected and a restart keeps the instant (it is drawn
+        from the event and facility alone). Returns the records to start now
+        and how many wait.
+        """
+        spread = self._randomize(event.event_id)
+        if not claimed or spread <= timedelta(0):
+            return claimed, 0
+        slot = self._settings.restore_spacing
+        starts = {
+            r.key: facility_start(event.event_id, r.key, event.start, event.end, spread, slot=slot)
+            for r in claimed
+        }
+        later = [
+            replace(
+                r,
+                state=ControlState.INTENT,
+                due_at=starts[r.key],
+                updated_at=now,
+                detail=f"randomized start at {starts[r.key]:%H:%M:%S}",
+            )
+            for r in claimed
+            if starts[r.key] > now
+        ]
+        await self._record(later)
+        waiting = {r.key for r in later}
+        return [r for r in claimed if r.key not in waiting], len(later)
+
+    def _randomize(self, event_id: str) -> timedelta:
+        shaping = self._shaping.get(event_id)
+        if shaping is not None and shaping.randomize_start is not None:
+            return shaping.randomize_start
+        return self._settings.randomize_start
 
     async def _fan_out(self, event_id: str, batches: Sequence[Batch]) -> None:
         """The start's PUTs, right after the intent is in the database.

@@ -42,6 +42,8 @@ class Settings:
 
     verify_interval: timedelta = timedelta(minutes=5)
     restore_stagger: timedelta = timedelta(minutes=10)
+    #: ``hvac.randomize_start``: the default spread of the facilities' starts (issue 15).
+    randomize_start: timedelta = timedelta(0)
     override: OverridePolicy = "respect"
     auto_mode: AutoMode = "skip"
     max_concurrency: int = 16

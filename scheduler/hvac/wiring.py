@@ -40,6 +40,7 @@ def settings_from(config: Config) -> Settings:
     return Settings(
         verify_interval=hvac.verify_interval,
         restore_stagger=hvac.restore_stagger,
+        randomize_start=hvac.randomize_start,
         override=hvac.override,
         auto_mode=hvac.auto_mode,
         max_concurrency=config.becon.max_concurrency,

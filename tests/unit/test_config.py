@@ -85,3 +85,18 @@ def test_example_config_is_valid(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, text), {})
     assert config.hvac.targets[1].facilities == ["IDU-0201"]
     assert config.becon.secret_key.get_secret_value() == "becon-key-value"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("0s", timedelta(0)), ("10m", timedelta(minutes=10)), ("1h", timedelta(hours=1))],
+)
+def test_hvac_randomize_start_within_bounds(value: str, expected: timedelta) -> None:
+    config = load_config(None, {"DRSCHED_HVAC__RANDOMIZE_START": value})
+    assert config.hvac.randomize_start == expected
+
+
+@pytest.mark.parametrize("value", ["2h", "-5m", "soon"])
+def test_hvac_randomize_start_out_of_bounds_is_refused(value: str) -> None:
+    with pytest.raises(ConfigError, match="randomize_start"):
+        load_config(None, {"DRSCHED_HVAC__RANDOMIZE_START": value})

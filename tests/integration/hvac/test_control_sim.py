@@ -12,9 +12,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from scheduler.domain.hvac import FacilityKey
 from scheduler.domain.lifecycle import Source, Status, Transition
-from scheduler.domain.shaping import Shaping
+from scheduler.domain.shaping import Shaping, facility_start
 from scheduler.hvac.records import ControlRecord, ControlState
+from scheduler.hvac.wiring import settings_from
 from tests.integration.hvac.harness import GATEWAYS, SITES, UNITS, World, config, peak, world
 
 S = ControlState
@@ -219,3 +221,27 @@ async def test_an_events_restore_stagger_times_every_restore_put(db_url: str) ->
         assert times[-1] == END + stagger
         assert len(set(times)) == 7, "30 s slots over 3 min"
         assert set(by_state(w.records("ev"))) == {S.RESTORED, S.SKIPPED}
+
+
+async def test_randomize_start_times_every_start_put(db_url: str) -> None:
+    """``randomize_start: 10m`` (issue 15): each facility's PUT at its own drawn slot."""
+    spread = timedelta(minutes=10)
+    async with world(db_url, T0) as w:
+        w.apply(replace(peak("ev", START), shaping=Shaping(randomize_start=spread)))
+        await w.run_until(START + spread)
+        records = {r.key: r for r in w.records("ev")}
+        applied = [r for r in records.values() if r.state is S.APPLIED]
+        assert len(applied) > SITES * GATEWAYS * 5
+        slot = settings_from(w.config).restore_spacing
+        starts = {
+            r.key: facility_start("ev", r.key, START, END, spread, slot=slot) for r in applied
+        }
+        seen: dict[tuple[object, float], datetime] = {}
+        for put in await w.controls():
+            for control in put["controls"]:
+                where = (put["site"], put["gateway"], put["facility_type"])
+                key = FacilityKey(*where, control["facilityId"])
+                seen[(key, float(control["setTemp"]))] = datetime.fromisoformat(put["time"])
+        assert all(seen[(r.key, r.target)] == starts[r.key] for r in applied)
+        assert len(set(starts.values())) > 10, "spread over the slots, not one step"
+        assert max(starts.values()) < START + spread

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
-from scheduler.domain.events import TempUnit
+from scheduler.domain.events import PlanEvent, TempUnit
 from scheduler.domain.hvac import FacilityKey, Mode
 from scheduler.domain.lifecycle import Status
-from scheduler.domain.shaping import Shaping
+from scheduler.domain.shaping import Shaping, facility_start
 from scheduler.hvac.records import ControlState
 from scheduler.metrics import isolated_metrics
 from tests.unit.hvac.fakes import T0, Target, event, idu, no_setpoint
@@ -108,6 +108,63 @@ async def test_an_events_restore_stagger_wins_over_the_config() -> None:
     assert min(p.at for p in restores) == plan.end
     assert max(p.at for p in restores) == plan.end + timedelta(minutes=4)
     assert len({p.at for p in restores}) == 9, "30 s slots over 4 min"
+
+
+def randomized(spread: timedelta = timedelta(minutes=10)) -> PlanEvent:
+    return replace(event(), shaping=Shaping(randomize_start=spread))
+
+
+def expected_starts(keys: list[FacilityKey], plan: PlanEvent) -> dict[FacilityKey, datetime]:
+    spread = plan.shaping.randomize_start if plan.shaping else None
+    slot = SETTINGS.restore_spacing
+    return {k: facility_start("ev", k, plan.start, plan.end, spread, slot=slot) for k in keys}
+
+
+async def test_randomize_start_sends_each_facility_at_its_own_start() -> None:
+    rig, keys = rig_with(*(idu(f"IDU-{i:02d}", 74) for i in range(40)))
+    plan = randomized()
+    await rig.prepare(plan)
+    await rig.start(plan)
+    starts = expected_starts(keys, plan)
+    at_once = {k for k, at in starts.items() if at == plan.start}
+    assert {p.key for p in rig.becon.puts} == at_once
+    waiting = {r.key for r in rig.store.of("ev") if r.state is S.INTENT}
+    assert waiting == set(keys) - at_once, "the others wait as intents, in the store"
+    await rig.run_until(plan.start + timedelta(minutes=10))
+    applies = [p for p in rig.becon.puts if p.value == 78]
+    assert sorted(p.key for p in applies) == sorted(keys), "each once"
+    assert all(p.at == starts[p.key] for p in applies)
+    assert len({p.at for p in applies}) > 10, "spread, not one step"
+    assert all(plan.start <= p.at < plan.start + timedelta(minutes=10) for p in applies)
+
+
+async def test_randomized_starts_survive_a_restart() -> None:
+    rig, keys = rig_with(*(idu(f"IDU-{i:02d}", 74) for i in range(40)))
+    plan = randomized()
+    await rig.prepare(plan)
+    await rig.start(plan)
+    await rig.run_until(plan.start + timedelta(minutes=4))
+    await rig.new_controller().reconcile(rig.now)
+    await rig.run_until(plan.start + timedelta(minutes=10))
+    starts = expected_starts(keys, plan)
+    applies = [p for p in rig.becon.puts if p.value == 78]
+    assert sorted(p.key for p in applies) == sorted(keys)
+    late = [p for p in applies if starts[p.key] > plan.start + timedelta(minutes=4)]
+    assert late, "some started after the restart"
+    assert all(p.at == starts[p.key] for p in late)
+
+
+async def test_a_delayed_facility_changed_by_its_occupant_is_decided_afresh() -> None:
+    rig, keys = rig_with(*(idu(f"IDU-{i:02d}", 74) for i in range(10)))
+    plan = randomized()
+    await rig.prepare(plan)
+    await rig.start(plan)
+    starts = expected_starts(keys, plan)
+    key = max(keys, key=lambda k: starts[k])
+    assert starts[key] > plan.start
+    rig.becon.occupant(key, set_temp=76)
+    await rig.run_until(plan.start + timedelta(minutes=10))
+    assert rig.becon.sent(key) == [80], "76 + 4, from what it showed at its own start"
 
 
 async def test_the_controller_ends_control_at_the_window_end_without_a_stop() -> None:
