@@ -43,7 +43,7 @@ from scheduler import metrics
 from scheduler.clock import Clock
 from scheduler.domain.events import PlanEvent, Signal
 from scheduler.domain.hvac import Batch, FacilityKey, FacilityState, plan_control_batches
-from scheduler.domain.shaping import Shaping, facility_start
+from scheduler.domain.shaping import Ramp, Shaping, facility_start
 from scheduler.domain.targets import TargetSpec
 from scheduler.errors import DrschedError
 from scheduler.hvac import transitions as move
@@ -68,6 +68,9 @@ T = TypeVar("T")
 Lookup = Callable[[FacilityKey], tuple[ControlRecord, str] | None]
 
 _AFTER = {"apply": move.after_apply, "reassert": move.after_reassert, "restore": move.after_restore}
+#: A ramp step whose event's ramp is no longer known (cannot happen: the step needs it)
+#: is answered like a restore attempt.
+_AFTER["ramp"] = move.after_restore
 _ENDING = (ControlState.INTENT, ControlState.APPLIED, ControlState.RETRYING)
 #: Due in these states, a record's facility is read and its DR setpoint decided again.
 _RETRIED = (ControlState.INTENT, ControlState.RETRYING)
@@ -175,6 +178,11 @@ class HvacController:
         await self._record(later)
         waiting = {r.key for r in later}
         return [r for r in claimed if r.key not in waiting], len(later)
+
+    def _ramp(self, event_id: str) -> Ramp | None:
+        """The event's ``restore.ramp`` (loaded at prepare, stop or reconcile)."""
+        shaping = self._shaping.get(event_id)
+        return shaping.ramp if shaping else None
 
     def _randomize(self, event_id: str) -> timedelta:
         shaping = self._shaping.get(event_id)
@@ -404,7 +412,7 @@ class HvacController:
             case ControlState.APPLIED:
                 return move.verify(record, observed, now, settings)
             case ControlState.RESTORING:
-                return move.restore(record, observed, now, settings)
+                return move.restore(record, observed, now, settings, self._ramp(record.event_id))
             case _:  # planned and final records are never due
                 return move.Step(record)
 
@@ -499,7 +507,11 @@ class HvacController:
     def _outcome(self, record: ControlRecord, action: str, sent: Sent) -> ControlRecord:
         current = self._open.get(record.event_id, record.key) or record
         now = self._clock.now()
-        after = _AFTER[action](current, sent.outcome, sent.reason, now, self._settings)
+        ramp = self._ramp(record.event_id)
+        if action == "ramp" and ramp is not None:
+            after = move.after_ramp(current, sent.outcome, sent.reason, now, self._settings, ramp)
+        else:
+            after = _AFTER[action](current, sent.outcome, sent.reason, now, self._settings)
         metrics.record_control_action(action, "ok" if sent.outcome == move.SUCCESS else "failed")
         if after.record.state is ControlState.RESTORE_FAILED:  # an operator must look at it
             log.error(

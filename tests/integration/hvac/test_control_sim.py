@@ -6,15 +6,17 @@ facility, °C and °F gateways), one VEN mapped to all six gateways.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from scheduler.domain.events import TempUnit
 from scheduler.domain.hvac import FacilityKey
 from scheduler.domain.lifecycle import Source, Status, Transition
-from scheduler.domain.shaping import Shaping, facility_start
+from scheduler.domain.shaping import Ramp, Shaping, facility_start
 from scheduler.hvac.records import ControlRecord, ControlState
 from scheduler.hvac.wiring import settings_from
 from tests.integration.hvac.harness import GATEWAYS, SITES, UNITS, World, config, peak, world
@@ -245,3 +247,31 @@ async def test_randomize_start_times_every_start_put(db_url: str) -> None:
         assert all(seen[(r.key, r.target)] == starts[r.key] for r in applied)
         assert len(set(starts.values())) > 10, "spread over the slots, not one step"
         assert max(starts.values()) < START + spread
+
+
+async def test_ramp_times_every_restore_step(db_url: str) -> None:
+    """``restore: {stagger: 0s, ramp: 1F/2m}``: each unit back in verified steps, on time."""
+    every = timedelta(minutes=2)
+    shaping = Shaping(restore_stagger=timedelta(0), ramp=Ramp(1, TempUnit.F, every))
+    async with world(db_url, T0) as w:
+        w.apply(replace(peak("ev", START), shaping=shaping))
+        await w.run_until(END + timedelta(minutes=40))
+        records = [r for r in w.records("ev") if r.state is S.RESTORED]
+        assert len(records) > SITES * GATEWAYS * 5
+        timeline: dict[FacilityKey, list[tuple[datetime, float]]] = {}
+        for put in await w.controls():
+            at = datetime.fromisoformat(put["time"])
+            for control in put["controls"]:
+                where = (put["site"], put["gateway"], put["facility_type"])
+                key = FacilityKey(*where, control["facilityId"])
+                timeline.setdefault(key, []).append((at, float(control["setTemp"])))
+        shown = await w.facilities()
+        for record in records:
+            steps = timeline[record.key][1:]  # after the DR setpoint
+            values = [v for _, v in steps]
+            assert values[-1] == record.original
+            assert shown[record.key]["setTemp"] == record.original
+            assert [at for at, _ in steps] == [END + every * i for i in range(len(steps))]
+            distances = [abs(record.original - v) for v in [timeline[record.key][0][1], *values]]
+            assert all(a > b for a, b in itertools.pairwise(distances)), "each step closer"
+            assert len(steps) > 1, "ramped, not one step"

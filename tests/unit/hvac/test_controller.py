@@ -10,7 +10,7 @@ import pytest
 from scheduler.domain.events import PlanEvent, TempUnit
 from scheduler.domain.hvac import FacilityKey, Mode
 from scheduler.domain.lifecycle import Status
-from scheduler.domain.shaping import Shaping, facility_start
+from scheduler.domain.shaping import Ramp, Shaping, facility_start
 from scheduler.hvac.records import ControlState
 from scheduler.metrics import isolated_metrics
 from tests.unit.hvac.fakes import T0, Target, event, idu, no_setpoint
@@ -165,6 +165,73 @@ async def test_a_delayed_facility_changed_by_its_occupant_is_decided_afresh() ->
     rig.becon.occupant(key, set_temp=76)
     await rig.run_until(plan.start + timedelta(minutes=10))
     assert rig.becon.sent(key) == [80], "76 + 4, from what it showed at its own start"
+
+
+def ramped(every: timedelta = timedelta(minutes=2)) -> PlanEvent:
+    ramp = Ramp(1, TempUnit.F, every)
+    return replace(event(), shaping=Shaping(restore_stagger=timedelta(0), ramp=ramp))
+
+
+async def through_the_end(rig: Rig, plan: PlanEvent) -> None:
+    """Prefetch, start, the window, its end; the ramp has not begun."""
+    await rig.prepare(plan)
+    await rig.start(plan)
+    await rig.run_until(plan.end - timedelta(microseconds=1))
+    await rig.stop(plan)
+
+
+async def test_ramp_walks_back_one_verified_step_at_a_time() -> None:
+    rig, keys = rig_with(idu("IDU-1", 74), idu("IDU-2", 23.0, unit=TempUnit.C))
+    plan = ramped()
+    await through_the_end(rig, plan)
+    await rig.run_until(plan.end + timedelta(minutes=30))
+    end, two = plan.end, timedelta(minutes=2)
+    assert [(p.at, p.value) for p in rig.becon.puts if p.key == keys[0]] == [
+        (plan.start, 78),
+        (end, 77),
+        (end + two, 76),
+        (end + 2 * two, 75),
+        (end + 3 * two, 74),
+    ]
+    # °C unit: 1 °F is 0.56 °C, a 0.5 °C step; 23 + 2.22 -> 25 °C, back in 0.5 °C steps.
+    assert rig.becon.sent(keys[1]) == [25.0, 24.5, 24.0, 23.5, 23.0]
+    assert {r.state for r in rig.store.of("ev")} == {S.RESTORED}
+
+
+async def test_an_occupant_change_mid_ramp_ends_it_under_respect() -> None:
+    rig, keys = rig_with(idu("IDU-1", 74))
+    plan = ramped()
+    await through_the_end(rig, plan)
+    await rig.run_until(plan.end + timedelta(minutes=1))
+    assert rig.becon.sent(keys[0]) == [78, 77]
+    rig.becon.occupant(keys[0], set_temp=72)
+    await rig.run_until(plan.end + timedelta(minutes=30))
+    assert rig.becon.sent(keys[0]) == [78, 77], "no step after the occupant's change"
+    assert rig.becon.setpoint(keys[0]) == 72
+    assert rig.store.record("ev", keys[0]).state is S.OPTED_OUT
+
+
+async def test_a_failed_ramp_step_is_tried_again_not_taken_for_an_occupant() -> None:
+    rig, keys = rig_with(idu("IDU-1", 74))
+    plan = ramped()
+    await through_the_end(rig, plan)
+    await rig.run_until(plan.end + timedelta(minutes=1))
+    rig.becon.offline.add(keys[0])
+    await rig.run_until(plan.end + timedelta(minutes=2, seconds=30))
+    rig.becon.offline.clear()
+    await rig.run_until(plan.end + timedelta(minutes=30))
+    assert rig.becon.sent(keys[0]) == [78, 77, 76, 75, 74]
+    assert rig.store.record("ev", keys[0]).state is S.RESTORED
+
+
+async def test_a_restart_mid_ramp_goes_on_from_the_step_it_was_at() -> None:
+    rig, keys = rig_with(idu("IDU-1", 74))
+    plan = ramped()
+    await through_the_end(rig, plan)
+    await rig.run_until(plan.end + timedelta(minutes=3))
+    await rig.new_controller().reconcile(rig.now)
+    await rig.run_until(plan.end + timedelta(minutes=30))
+    assert rig.becon.sent(keys[0]) == [78, 77, 76, 75, 74]
 
 
 async def test_the_controller_ends_control_at_the_window_end_without_a_stop() -> None:
