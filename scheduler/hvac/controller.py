@@ -113,6 +113,8 @@ class HvacController:
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self._work_lock = asyncio.Lock()
         self._db_lock = asyncio.Lock()
+        #: While :meth:`release` runs: every record written, by ident (final ones included).
+        self._written: dict[tuple[str, FacilityKey], ControlRecord] | None = None
 
     # -- the engine's points -------------------------------------------------
 
@@ -220,6 +222,70 @@ class HvacController:
             await self._record([s.record for s in steps])
             await self._work(now)
         self._log_event("hvac.stopped", event.event_id, reason=reason)
+
+    async def release(self, now: datetime) -> str:
+        """``hvac.on_stop: restore``: put every facility under control back before exit.
+
+        Every held facility is read and restored at once (batched PUTs): the
+        stagger and ramps do not fit in systemd's ``TimeoutStopSec``. A unit
+        whose occupant changed it is left alone under ``respect``. A unit
+        restored inside its event's window is recorded as an ``intent`` due at
+        once: the next ``drsched run`` reads it and applies the DR setpoint
+        again (control resumes); after the window it finds it at its original.
+        A restore that failed stays ``restoring``, due: the next start retries
+        it. Returns what it did, for the log and the journal.
+        """
+        async with self._work_lock:
+            held = sorted(
+                (r for r in self._open if r.state in (*_ENDING, ControlState.RESTORING)),
+                key=lambda r: r.ident,
+            )
+            if not held:
+                return "no facility under control"
+            observed = await read_records(self._becon, held, self._slots)
+            why = "daemon stopping (hvac.on_stop: restore)"
+            settings = self._settings
+            steps = [
+                move.restore(
+                    replace(r, detail=_note(r.detail, why)), observed.get(r.key), now, settings
+                )
+                for r in held
+            ]
+            self._written = {}
+            try:
+                await self._record([step.record for step in steps])
+                await self._execute_sends(steps)
+                return await self._resumable(held, now, self._written)
+            finally:
+                self._written = None
+
+    async def _resumable(
+        self,
+        held: Sequence[ControlRecord],
+        now: datetime,
+        written: dict[tuple[str, FacilityKey], ControlRecord],
+    ) -> str:
+        """After the stop's restores: those inside their window become intents, due at once."""
+        outcome: dict[str, int] = defaultdict(int)
+        resume: list[ControlRecord] = []
+        for before in held:
+            after = written.get(before.ident, before)
+            outcome[after.state.value] += 1
+            live = before.state in _ENDING and before.event_id not in self._stopped
+            if after.state is ControlState.RESTORED and live and now < before.window_end:
+                resume.append(
+                    replace(
+                        after,
+                        state=ControlState.INTENT,
+                        due_at=now,
+                        updated_at=now,
+                        detail="restored when drsched stopped; control resumes at its next start",
+                    )
+                )
+        await self._db(self._store.save, resume)  # closed records leave memory: the store only
+        summary = ", ".join(f"{n} {state}" for state, n in sorted(outcome.items()))
+        log.info("hvac.released", facilities=len(held), outcome=dict(outcome), resume=len(resume))
+        return f"{len(held)} facilities under control: {summary}; {len(resume)} resume at restart"
 
     async def due(self, now: datetime) -> datetime | None:
         return min((r.due_at for r in self._open if r.due_at is not None), default=None)
@@ -537,6 +603,8 @@ class HvacController:
         if not records:
             return
         await self._db(self._store.save, list(records))
+        if self._written is not None:
+            self._written.update((r.ident, r) for r in records)
         self._remember(records)
         self._publish()
 
@@ -620,6 +688,10 @@ class HvacController:
                     detail=step.record.detail,
                 )
         log.debug("hvac.work", steps=dict(done))
+
+
+def _note(detail: str, note: str) -> str:
+    return f"{detail}; {note}" if detail else note
 
 
 def _unscheduled(records: Iterable[ControlRecord]) -> list[ControlRecord]:

@@ -234,6 +234,46 @@ async def test_a_restart_mid_ramp_goes_on_from_the_step_it_was_at() -> None:
     assert rig.becon.sent(keys[0]) == [78, 77, 76, 75, 74]
 
 
+async def test_release_mid_window_restores_everything_and_control_resumes_at_restart() -> None:
+    """hvac.on_stop: restore (issue 15): SIGTERM mid-window, then drsched runs again."""
+    rig, keys = rig_with(*(idu(f"IDU-{i:02d}", 74) for i in range(12)))
+    plan = event()
+    await rig.prepare(plan)
+    await rig.start(plan)
+    rig.becon.occupant(keys[0], set_temp=70)  # the occupant's, left alone under respect
+    rig.clock.advance(timedelta(minutes=20))
+    said = await rig.hvac.release(rig.now)
+    assert said == "12 facilities under control: 1 opted_out, 11 restored; 11 resume at restart"
+    assert all(rig.becon.setpoint(k) == 74 for k in keys[1:])
+    assert rig.becon.setpoint(keys[0]) == 70
+    rig.clock.advance(timedelta(minutes=1))
+    await rig.new_controller().reconcile(rig.now)
+    await rig.run_until(rig.now + timedelta(seconds=1))
+    assert all(rig.becon.setpoint(k) == 78 for k in keys[1:]), "control resumed"
+    await rig.run_until(plan.end - timedelta(microseconds=1))
+    await rig.stop(plan)
+    await rig.run_until(plan.end + SETTINGS.restore_stagger)
+    assert all(rig.becon.sent(k) == [78, 74, 78, 74] for k in keys[1:])
+
+
+async def test_release_mid_stagger_restores_what_is_left_at_once() -> None:
+    rig, keys = rig_with(*(idu(f"IDU-{i:02d}", 74) for i in range(20)))
+    plan = event()
+    await rig.prepare(plan)
+    await rig.start(plan)
+    await rig.run_until(plan.end - timedelta(microseconds=1))
+    await rig.stop(plan)
+    await rig.run_until(plan.end + timedelta(minutes=3))
+    left = [k for k in keys if rig.becon.setpoint(k) == 78]
+    assert 0 < len(left) < 20
+    said = await rig.hvac.release(rig.now)
+    n = len(left)
+    assert said == f"{n} facilities under control: {n} restored; 0 resume at restart"
+    assert all(rig.becon.setpoint(k) == 74 for k in keys)
+    assert {r.state for r in rig.store.of("ev")} == {S.RESTORED}
+    assert await rig.hvac.release(rig.now) == "no facility under control"
+
+
 async def test_the_controller_ends_control_at_the_window_end_without_a_stop() -> None:
     rig, keys = rig_with(idu("IDU-1", 74))
     plan = event()
