@@ -232,6 +232,11 @@ class HvacConfig(_Section):
     randomize_start: Duration = timedelta(0)
     override: Literal["respect", "reassert"] = "respect"
     auto_mode: Literal["skip", "cool", "heat"] = "skip"
+    #: On SIGTERM: ``restore`` every facility under control before exit, or
+    #: ``hand_over`` (leave them: a standby takes over control).
+    on_stop: Literal["restore", "hand_over"] = "restore"
+    #: How long the restores on stop may take (systemd's TimeoutStopSec covers it).
+    on_stop_timeout: PositiveDuration = timedelta(seconds=45)
     targets: list[HvacTarget] = Field(default_factory=list)
 
 
