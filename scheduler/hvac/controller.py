@@ -243,6 +243,9 @@ class HvacController:
             if not held:
                 return "no facility under control"
             observed = await read_records(self._becon, held, self._slots)
+            held = [r for r in held if not _waiting(r, observed.get(r.key))]
+            if not held:
+                return "no facility at a DR setpoint"
             why = "daemon stopping (hvac.on_stop: restore)"
             settings = self._settings
             steps = [
@@ -688,6 +691,14 @@ class HvacController:
                     detail=step.record.detail,
                 )
         log.debug("hvac.work", steps=dict(done))
+
+
+def _waiting(record: ControlRecord, observed: FacilityState | None) -> bool:
+    """An intent whose facility shows no DR setpoint (a randomized start still to come,
+    a PUT that did not land): nothing to restore; it stays an intent for the next start."""
+    if record.state is not ControlState.INTENT or observed is None:
+        return False
+    return not move.at_target(record, observed)
 
 
 def _note(detail: str, note: str) -> str:

@@ -256,6 +256,25 @@ async def test_release_mid_window_restores_everything_and_control_resumes_at_res
     assert all(rig.becon.sent(k) == [78, 74, 78, 74] for k in keys[1:])
 
 
+async def test_release_during_randomized_starts_leaves_the_waiting_ones_to_resume() -> None:
+    rig, keys = rig_with(*(idu(f"IDU-{i:02d}", 74) for i in range(20)))
+    plan = randomized()
+    await rig.prepare(plan)
+    await rig.start(plan)
+    await rig.run_until(plan.start + timedelta(minutes=4))
+    controlled = [k for k in keys if rig.becon.setpoint(k) == 78]
+    assert 0 < len(controlled) < 20
+    said = await rig.hvac.release(rig.now)
+    n = len(controlled)
+    assert said == f"{n} facilities under control: {n} restored; {n} resume at restart"
+    assert all(rig.becon.setpoint(k) == 74 for k in keys)
+    assert {r.state for r in rig.store.of("ev")} == {S.INTENT}, "none failed, all resume"
+    rig.clock.advance(timedelta(minutes=1))
+    await rig.new_controller().reconcile(rig.now)
+    await rig.run_until(plan.start + timedelta(minutes=10))
+    assert all(rig.becon.setpoint(k) == 78 for k in keys), "every unit controlled again"
+
+
 async def test_release_mid_stagger_restores_what_is_left_at_once() -> None:
     rig, keys = rig_with(*(idu(f"IDU-{i:02d}", 74) for i in range(20)))
     plan = event()
