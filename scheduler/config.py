@@ -218,6 +218,18 @@ class HvacTarget(_Section):
 
 
 class HvacConfig(_Section):
+    @field_validator("restore_ramp")
+    @classmethod
+    def _ramp_form(cls, value: str | None) -> str | None:
+        if value is not None:
+            from scheduler.plans.shaping import ShapingProblem, parse_ramp
+
+            try:
+                parse_ramp(value)
+            except ShapingProblem as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
     @field_validator("randomize_start")
     @classmethod
     def _randomize_bounds(cls, value: timedelta) -> timedelta:
@@ -230,6 +242,8 @@ class HvacConfig(_Section):
     restore_stagger: Duration = timedelta(minutes=10)
     #: Default of the plan key ``randomize_start`` (issue 15): 0s to 1h.
     randomize_start: Duration = timedelta(0)
+    #: Default of the plan key ``restore.ramp`` (issue 15): ``STEP/EVERY`` such as 1F/5m.
+    restore_ramp: str | None = None
     override: Literal["respect", "reassert"] = "respect"
     auto_mode: Literal["skip", "cool", "heat"] = "skip"
     #: On SIGTERM: ``restore`` every facility under control before exit, or

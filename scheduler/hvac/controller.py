@@ -182,9 +182,11 @@ class HvacController:
         return [r for r in claimed if r.key not in waiting], len(later)
 
     def _ramp(self, event_id: str) -> Ramp | None:
-        """The event's ``restore.ramp`` (loaded at prepare, stop or reconcile)."""
+        """The event's ``restore.ramp`` (loaded at prepare, stop or reconcile), else hvac's."""
         shaping = self._shaping.get(event_id)
-        return shaping.ramp if shaping else None
+        if shaping is not None and shaping.ramp is not None:
+            return shaping.ramp
+        return self._settings.ramp
 
     def _randomize(self, event_id: str) -> timedelta:
         shaping = self._shaping.get(event_id)

@@ -32,7 +32,7 @@ from scheduler.domain.hvac import (
     restore_schedule,
 )
 from scheduler.domain.setpoints import Change, decide_setpoint
-from scheduler.domain.shaping import recovery_schedule
+from scheduler.domain.shaping import Ramp, recovery_schedule
 from scheduler.hvac.records import HELD, ControlRecord, ControlState
 
 
@@ -44,6 +44,8 @@ class Settings:
     restore_stagger: timedelta = timedelta(minutes=10)
     #: ``hvac.randomize_start``: the default spread of the facilities' starts (issue 15).
     randomize_start: timedelta = timedelta(0)
+    #: ``hvac.restore_ramp``: the default ramp of the restores (None: one step).
+    ramp: Ramp | None = None
     override: OverridePolicy = "respect"
     auto_mode: AutoMode = "skip"
     max_concurrency: int = 16

@@ -100,3 +100,11 @@ def test_hvac_randomize_start_within_bounds(value: str, expected: timedelta) -> 
 def test_hvac_randomize_start_out_of_bounds_is_refused(value: str) -> None:
     with pytest.raises(ConfigError, match="randomize_start"):
         load_config(None, {"DRSCHED_HVAC__RANDOMIZE_START": value})
+
+
+def test_hvac_restore_ramp_is_checked_like_the_plan_key() -> None:
+    assert load_config(None, {"DRSCHED_HVAC__RESTORE_RAMP": "1F/5m"}).hvac.restore_ramp == "1F/5m"
+    with pytest.raises(ConfigError, match="write STEP/EVERY"):
+        load_config(None, {"DRSCHED_HVAC__RESTORE_RAMP": "1F"})
+    with pytest.raises(ConfigError, match="out of range"):
+        load_config(None, {"DRSCHED_HVAC__RESTORE_RAMP": "1F/5s"})

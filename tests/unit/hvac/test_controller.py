@@ -198,6 +198,19 @@ async def test_ramp_walks_back_one_verified_step_at_a_time() -> None:
     assert {r.state for r in rig.store.of("ev")} == {S.RESTORED}
 
 
+async def test_hvac_restore_ramp_is_the_default_ramp() -> None:
+    rig = Rig(settings=replace(SETTINGS, ramp=Ramp(2, TempUnit.F, timedelta(minutes=3))))
+    rig.becon.add("S1", "GW1", idu("IDU-1", 74))
+    plan = replace(event(), shaping=Shaping(restore_stagger=timedelta(0)))
+    await through_the_end(rig, plan)
+    await rig.run_until(plan.end + timedelta(minutes=30))
+    assert [(p.at, p.value) for p in rig.becon.puts] == [
+        (plan.start, 78),
+        (plan.end, 76),
+        (plan.end + timedelta(minutes=3), 74),
+    ]
+
+
 async def test_an_occupant_change_mid_ramp_ends_it_under_respect() -> None:
     rig, keys = rig_with(idu("IDU-1", 74))
     plan = ramped()
