@@ -174,6 +174,8 @@ class HvacController:
                 updated_at=now,
                 detail=f"randomized start at {starts[r.key]:%H:%M:%S}",
             )
+            if starts[r.key] < event.end
+            else move.not_started(r, now, "its randomized start falls after the window").record
             for r in claimed
             if starts[r.key] > now
         ]
