@@ -237,12 +237,33 @@ class HvacTarget(_Section):
 
 
 class HvacConfig(_Section):
+    @field_validator("restore_ramp")
+    @classmethod
+    def _ramp_form(cls, value: str | None) -> str | None:
+        if value is not None:
+            from scheduler.plans.shaping import ShapingProblem, parse_ramp
+
+            try:
+                parse_ramp(value)
+            except ShapingProblem as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
     prefetch_lead: Annotated[Duration, bounds("0s", "1h")] = timedelta(seconds=60)
     #: Paces a gateway-state read per gateway during every window: at least 1s.
     verify_interval: Annotated[Duration, bounds("1s", "1d")] = timedelta(minutes=5)
     restore_stagger: Annotated[Duration, bounds("0s", "1h")] = timedelta(minutes=10)
+    #: Default of the plan key ``randomize_start`` (issue 15).
+    randomize_start: Annotated[Duration, bounds("0s", "1h")] = timedelta(0)
+    #: Default of the plan key ``restore.ramp`` (issue 15): ``STEP/EVERY`` such as 1F/5m.
+    restore_ramp: str | None = None
     override: Literal["respect", "reassert"] = "respect"
     auto_mode: Literal["skip", "cool", "heat"] = "skip"
+    #: On SIGTERM: ``restore`` every facility under control before exit, or
+    #: ``hand_over`` (leave them: a standby takes over control).
+    on_stop: Literal["restore", "hand_over"] = "restore"
+    #: How long the restores on stop may take (systemd's TimeoutStopSec covers it).
+    on_stop_timeout: Annotated[Duration, bounds("1s", "1h")] = timedelta(seconds=45)
     targets: list[HvacTarget] = Field(default_factory=list)
     #: How long HVAC reads (the evidence of every event) are kept; 0 keeps them forever.
     reads_retention: Annotated[Duration, bounds("0s", "366d")] = timedelta(days=366)

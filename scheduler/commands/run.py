@@ -14,7 +14,7 @@ import argparse
 import asyncio
 import importlib
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -95,6 +95,8 @@ class Wiring:
     apply_plans: Callable[[list[str]], str]
     #: The database (SQLAlchemy engine), for parts beside the engine (the OpenADR VEN).
     sql: Any = None
+    #: ``hvac.on_stop: restore``: restores every facility under control (None: hand_over).
+    on_stop: Callable[[], Awaitable[str]] | None = None
 
 
 class PlanFiles:
@@ -162,7 +164,12 @@ async def wired(
                 max_concurrency=config.dr_api.max_concurrency,
             )
             rules = config.program_rules()
-            yield Wiring(engine, daemon_store.plan_applier(sql, clock, fence, rules), sql)
+            yield Wiring(
+                engine,
+                daemon_store.plan_applier(sql, clock, fence, rules),
+                sql,
+                _on_stop(config, hvac, clock),
+            )
     finally:
         sql.dispose()
 
@@ -191,6 +198,23 @@ def _ven_ended(task: asyncio.Task[None]) -> None:
         log.error("openadr.ven_stopped", error=repr(task.exception()))
 
 
+def _on_stop(config: Config, hvac: object, clock: Clock) -> Callable[[], Awaitable[str]] | None:
+    """``hvac.on_stop: restore``: the controller's release, at the instant of the stop.
+
+    Only the BECON controller has one (``NoHvac`` holds nothing); ``hand_over``
+    leaves the facilities to the standby that takes over.
+    """
+    release = getattr(hvac, "release", None)
+    if config.hvac.on_stop != "restore" or release is None:
+        return None
+
+    async def restore() -> str:
+        summary: str = await release(clock.now())
+        return summary
+
+    return restore
+
+
 async def serve(
     config: Config,
     *,
@@ -213,7 +237,13 @@ async def serve(
                 paths = files.current()
                 return parts.apply_plans(paths) if paths else "no plans.paths configured"
 
-            daemon = Daemon(parts.engine, apply_plans=apply_plans, notifier=notifier)
+            daemon = Daemon(
+                parts.engine,
+                apply_plans=apply_plans,
+                notifier=notifier,
+                on_stop=parts.on_stop,
+                on_stop_timeout=config.hvac.on_stop_timeout,
+            )
             async with openadr_ven(config, parts, clock, fence):
                 await daemon.run()
 

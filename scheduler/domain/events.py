@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scheduler.domain.shaping import Shaping
 
 
 class TempUnit(StrEnum):
@@ -70,6 +73,8 @@ class PlanEvent:
     program_id: str | None = None
     source: str = field(default="", compare=False)
     dr_program: str | None = None
+    #: Load shaping the plan asks for (issue 15); None: the config's defaults.
+    shaping: Shaping | None = None
 
     def __post_init__(self) -> None:
         for instant in (self.start, self.end):
@@ -92,6 +97,7 @@ class PlanEvent:
             "targets": [
                 {"ven_id": t.ven_id, "resource_ids": list(t.resource_ids)} for t in self.targets
             ],
+            **({"shaping": self.shaping.content()} if self.shaping is not None else {}),
         }
 
     def fingerprint(self) -> str:
@@ -103,7 +109,7 @@ class PlanEvent:
         # Cached: plan apply asks twice per event (diff, then the row); the
         # instance is frozen. A JSON list (not ``content()``'s sorted dict) is
         # just as stable and cheaper for 20,000 events.
-        canonical = [
+        canonical: list[Any] = [
             self.event_id,
             self.vtn_id,
             self.start.isoformat(),
@@ -114,6 +120,8 @@ class PlanEvent:
         ]
         if self.dr_program is not None:  # only then, so older fingerprints stay valid
             canonical.append(self.dr_program)
+        if self.shaping is not None:  # only when given: older fingerprints stay the same
+            canonical.append(self.shaping.content())
         return hashlib.sha256(json.dumps(canonical, separators=(",", ":")).encode()).hexdigest()
 
     @property

@@ -146,6 +146,46 @@ def decide_setpoint(
     return _decide(state.set_temp, state.set_temp_range, direction, bounds)
 
 
+@dataclass(frozen=True)
+class Envelope:
+    """Where a facility's setpoint may go under an event: rules 1 to 4, on the grid.
+
+    Load shaping (:mod:`scheduler.domain.shaping`) works inside it: the
+    event's bounds clamped into the facility's range, in the facility's unit.
+    """
+
+    direction: Direction
+    lo: Fraction
+    hi: Fraction
+    unit: TempUnit
+    bounds: EventBounds
+
+
+def control_envelope(
+    signal: Signal, state: FacilityState, *, auto_mode: AutoMode = "skip"
+) -> Envelope | Skip:
+    """Rules 1 to 4 for ``state``'s facility: its direction and window, or why it has none."""
+    if state.set_temp is None or state.unit is None:
+        return Skip(f"type {state.facility_type} has no setpoint")
+    if not state.power_on:
+        return Skip("powered off")
+    direction = _direction(state.mode, auto_mode)
+    if isinstance(direction, Skip):
+        return direction
+    bounds = event_bounds(signal, state.unit)
+    if bounds.lo > bounds.hi:
+        low, high = (format_temperature(v, state.unit) for v in (bounds.lo, bounds.hi))
+        return Skip(f"event bounds inverted: min {low} > max {high}")
+    work = _Work(direction, bounds, [])
+    window = _event_window(work)
+    if isinstance(window, Skip):
+        return window
+    limited = _facility_window(window, state.set_temp_range, work)
+    if isinstance(limited, Skip):
+        return limited
+    return Envelope(direction, limited[0], limited[1], state.unit, bounds)
+
+
 def _direction(mode: Mode | None, auto_mode: AutoMode) -> Direction | Skip:
     """Rule 1: which way sheds load in this mode, or why the mode has none."""
     if mode in (Mode.COOL, Mode.DRY):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from enum import Enum
 
@@ -46,8 +46,12 @@ class Daemon:
         notifier: Notifier | None = None,
         revision_interval: timedelta = timedelta(seconds=2),
         stop_timeout: timedelta = timedelta(seconds=15),
+        on_stop: Callable[[], Awaitable[str]] | None = None,
+        on_stop_timeout: timedelta = timedelta(seconds=45),
     ) -> None:
         self.engine = engine
+        self._on_stop = on_stop
+        self._on_stop_timeout = on_stop_timeout
         self._apply_plans = apply_plans
         self._notifier = notifier or Notifier({})
         self._stop_timeout = stop_timeout
@@ -98,11 +102,29 @@ class Daemon:
                 await asyncio.wait_for(serving, self._stop_timeout.total_seconds())
             except TimeoutError:
                 log.warning("daemon.stop_timeout", seconds=self._stop_timeout.total_seconds())
+            await self._run_on_stop()
             watchdog.cancel()
         finally:
             self.timer.shutdown()
             self._remove_signals()
         log.info("daemon.stopped")
+
+    async def _run_on_stop(self) -> None:
+        """``hvac.on_stop: restore`` (issue 15): bounded, and says what it did."""
+        if self._on_stop is None:
+            return
+        self._notifier.status("stopping: restoring facilities (hvac.on_stop: restore)")
+        seconds = self._on_stop_timeout.total_seconds()
+        try:
+            summary = await asyncio.wait_for(self._on_stop(), seconds)
+        except TimeoutError:
+            log.error("daemon.on_stop_timeout", seconds=seconds)
+            return
+        except Exception:  # the next start restores what is left (its records say so)
+            log.exception("daemon.on_stop_failed")
+            return
+        log.info("daemon.on_stop", action="restore", summary=summary)
+        self._notifier.status(f"stopping: {summary}")
 
     async def _start(self) -> None:
         self._notifier.status("applying plans")

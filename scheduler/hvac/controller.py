@@ -34,7 +34,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 import structlog
@@ -45,8 +45,9 @@ from scheduler.domain.events import PlanEvent, Signal
 from scheduler.domain.hvac import Batch, FacilityKey, FacilityState, plan_control_batches
 from scheduler.domain.hvac_reads import ReadPhase, reads_of
 from scheduler.domain.outside import OutsideCall, may_touch_outside
+from scheduler.domain.shaping import Ramp, Shaping, facility_start
 from scheduler.domain.targets import TargetSpec
-from scheduler.errors import StoreError
+from scheduler.errors import DrschedError, StoreError
 from scheduler.hvac import transitions as move
 from scheduler.hvac.fanout import CoalescingWriter, Sent, send_all
 from scheduler.hvac.mapping import GatewayRead, gateway_reads, mapped, targets_for
@@ -55,6 +56,7 @@ from scheduler.hvac.planning import (
     Settings,
     apply_batches,
     one_holder_each,
+    overdue_slots,
     plan_records,
     restore_slots,
 )
@@ -68,6 +70,9 @@ T = TypeVar("T")
 Lookup = Callable[[FacilityKey], tuple[ControlRecord, str] | None]
 
 _AFTER = {"apply": move.after_apply, "reassert": move.after_reassert, "restore": move.after_restore}
+#: A ramp step whose event's ramp is no longer known (cannot happen: the step needs it)
+#: is answered like a restore attempt.
+_AFTER["ramp"] = move.after_restore
 _ENDING = (ControlState.INTENT, ControlState.APPLIED, ControlState.RETRYING)
 #: Due in these states, a record's facility is read and its DR setpoint decided again.
 _RETRIED = (ControlState.INTENT, ControlState.RETRYING)
@@ -101,6 +106,8 @@ class HvacController:
         self._clock = clock
         self._open = OpenRecords()
         self._signals: dict[str, Signal] = {}
+        #: Each event's own load shaping (issue 15), None where it asks for none.
+        self._shaping: dict[str, Shaping | None] = {}
         self._prepared: dict[str, _Prepared] = {}
         #: Events stopped in this process: a late prepare or start for them does nothing.
         #: (A failed write in ``stop`` is made good by the next tick: see :meth:`_end_windows`.)
@@ -110,6 +117,8 @@ class HvacController:
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self._work_lock = asyncio.Lock()
         self._db_lock = asyncio.Lock()
+        #: While :meth:`release` runs: every record written, by ident (final ones included).
+        self._written: dict[tuple[str, FacilityKey], ControlRecord] | None = None
 
     # -- the engine's points -------------------------------------------------
 
@@ -141,14 +150,65 @@ class HvacController:
         self._prepared.pop(event.event_id, None)
         claimed = await self._claim(event.event_id, now)
         batches = prepared.batches
-        if len(claimed) != sum(len(b.controls) for b in batches):
+        claimed, delayed = await self._delay_starts(event, claimed, now)
+        if delayed or len(claimed) != sum(len(b.controls) for b in batches):
             batches = tuple(apply_batches(claimed))  # some were taken by another event
         metrics.record_control_action("apply", "skipped", prepared.skipped)
-        if claimed:
+        if batches:
             await self._fan_out(event.event_id, batches)
         if prepared.unread:
             await self._start_late(event, prepared.unread)
         self._log_event("hvac.started", event.event_id, puts=len(batches))
+
+    async def _delay_starts(
+        self, event: PlanEvent, claimed: list[ControlRecord], now: datetime
+    ) -> tuple[list[ControlRecord], int]:
+        """``randomize_start``: the claimed records whose own start is later wait for it.
+
+        Each waits as an ``intent`` due at its start (written before any PUT):
+        then its facility is read and its DR setpoint decided afresh and sent
+        (:func:`~scheduler.hvac.transitions.retry`), so an occupant's change
+        meanwhile is respected and a restart keeps the instant (it is drawn
+        from the event and facility alone). Returns the records to start now
+        and how many wait.
+        """
+        spread = self._randomize(event.event_id)
+        if not claimed or spread <= timedelta(0):
+            return claimed, 0
+        slot = self._settings.restore_spacing
+        starts = {
+            r.key: facility_start(event.event_id, r.key, event.start, event.end, spread, slot=slot)
+            for r in claimed
+        }
+        later = [
+            replace(
+                r,
+                state=ControlState.INTENT,
+                due_at=starts[r.key],
+                updated_at=now,
+                detail=f"randomized start at {starts[r.key]:%H:%M:%S}",
+            )
+            if starts[r.key] < event.end
+            else move.not_started(r, now, "its randomized start falls after the window").record
+            for r in claimed
+            if starts[r.key] > now
+        ]
+        await self._record(later)
+        waiting = {r.key for r in later}
+        return [r for r in claimed if r.key not in waiting], len(later)
+
+    def _ramp(self, event_id: str) -> Ramp | None:
+        """The event's ``restore.ramp`` (loaded at prepare, stop or reconcile), else hvac's."""
+        shaping = self._shaping.get(event_id)
+        if shaping is not None and shaping.ramp is not None:
+            return shaping.ramp
+        return self._settings.ramp
+
+    def _randomize(self, event_id: str) -> timedelta:
+        shaping = self._shaping.get(event_id)
+        if shaping is not None and shaping.randomize_start is not None:
+            return shaping.randomize_start
+        return self._settings.randomize_start
 
     async def _fan_out(self, event_id: str, batches: Sequence[Batch]) -> None:
         """The start's PUTs, right after the intent is in the database.
@@ -169,6 +229,7 @@ class HvacController:
 
     async def stop(self, event: PlanEvent, now: datetime, reason: str) -> None:
         self._stopped[event.event_id] = reason
+        self._shaping.setdefault(event.event_id, event.shaping)
         async with self._work_lock:
             self._prepared.pop(event.event_id, None)
             mine = self._open.of(event.event_id)
@@ -179,6 +240,73 @@ class HvacController:
             await self._record([s.record for s in steps])
             await self._work(now)
         self._log_event("hvac.stopped", event.event_id, reason=reason)
+
+    async def release(self, now: datetime) -> str:
+        """``hvac.on_stop: restore``: put every facility under control back before exit.
+
+        Every held facility is read and restored at once (batched PUTs): the
+        stagger and ramps do not fit in systemd's ``TimeoutStopSec``. A unit
+        whose occupant changed it is left alone under ``respect``. A unit
+        restored inside its event's window is recorded as an ``intent`` due at
+        once: the next ``drsched run`` reads it and applies the DR setpoint
+        again (control resumes); after the window it finds it at its original.
+        A restore that failed stays ``restoring``, due: the next start retries
+        it. Returns what it did, for the log and the journal.
+        """
+        async with self._work_lock:
+            held = sorted(
+                (r for r in self._open if r.state in (*_ENDING, ControlState.RESTORING)),
+                key=lambda r: r.ident,
+            )
+            if not held:
+                return "no facility under control"
+            observed = await read_records(self._becon, held, self._slots)
+            held = [r for r in held if not _waiting(r, observed.get(r.key))]
+            if not held:
+                return "no facility at a DR setpoint"
+            why = "daemon stopping (hvac.on_stop: restore)"
+            settings = self._settings
+            steps = [
+                move.restore(
+                    replace(r, detail=_note(r.detail, why)), observed.get(r.key), now, settings
+                )
+                for r in held
+            ]
+            self._written = {}
+            try:
+                await self._record([step.record for step in steps])
+                await self._execute_sends(steps)
+                return await self._resumable(held, now, self._written)
+            finally:
+                self._written = None
+
+    async def _resumable(
+        self,
+        held: Sequence[ControlRecord],
+        now: datetime,
+        written: dict[tuple[str, FacilityKey], ControlRecord],
+    ) -> str:
+        """After the stop's restores: those inside their window become intents, due at once."""
+        outcome: dict[str, int] = defaultdict(int)
+        resume: list[ControlRecord] = []
+        for before in held:
+            after = written.get(before.ident, before)
+            outcome[after.state.value] += 1
+            live = before.state in _ENDING and before.event_id not in self._stopped
+            if after.state is ControlState.RESTORED and live and now < before.window_end:
+                resume.append(
+                    replace(
+                        after,
+                        state=ControlState.INTENT,
+                        due_at=now,
+                        updated_at=now,
+                        detail="restored when drsched stopped; control resumes at its next start",
+                    )
+                )
+        await self._db(self._store.save, resume)  # closed records leave memory: the store only
+        summary = ", ".join(f"{n} {state}" for state, n in sorted(outcome.items()))
+        log.info("hvac.released", facilities=len(held), outcome=dict(outcome), resume=len(resume))
+        return f"{len(held)} facilities under control: {summary}; {len(resume)} resume at restart"
 
     async def due(self, now: datetime) -> datetime | None:
         return min((r.due_at for r in self._open if r.due_at is not None), default=None)
@@ -198,8 +326,9 @@ class HvacController:
             for event_id in events:
                 mine = [r for r in records if r.event_id == event_id]
                 status = statuses.get(event_id)
+                stagger = await self._stagger(event_id)  # loaded for the end of its window too
                 if status is None or status.is_terminal or now >= mine[0].window_end:
-                    steps += self._reconcile_over(mine, now)
+                    steps += self._reconcile_over(mine, now, stagger)
                 else:
                     steps += [move.Step(replace(r, due_at=now)) for r in _unscheduled(mine)]
             await self._record([s.record for s in steps])
@@ -222,6 +351,7 @@ class HvacController:
         if self._held(event.event_id):
             return None  # control has started: the records say what to do
         self._signals[event.event_id] = signal
+        self._shaping[event.event_id] = event.shaping
         reads = gateway_reads(targets)
         states, unread = await read_gateways(self._becon, reads, self._slots)
         records = self._plan(event, signal, targets, states, now)
@@ -354,7 +484,7 @@ class HvacController:
         for event_id, records in by_event.items():
             why = self._stopped.get(event_id, "window ended")
             base = min(now, records[0].window_end)
-            slots = restore_slots(records, base, self._settings)
+            slots = restore_slots(records, base, self._settings, self._known_stagger(event_id))
             steps += [move.start_restore(r, slots[r.ident], now, why) for r in records]
         return steps
 
@@ -371,7 +501,7 @@ class HvacController:
             case ControlState.APPLIED:
                 return move.verify(record, observed, now, settings)
             case ControlState.RESTORING:
-                return move.restore(record, observed, now, settings)
+                return move.restore(record, observed, now, settings, self._ramp(record.event_id))
             case _:  # planned and final records are never due
                 return move.Step(record)
 
@@ -382,19 +512,32 @@ class HvacController:
         if not records:
             return []
         base = min(now, records[0].window_end)
-        slots = restore_slots(records, base, self._settings)
+        stagger = self._known_stagger(records[0].event_id)
+        slots = restore_slots(records, base, self._settings, stagger)
         return [move.start_restore(r, slots[r.ident], now, why) for r in records]
 
-    def _reconcile_over(self, records: Sequence[ControlRecord], now: datetime) -> list[move.Step]:
+    def _reconcile_over(
+        self, records: Sequence[ControlRecord], now: datetime, stagger: timedelta | None
+    ) -> list[move.Step]:
+        """An event over at start-up: what is overdue is restored over the stagger from now.
+
+        Not all at once (issue 15): a crash through the end would otherwise
+        turn into one rebound step for every unit. Restores still ahead keep
+        their slot.
+        """
         why = "the event was over at start-up"
         steps = [move.not_started(r, now, why) for r in records if r.state is ControlState.PLANNED]
+        live = [r for r in records if r.state in _ENDING or r.state is ControlState.RESTORING]
+        slots = overdue_slots(live, now, self._settings, stagger)
         steps += [
-            move.start_restore(r, now, now, f"{why}: restored at once")
-            for r in records
+            move.start_restore(r, slots[r.ident], now, f"{why}: restored over the stagger")
+            for r in live
             if r.state in _ENDING
         ]
         steps += [
-            move.Step(replace(r, due_at=now)) for r in records if r.state is ControlState.RESTORING
+            move.Step(replace(r, due_at=slots[r.ident]))
+            for r in live
+            if r.state is ControlState.RESTORING and r.due_at != slots[r.ident]
         ]
         return steps
 
@@ -453,7 +596,11 @@ class HvacController:
     def _outcome(self, record: ControlRecord, action: str, sent: Sent) -> ControlRecord:
         current = self._open.get(record.event_id, record.key) or record
         now = self._clock.now()
-        after = _AFTER[action](current, sent.outcome, sent.reason, now, self._settings)
+        ramp = self._ramp(record.event_id)
+        if action == "ramp" and ramp is not None:
+            after = move.after_ramp(current, sent.outcome, sent.reason, now, self._settings, ramp)
+        else:
+            after = _AFTER[action](current, sent.outcome, sent.reason, now, self._settings)
         metrics.record_control_action(action, "ok" if sent.outcome == move.SUCCESS else "failed")
         if after.record.state is ControlState.RESTORE_FAILED:  # an operator must look at it
             log.error(
@@ -479,6 +626,8 @@ class HvacController:
         if not records:
             return
         await self._db(self._store.save, list(records))
+        if self._written is not None:
+            self._written.update((r.ident, r) for r in records)
         self._remember(records)
         self._publish()
 
@@ -534,6 +683,20 @@ class HvacController:
             holders.update((r.key, event_id) for r in self._open.of(event_id))
         return holders
 
+    def _known_stagger(self, event_id: str) -> timedelta | None:
+        shaping = self._shaping.get(event_id)
+        return shaping.restore_stagger if shaping else None
+
+    async def _stagger(self, event_id: str) -> timedelta | None:
+        """The event's ``restore.stagger``; None: ``hvac.restore_stagger``."""
+        if event_id not in self._shaping:
+            try:
+                event = await self._db(self._store.plan_event, event_id)
+            except DrschedError:  # a record outliving its event row: the daemon's default
+                return None
+            self._shaping[event_id] = event.shaping
+        return self._known_stagger(event_id)
+
     async def _signal(self, event_id: str) -> Signal | None:
         if event_id not in self._signals:
             signal = (await self._db(self._store.plan_event, event_id)).load_control()
@@ -563,6 +726,18 @@ class HvacController:
                     detail=step.record.detail,
                 )
         log.debug("hvac.work", steps=dict(done))
+
+
+def _waiting(record: ControlRecord, observed: FacilityState | None) -> bool:
+    """An intent whose facility shows no DR setpoint (a randomized start still to come,
+    a PUT that did not land): nothing to restore; it stays an intent for the next start."""
+    if record.state is not ControlState.INTENT or observed is None:
+        return False
+    return not move.at_target(record, observed)
+
+
+def _note(detail: str, note: str) -> str:
+    return f"{detail}; {note}" if detail else note
 
 
 def _unscheduled(records: Iterable[ControlRecord]) -> list[ControlRecord]:

@@ -32,6 +32,7 @@ from scheduler.domain.hvac import (
     restore_schedule,
 )
 from scheduler.domain.setpoints import Change, decide_setpoint
+from scheduler.domain.shaping import Ramp, recovery_schedule
 from scheduler.hvac.records import HELD, ControlRecord, ControlState
 
 
@@ -41,6 +42,10 @@ class Settings:
 
     verify_interval: timedelta = timedelta(minutes=5)
     restore_stagger: timedelta = timedelta(minutes=10)
+    #: ``hvac.randomize_start``: the default spread of the facilities' starts (issue 15).
+    randomize_start: timedelta = timedelta(0)
+    #: ``hvac.restore_ramp``: the default ramp of the restores (None: one step).
+    ramp: Ramp | None = None
     override: OverridePolicy = "respect"
     auto_mode: AutoMode = "skip"
     max_concurrency: int = 16
@@ -126,21 +131,47 @@ def apply_batches(records: Iterable[ControlRecord]) -> list[Batch]:
 
 
 def restore_slots(
-    records: Sequence[ControlRecord], base: datetime, settings: Settings
+    records: Sequence[ControlRecord],
+    base: datetime,
+    settings: Settings,
+    stagger: timedelta | None = None,
 ) -> dict[tuple[str, FacilityKey], datetime]:
-    """When each record's original comes back: from ``base`` to ``base + restore_stagger``.
+    """When each record's original comes back: from ``base`` to ``base + stagger``.
 
     Per event, facilities in (site, gateway, type, id) order, cut into equal
     contiguous slices (see :func:`~scheduler.domain.hvac.restore_schedule`).
+    ``stagger`` is the event's ``restore.stagger``, else ``hvac.restore_stagger``.
     """
+    spread = settings.restore_stagger if stagger is None else stagger
     slots: dict[tuple[str, FacilityKey], datetime] = {}
     by_event: dict[str, list[FacilityKey]] = {}
     for record in records:
         by_event.setdefault(record.event_id, []).append(record.key)
     for event_id, keys in by_event.items():
-        schedule = restore_schedule(
-            keys, base, settings.restore_stagger, min_spacing=settings.restore_spacing
-        )
+        schedule = restore_schedule(keys, base, spread, min_spacing=settings.restore_spacing)
+        slots.update({(event_id, key): at for key, at in schedule})
+    return slots
+
+
+def overdue_slots(
+    records: Sequence[ControlRecord],
+    now: datetime,
+    settings: Settings,
+    stagger: timedelta | None = None,
+) -> dict[tuple[str, FacilityKey], datetime]:
+    """Restore instants after a restart: the overdue spread from ``now`` over the stagger.
+
+    A live record of an event that is over is overdue; a restore keeps its
+    slot if it is still ahead (:func:`~scheduler.domain.shaping.recovery_schedule`).
+    """
+    spread = settings.restore_stagger if stagger is None else stagger
+    slots: dict[tuple[str, FacilityKey], datetime] = {}
+    by_event: dict[str, list[tuple[FacilityKey, datetime]]] = {}
+    for record in records:
+        due = record.due_at if record.state is ControlState.RESTORING else None
+        by_event.setdefault(record.event_id, []).append((record.key, due or now))
+    for event_id, pairs in by_event.items():
+        schedule = recovery_schedule(pairs, now, spread, min_spacing=settings.restore_spacing)
         slots.update({(event_id, key): at for key, at in schedule})
     return slots
 

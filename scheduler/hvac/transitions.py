@@ -29,7 +29,13 @@ from scheduler.domain.overrides import (
     restore_decision,
 )
 from scheduler.domain.setpoints import Change, decide_setpoint
-from scheduler.domain.units import convert_temperature, format_temperature, within_tolerance
+from scheduler.domain.shaping import Ramp, ramp_setpoints, ramp_step_size
+from scheduler.domain.units import (
+    convert_temperature,
+    exact,
+    format_temperature,
+    within_tolerance,
+)
 from scheduler.hvac.planning import Settings, apply_control, planned, restore_control
 from scheduler.hvac.records import ControlRecord, ControlState
 
@@ -165,19 +171,32 @@ def start_restore(record: ControlRecord, due: datetime, now: datetime, why: str)
 
 
 def restore(
-    record: ControlRecord, observed: FacilityState | None, now: datetime, settings: Settings
+    record: ControlRecord,
+    observed: FacilityState | None,
+    now: datetime,
+    settings: Settings,
+    ramp: Ramp | None = None,
 ) -> Step:
     """A restore slot: put the original back unless the occupant's value stays.
 
     A state that cannot be read is restored blind: never leaving a facility
     at its DR setpoint (DESIGN rule 2) comes before respecting an occupant's
-    change nobody can see.
+    change nobody can see. With a ``ramp`` (issue 15) a facility verified at
+    its current setpoint gets the next step toward the original instead;
+    the record's target follows each step, so an occupant's change between
+    steps is seen here, and under ``respect`` ends the ramp (opt-out).
     """
     if observed is None:
         return _send_restore(record, now)
+    if ramp is not None and _one_step_behind(record, observed, ramp):
+        # The step was recorded but did not land (a crash or a lost answer): send it again.
+        step = _at(record, ControlState.RESTORING, now, due_at=None)
+        return replace(step, send=apply_control(record), action="ramp")
     decision = restore_decision(record.controlled(), observed, policy=settings.override)
     match decision.kind:
         case RestoreKind.RESTORE:
+            if ramp is not None and at_target(record, observed):
+                return _ramp_or_restore(record, ramp, now)
             return _send_restore(record, now)
         case RestoreKind.LEAVE:
             return _at(record, ControlState.OPTED_OUT, now, due_at=None, detail=decision.reason)
@@ -194,6 +213,60 @@ def restore(
                 restored_at=now,
                 detail=_noted(record.detail, decision.reason),
             )
+
+
+def _ramp_or_restore(record: ControlRecord, ramp: Ramp, now: datetime) -> Step:
+    """The next ramp step (recorded as the target before it is sent), or the original."""
+    held = record.controlled()
+    following = ramp_setpoints(held.target, held.original, held.unit, ramp)[0]
+    if following == held.original:
+        return _send_restore(record, now)
+    step = _at(record, ControlState.RESTORING, now, due_at=None, target=following)
+    return replace(step, send=apply_control(step.record), action="ramp")
+
+
+def _one_step_behind(record: ControlRecord, observed: FacilityState, ramp: Ramp) -> bool:
+    """The facility shows the ramp step before the record's (never true of a DR target)."""
+    held = record.controlled()
+    if observed.set_temp is None or observed.unit is None:
+        return False
+    toward = 1 if held.original > held.target else -1
+    before = exact(held.target) - toward * ramp_step_size(ramp, held.unit)
+    if (exact(held.original) - before) * toward <= 0:
+        return False
+    value = convert_temperature(observed.set_temp, observed.unit, held.unit)
+    return within_tolerance(value, before, held.unit) and not at_target(record, observed)
+
+
+def after_ramp(
+    record: ControlRecord,
+    outcome: str,
+    reason: str | None,
+    now: datetime,
+    settings: Settings,
+    ramp: Ramp,
+) -> Step:
+    """A ramp step answered: the next one after ``ramp.every``; a failure goes back a step.
+
+    On failure the facility still shows the step before (each step but the
+    last is one ramp step from the one before), which the retry then reads
+    as "at its setpoint", not as an occupant's change.
+    """
+    if outcome == SUCCESS:
+        return _at(record, ControlState.RESTORING, now, due_at=now + ramp.every)
+    held = record.controlled()
+    toward = 1 if held.original > held.target else -1
+    back = exact(held.target) - toward * ramp_step_size(ramp, held.unit)
+    attempts = record.restore_attempts + 1
+    return _at(
+        record,
+        ControlState.RESTORING,
+        now,
+        target=float(back),
+        restore_attempts=attempts,
+        due_at=now + settings.backoff(attempts),
+        detail=_noted(record.detail, f"{_ATTEMPT} {attempts}: ramp step {reason or outcome}"),
+    )
 
 
 def _send_restore(record: ControlRecord, now: datetime) -> Step:

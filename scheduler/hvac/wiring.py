@@ -22,6 +22,7 @@ from scheduler.domain.hvac import DEFAULT_RESTORE_SPACING
 from scheduler.engine.hvac import HvacControl, NoHvac
 from scheduler.hvac.controller import HvacController
 from scheduler.hvac.planning import Settings
+from scheduler.plans.shaping import parse_ramp
 from scheduler.store.control import ControlStore
 from scheduler.store.fenced import Fence
 from scheduler.store.reads import ReadStore
@@ -41,6 +42,8 @@ def settings_from(config: Config) -> Settings:
     return Settings(
         verify_interval=hvac.verify_interval,
         restore_stagger=hvac.restore_stagger,
+        randomize_start=hvac.randomize_start,
+        ramp=parse_ramp(hvac.restore_ramp) if hvac.restore_ramp else None,
         override=hvac.override,
         auto_mode=hvac.auto_mode,
         max_concurrency=config.becon.max_concurrency,

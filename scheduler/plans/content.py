@@ -14,6 +14,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from scheduler.domain.events import EventTarget, Signal
+from scheduler.domain.shaping import Shaping
 from scheduler.plans.model import Defaults, SignalShape, Target
 from scheduler.plans.nodes import YNode
 from scheduler.plans.problems import Problems
@@ -33,6 +34,7 @@ class Content:
     vtn_id: str
     targets: tuple[EventTarget, ...]
     signals: tuple[Signal, ...]
+    shaping: Shaping | None = None
 
 
 def merge_defaults(defaults: YNode | None, item: YNode) -> YNode:

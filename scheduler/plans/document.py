@@ -25,6 +25,7 @@ from scheduler.plans.nodes import YNode, compose
 from scheduler.plans.problems import Problems
 from scheduler.plans.programs import expand_program
 from scheduler.plans.shape import validate
+from scheduler.plans.shaping import ShapingReader
 from scheduler.plans.times import TimeProblem, check_dr_range, parse_moment, resolve_local, zone
 
 #: Limits that keep a plan cheap to check (docs/plan-format.md "Limits"): a plan
@@ -146,9 +147,13 @@ def _event(item: YNode, context: Context) -> list[Located]:
         check_id(ident, ID_MAX, node, context.problems)
     content = context.content.build(node, shape.vtn_id if shape else None)
     window = _window(node, context, what, shape.dst if shape else None)
-    if shape is None or content is None or window is None:
+    if shape is None:
         return []
-    if context.problems.reported != before:
+    reader = ShapingReader(node, context.problems)
+    shaping = reader.read(shape.pre_condition, shape.randomize_start, shape.restore)
+    if window is not None:
+        reader.check_window(shaping, window[1] - window[0], what)
+    if content is None or window is None or context.problems.reported != before:
         return []
     event = PlanEvent(
         event_id=shape.id,
@@ -160,6 +165,7 @@ def _event(item: YNode, context: Context) -> list[Located]:
         name=shape.name,
         source=f"{context.file}:{item.line}",
         dr_program=shape.program,
+        shaping=shaping,
     )
     return [Located(event, item.line, item.col)]
 

@@ -76,6 +76,29 @@ class SignalShape(_Shape):
     unit: Literal["F", "C"] | None = Field(default=None, description="F (default) or C.")
 
 
+class PreConditionShape(_Shape):
+    """Pre-cool (pre-heat) before the window: ``{duration: 1h, offset: 2F}``."""
+
+    duration: str = Field(description="How long before the start: 15m to 6h.")
+    offset: str = Field(
+        description="How much cooler (warmer when heating) than the original: 2F, 1C "
+        "(a difference, at most 10 °F / 5.5 °C); never past min_temp (max_temp)."
+    )
+
+
+class RestoreShape(_Shape):
+    """How setpoints come back after the window: ``{stagger: 10m, ramp: 1F/5m}``."""
+
+    stagger: str | None = Field(
+        default=None, description="Spread the restores over this long (0s to 2h)."
+    )
+    ramp: str | None = Field(
+        default=None,
+        description="Walk each unit back in steps: STEP/EVERY, e.g. 1F/5m, 0.5C/2m "
+        "(step up to 10 °F / 5.5 °C, every 30s to 1h).",
+    )
+
+
 class _Content(_Shape):
     """What an event asks of whom: the keys ``defaults`` may supply."""
 
@@ -86,6 +109,17 @@ class _Content(_Shape):
     vtn_id: NonEmpty | None = Field(default=None, description="VTN id (vtnID).")
     targets: list[Target] | None = Field(default=None, min_length=1)
     signals: list[SignalShape] | None = Field(default=None, min_length=1)
+    pre_condition: PreConditionShape | None = Field(
+        default=None, description="Pre-condition HVAC units before the window."
+    )
+    randomize_start: str | None = Field(
+        default=None,
+        description="Delay each facility's start by its own amount in [0, D): 10m "
+        "(at most 1h, shorter than the window).",
+    )
+    restore: RestoreShape | None = Field(
+        default=None, description="Stagger and ramp the restores after the window."
+    )
 
 
 class Defaults(_Content):

@@ -9,7 +9,7 @@ in a gap or fold follows the DST policy; an error names the date.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -28,6 +28,7 @@ from scheduler.plans.recurrence import (
     parse_rule,
 )
 from scheduler.plans.shape import validate
+from scheduler.plans.shaping import ShapingReader
 from scheduler.plans.times import (
     DR_EARLIEST,
     DR_LATEST,
@@ -73,10 +74,17 @@ def expand_program(item: YNode, context: Context) -> list[Located]:
     content = context.content.build(node, shape.vtn_id if shape else None)
     timing = _timing(node, context, what, shape.dst if shape else None)
     dates = _dates(timing, node, context) if timing else None
-    if shape is None or content is None or timing is None or dates is None:
+    if shape is None:
+        return []
+    reader = ShapingReader(node, context.problems)
+    shaping = reader.read(shape.pre_condition, shape.randomize_start, shape.restore)
+    if timing is not None:
+        reader.check_window(shaping, timing.duration, what)
+    if content is None or timing is None or dates is None:
         return []
     if context.problems.reported != before:
         return []
+    content = replace(content, shaping=shaping)
     return _events(shape, content, timing, dates, item, context)
 
 
@@ -237,4 +245,5 @@ def _event(
         program_id=shape.id,
         source=source,
         dr_program=shape.program,
+        shaping=content.shaping,
     )

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.lifecycle import TERMINAL, Source, Status, Transition
 from scheduler.domain.outside import running_revision
+from scheduler.domain.shaping import Shaping
 from scheduler.errors import UnknownEventError
 from scheduler.plans.diff import StoredEvent
 from scheduler.store.models import (
@@ -39,6 +40,7 @@ def event_columns(event: PlanEvent) -> dict[str, object]:
         "dr_program": event.dr_program,
         "source": event.source,
         "fingerprint": event.fingerprint(),
+        "shaping": event.shaping.content() if event.shaping is not None else None,
     }
 
 
@@ -122,6 +124,7 @@ def to_plan_event(row: EventRow) -> PlanEvent:
         program_id=row.program_id,
         source=row.source,
         dr_program=row.dr_program,
+        shaping=Shaping.from_content(row.shaping),
     )
 
 

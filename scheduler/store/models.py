@@ -93,6 +93,8 @@ class EventRow(Base):
     submitted_revision: Mapped[int | None] = mapped_column(Integer)
     submitted_content: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Load shaping the plan asked for (``Shaping.content()``); null: config defaults.
+    shaping: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

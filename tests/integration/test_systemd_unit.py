@@ -7,15 +7,18 @@ points at this environment's ``drsched`` (the venv path a venv install uses).
 
 from __future__ import annotations
 
+import inspect
 import re
 import shutil
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from scheduler.config import CREDENTIALS
+from scheduler.config import CREDENTIALS, HvacConfig
+from scheduler.engine.daemon import Daemon
 
 UNIT = Path(__file__).parents[2] / "systemd" / "drsched.service"
 MAX_EXPOSURE = 1.5
@@ -78,6 +81,16 @@ def test_the_unit_is_a_notify_service_with_a_watchdog_and_reload() -> None:
     assert settings["Restart"] == "on-failure"
     assert settings["DynamicUser"] == "yes"
     assert settings["Environment"] == "DRSCHED_CONFIG=/etc/drsched/drsched.yaml"
+
+
+def test_timeout_stop_sec_covers_the_last_tick_and_the_restores_on_stop() -> None:
+    """Issue 15: SIGTERM restores every facility before exit; systemd must wait for it."""
+    stop = inspect.signature(Daemon).parameters["stop_timeout"].default
+    settings = dict(_settings())
+    match = re.fullmatch(r"(\d+)s", settings["TimeoutStopSec"])
+    assert match is not None
+    allowed = timedelta(seconds=int(match.group(1)))
+    assert allowed >= stop + HvacConfig().on_stop_timeout + timedelta(seconds=10)
 
 
 def test_the_unit_reaches_the_network_its_state_and_its_config() -> None:

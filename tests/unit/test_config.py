@@ -155,3 +155,26 @@ def test_openadr_config_problems_are_named(tmp_path: Path, lines: list[str], mes
 
 def test_openadr_is_off_by_default() -> None:
     assert load_config(None, {}).openadr is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("0s", timedelta(0)), ("10m", timedelta(minutes=10)), ("1h", timedelta(hours=1))],
+)
+def test_hvac_randomize_start_within_bounds(value: str, expected: timedelta) -> None:
+    config = load_config(None, {"DRSCHED_HVAC__RANDOMIZE_START": value})
+    assert config.hvac.randomize_start == expected
+
+
+@pytest.mark.parametrize("value", ["2h", "-5m", "soon"])
+def test_hvac_randomize_start_out_of_bounds_is_refused(value: str) -> None:
+    with pytest.raises(ConfigError, match="randomize_start"):
+        load_config(None, {"DRSCHED_HVAC__RANDOMIZE_START": value})
+
+
+def test_hvac_restore_ramp_is_checked_like_the_plan_key() -> None:
+    assert load_config(None, {"DRSCHED_HVAC__RESTORE_RAMP": "1F/5m"}).hvac.restore_ramp == "1F/5m"
+    with pytest.raises(ConfigError, match="write STEP/EVERY"):
+        load_config(None, {"DRSCHED_HVAC__RESTORE_RAMP": "1F"})
+    with pytest.raises(ConfigError, match="out of range"):
+        load_config(None, {"DRSCHED_HVAC__RESTORE_RAMP": "1F/5s"})

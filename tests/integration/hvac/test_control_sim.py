@@ -6,13 +6,19 @@ facility, °C and °F gateways), one VEN mapped to all six gateways.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from scheduler.domain.events import TempUnit
+from scheduler.domain.hvac import FacilityKey
 from scheduler.domain.lifecycle import Source, Status, Transition
+from scheduler.domain.shaping import Ramp, Shaping, facility_start
 from scheduler.hvac.records import ControlRecord, ControlState
+from scheduler.hvac.wiring import settings_from
 from tests.integration.hvac.harness import GATEWAYS, SITES, UNITS, World, config, peak, world
 
 S = ControlState
@@ -128,17 +134,26 @@ async def test_crash_mid_window_then_restart_after_the_end(
         await w.run_until(START + crash_at)
         w.crash()
         w.clock.set(END + timedelta(hours=2))  # down through the end of the window
+        back = w.clock.now()
+        before = len(await w.controls())
         await w.restart()
-        shown = await w.facilities()
         applied = [r for r in records if r.state is S.APPLIED]
-        assert all(shown[r.key]["setTemp"] == r.original for r in applied), "restored at once"
+        await w.run_until(back + STAGGER)
+        shown = await w.facilities()
+        assert all(shown[r.key]["setTemp"] == r.original for r in applied)
         sent = await w.sent()
         for record in applied:
             assert sent[(record.key, record.target)] == 1, f"{record.key} controlled twice"
             assert sent[(record.key, record.original)] == 1, f"{record.key} restored twice"
+        # Issue 15: the overdue restores are spread over the stagger from the restart,
+        # not one rebound step (the time of every PUT from the simulator's control log).
+        times = sorted(datetime.fromisoformat(p["time"]) for p in (await w.controls())[before:])
+        assert times[0] == back
+        assert times[-1] == back + STAGGER
+        assert len(set(times)) > 5
         await w.run_until(w.clock.now() + STAGGER)
         assert w.status("ev") == Status.COMPLETED
-        assert await w.sent() == sent, "nothing more was sent after the restart"
+        assert await w.sent() == sent, "nothing more was sent after the stagger"
         assert set(by_state(w.records("ev"))) == {S.RESTORED, S.SKIPPED}
 
 
@@ -193,3 +208,70 @@ async def test_restart_between_prepare_and_start_starts_control(db_url: str) -> 
         assert all(shown[r.key]["setTemp"] == now[r.key].target for r in planned)
         await w.run_until(END + STAGGER)
         assert set(by_state(w.records("ev"))) == {S.RESTORED, S.SKIPPED}
+
+
+async def test_an_events_restore_stagger_times_every_restore_put(db_url: str) -> None:
+    """``restore: {stagger: 3m}`` (issue 15): the restores leave over 3 min, not 10."""
+    stagger = timedelta(minutes=3)
+    async with world(db_url, T0) as w:
+        w.apply(replace(peak("ev", START), shaping=Shaping(restore_stagger=stagger)))
+        await w.run_until(START + timedelta(seconds=1))
+        starts = len(await w.controls())
+        await w.run_until(END + STAGGER)
+        times = sorted(datetime.fromisoformat(p["time"]) for p in (await w.controls())[starts:])
+        assert times[0] == END
+        assert times[-1] == END + stagger
+        assert len(set(times)) == 7, "30 s slots over 3 min"
+        assert set(by_state(w.records("ev"))) == {S.RESTORED, S.SKIPPED}
+
+
+async def test_randomize_start_times_every_start_put(db_url: str) -> None:
+    """``randomize_start: 10m`` (issue 15): each facility's PUT at its own drawn slot."""
+    spread = timedelta(minutes=10)
+    async with world(db_url, T0) as w:
+        w.apply(replace(peak("ev", START), shaping=Shaping(randomize_start=spread)))
+        await w.run_until(START + spread)
+        records = {r.key: r for r in w.records("ev")}
+        applied = [r for r in records.values() if r.state is S.APPLIED]
+        assert len(applied) > SITES * GATEWAYS * 5
+        slot = settings_from(w.config).restore_spacing
+        starts = {
+            r.key: facility_start("ev", r.key, START, END, spread, slot=slot) for r in applied
+        }
+        seen: dict[tuple[object, float], datetime] = {}
+        for put in await w.controls():
+            for control in put["controls"]:
+                where = (put["site"], put["gateway"], put["facility_type"])
+                key = FacilityKey(*where, control["facilityId"])
+                seen[(key, float(control["setTemp"]))] = datetime.fromisoformat(put["time"])
+        assert all(seen[(r.key, r.target)] == starts[r.key] for r in applied)
+        assert len(set(starts.values())) > 10, "spread over the slots, not one step"
+        assert max(starts.values()) < START + spread
+
+
+async def test_ramp_times_every_restore_step(db_url: str) -> None:
+    """``restore: {stagger: 0s, ramp: 1F/2m}``: each unit back in verified steps, on time."""
+    every = timedelta(minutes=2)
+    shaping = Shaping(restore_stagger=timedelta(0), ramp=Ramp(1, TempUnit.F, every))
+    async with world(db_url, T0) as w:
+        w.apply(replace(peak("ev", START), shaping=shaping))
+        await w.run_until(END + timedelta(minutes=40))
+        records = [r for r in w.records("ev") if r.state is S.RESTORED]
+        assert len(records) > SITES * GATEWAYS * 5
+        timeline: dict[FacilityKey, list[tuple[datetime, float]]] = {}
+        for put in await w.controls():
+            at = datetime.fromisoformat(put["time"])
+            for control in put["controls"]:
+                where = (put["site"], put["gateway"], put["facility_type"])
+                key = FacilityKey(*where, control["facilityId"])
+                timeline.setdefault(key, []).append((at, float(control["setTemp"])))
+        shown = await w.facilities()
+        for record in records:
+            steps = timeline[record.key][1:]  # after the DR setpoint
+            values = [v for _, v in steps]
+            assert values[-1] == record.original
+            assert shown[record.key]["setTemp"] == record.original
+            assert [at for at, _ in steps] == [END + every * i for i in range(len(steps))]
+            distances = [abs(record.original - v) for v in [timeline[record.key][0][1], *values]]
+            assert all(a > b for a, b in itertools.pairwise(distances)), "each step closer"
+            assert len(steps) > 1, "ramped, not one step"

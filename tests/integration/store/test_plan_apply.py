@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.lifecycle import Source, Status, Transition
+from scheduler.domain.shaping import PreCondition, Ramp, Shaping
 from scheduler.errors import PlanError
 from scheduler.store import open_engine
 from scheduler.store.daemon import DaemonStore
@@ -73,6 +74,22 @@ def test_events_round_trip_with_signals_and_targets(store: DaemonStore) -> None:
     assert loaded.source == "plans/a.yaml:5"
     assert loaded.start.tzinfo is not None
     assert loaded.fingerprint() == event("a").fingerprint()
+
+
+def test_load_shaping_round_trips_and_a_change_of_it_is_a_change(store: DaemonStore) -> None:
+    shaping = Shaping(
+        PreCondition(timedelta(hours=1), 2, TempUnit.F),
+        timedelta(minutes=10),
+        timedelta(minutes=15),
+        Ramp(0.5, TempUnit.C, timedelta(minutes=2)),
+    )
+    store.apply_events([event("a", shaping=shaping)], NOW)
+    assert store.plan_event("a").shaping == shaping
+    changed = event("a", shaping=replace(shaping, randomize_start=timedelta(minutes=5)))
+    assert len(store.apply_events([changed], NOW).writes) == 1
+    assert store.plan_event("a") == changed
+    store.apply_events([event("a")], NOW)
+    assert store.plan_event("a").shaping is None
 
 
 def test_applying_the_same_plan_twice_changes_nothing(store: DaemonStore) -> None:

@@ -159,3 +159,49 @@ async def test_real_signals_are_messages_hup_reloads_term_stops() -> None:
     os.kill(os.getpid(), signal.SIGTERM)
     await asyncio.wait_for(task, 5)
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+async def test_on_stop_runs_after_the_last_tick_and_says_what_it_did() -> None:
+    """hvac.on_stop: restore (issue 15): after serving stops, before run returns."""
+    daemon, _ = make_daemon()
+    calls: list[str] = []
+
+    async def restore() -> str:
+        calls.append("restore")
+        return "3 facilities under control: 3 restored; 3 resume at restart"
+
+    daemon._on_stop = restore
+    task = asyncio.create_task(daemon.run())
+    await asyncio.wait_for(daemon.ready.wait(), 5)
+    with capture_logs() as logs:
+        daemon.request_stop()
+        await asyncio.wait_for(task, 5)
+    assert calls == ["restore"]
+    done = [e for e in logs if e["event"] == "daemon.on_stop"]
+    assert done == [
+        {
+            "event": "daemon.on_stop",
+            "log_level": "info",
+            "action": "restore",
+            "summary": "3 facilities under control: 3 restored; 3 resume at restart",
+        }
+    ]
+    events = [e["event"] for e in logs]
+    assert events.index("daemon.on_stop") < events.index("daemon.stopped")
+
+
+async def test_on_stop_is_bounded_by_its_timeout() -> None:
+    daemon, _ = make_daemon()
+    daemon._on_stop_timeout = timedelta(milliseconds=100)
+
+    async def stuck() -> str:
+        await asyncio.Event().wait()
+        return ""
+
+    daemon._on_stop = stuck
+    task = asyncio.create_task(daemon.run())
+    await asyncio.wait_for(daemon.ready.wait(), 5)
+    with capture_logs() as logs:
+        daemon.request_stop()
+        await asyncio.wait_for(task, 5)
+    assert any(e["event"] == "daemon.on_stop_timeout" for e in logs)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 import pytest
 
-from scheduler.domain.events import TempUnit
+from scheduler.domain.events import PlanEvent, TempUnit
 from scheduler.domain.hvac import FacilityKey, Mode
 from scheduler.domain.lifecycle import Status
+from scheduler.domain.shaping import Ramp, Shaping, facility_start
 from scheduler.hvac.records import ControlState
 from scheduler.metrics import isolated_metrics
 from tests.unit.hvac.fakes import T0, Target, event, idu, no_setpoint
@@ -94,6 +96,228 @@ async def test_restores_are_spread_over_the_stagger_in_a_fixed_order() -> None:
     assert all(rig.becon.setpoint(k) == 74 for k in keys)
     assert {r.state for r in rig.store.of("ev")} == {S.RESTORED}
     assert all(r.restored == 74 for r in rig.store.of("ev"))
+
+
+async def test_an_events_restore_stagger_wins_over_the_config() -> None:
+    """``restore: {stagger: 4m}`` on the event (issue 15), hvac.restore_stagger is 10m."""
+    rig, _keys = rig_with(*(idu(f"IDU-{i:02d}", 74) for i in range(40)))
+    plan = replace(event(), shaping=Shaping(restore_stagger=timedelta(minutes=4)))
+    await rig.whole_window(plan)
+    restores = [p for p in rig.becon.puts if p.value == 74]
+    assert len(restores) == 40
+    assert min(p.at for p in restores) == plan.end
+    assert max(p.at for p in restores) == plan.end + timedelta(minutes=4)
+    assert len({p.at for p in restores}) == 9, "30 s slots over 4 min"
+
+
+def randomized(spread: timedelta = timedelta(minutes=10)) -> PlanEvent:
+    return replace(event(), shaping=Shaping(randomize_start=spread))
+
+
+def expected_starts(keys: list[FacilityKey], plan: PlanEvent) -> dict[FacilityKey, datetime]:
+    spread = plan.shaping.randomize_start if plan.shaping else None
+    slot = SETTINGS.restore_spacing
+    return {k: facility_start("ev", k, plan.start, plan.end, spread, slot=slot) for k in keys}
+
+
+async def test_randomize_start_sends_each_facility_at_its_own_start() -> None:
+    rig, keys = rig_with(*(idu(f"IDU-{i:02d}", 74) for i in range(40)))
+    plan = randomized()
+    await rig.prepare(plan)
+    await rig.start(plan)
+    starts = expected_starts(keys, plan)
+    at_once = {k for k, at in starts.items() if at == plan.start}
+    assert {p.key for p in rig.becon.puts} == at_once
+    waiting = {r.key for r in rig.store.of("ev") if r.state is S.INTENT}
+    assert waiting == set(keys) - at_once, "the others wait as intents, in the store"
+    await rig.run_until(plan.start + timedelta(minutes=10))
+    applies = [p for p in rig.becon.puts if p.value == 78]
+    assert sorted(p.key for p in applies) == sorted(keys), "each once"
+    assert all(p.at == starts[p.key] for p in applies)
+    assert len({p.at for p in applies}) > 10, "spread, not one step"
+    assert all(plan.start <= p.at < plan.start + timedelta(minutes=10) for p in applies)
+
+
+async def test_a_randomized_start_after_the_window_is_not_started() -> None:
+    """hvac.randomize_start may exceed a short window: those units are left alone."""
+    rig = Rig(settings=replace(SETTINGS, randomize_start=timedelta(hours=1)))
+    keys = rig.becon.add("S1", "GW1", *(idu(f"IDU-{i:02d}", 74) for i in range(20)))
+    plan = event(minutes=10)
+    await rig.whole_window(plan)
+    late = [r for r in rig.store.of("ev") if r.state is S.SKIPPED]
+    assert late, "some drew a start after the 10 min window"
+    assert all("randomized start falls after the window" in r.detail for r in late)
+    assert all(rig.becon.sent(r.key) == [] for r in late)
+    assert {r.state for r in rig.store.of("ev")} == {S.SKIPPED, S.RESTORED}
+    assert all(rig.becon.setpoint(k) == 74 for k in keys)
+
+
+async def test_randomized_starts_survive_a_restart() -> None:
+    rig, keys = rig_with(*(idu(f"IDU-{i:02d}", 74) for i in range(40)))
+    plan = randomized()
+    await rig.prepare(plan)
+    await rig.start(plan)
+    await rig.run_until(plan.start + timedelta(minutes=4))
+    await rig.new_controller().reconcile(rig.now)
+    await rig.run_until(plan.start + timedelta(minutes=10))
+    starts = expected_starts(keys, plan)
+    applies = [p for p in rig.becon.puts if p.value == 78]
+    assert sorted(p.key for p in applies) == sorted(keys)
+    late = [p for p in applies if starts[p.key] > plan.start + timedelta(minutes=4)]
+    assert late, "some started after the restart"
+    assert all(p.at == starts[p.key] for p in late)
+
+
+async def test_a_delayed_facility_changed_by_its_occupant_is_decided_afresh() -> None:
+    rig, keys = rig_with(*(idu(f"IDU-{i:02d}", 74) for i in range(10)))
+    plan = randomized()
+    await rig.prepare(plan)
+    await rig.start(plan)
+    starts = expected_starts(keys, plan)
+    key = max(keys, key=lambda k: starts[k])
+    assert starts[key] > plan.start
+    rig.becon.occupant(key, set_temp=76)
+    await rig.run_until(plan.start + timedelta(minutes=10))
+    assert rig.becon.sent(key) == [80], "76 + 4, from what it showed at its own start"
+
+
+def ramped(every: timedelta = timedelta(minutes=2)) -> PlanEvent:
+    ramp = Ramp(1, TempUnit.F, every)
+    return replace(event(), shaping=Shaping(restore_stagger=timedelta(0), ramp=ramp))
+
+
+async def through_the_end(rig: Rig, plan: PlanEvent) -> None:
+    """Prefetch, start, the window, its end; the ramp has not begun."""
+    await rig.prepare(plan)
+    await rig.start(plan)
+    await rig.run_until(plan.end - timedelta(microseconds=1))
+    await rig.stop(plan)
+
+
+async def test_ramp_walks_back_one_verified_step_at_a_time() -> None:
+    rig, keys = rig_with(idu("IDU-1", 74), idu("IDU-2", 23.0, unit=TempUnit.C))
+    plan = ramped()
+    await through_the_end(rig, plan)
+    await rig.run_until(plan.end + timedelta(minutes=30))
+    end, two = plan.end, timedelta(minutes=2)
+    assert [(p.at, p.value) for p in rig.becon.puts if p.key == keys[0]] == [
+        (plan.start, 78),
+        (end, 77),
+        (end + two, 76),
+        (end + 2 * two, 75),
+        (end + 3 * two, 74),
+    ]
+    # °C unit: 1 °F is 0.56 °C, a 0.5 °C step; 23 + 2.22 -> 25 °C, back in 0.5 °C steps.
+    assert rig.becon.sent(keys[1]) == [25.0, 24.5, 24.0, 23.5, 23.0]
+    assert {r.state for r in rig.store.of("ev")} == {S.RESTORED}
+
+
+async def test_hvac_restore_ramp_is_the_default_ramp() -> None:
+    rig = Rig(settings=replace(SETTINGS, ramp=Ramp(2, TempUnit.F, timedelta(minutes=3))))
+    rig.becon.add("S1", "GW1", idu("IDU-1", 74))
+    plan = replace(event(), shaping=Shaping(restore_stagger=timedelta(0)))
+    await through_the_end(rig, plan)
+    await rig.run_until(plan.end + timedelta(minutes=30))
+    assert [(p.at, p.value) for p in rig.becon.puts] == [
+        (plan.start, 78),
+        (plan.end, 76),
+        (plan.end + timedelta(minutes=3), 74),
+    ]
+
+
+async def test_an_occupant_change_mid_ramp_ends_it_under_respect() -> None:
+    rig, keys = rig_with(idu("IDU-1", 74))
+    plan = ramped()
+    await through_the_end(rig, plan)
+    await rig.run_until(plan.end + timedelta(minutes=1))
+    assert rig.becon.sent(keys[0]) == [78, 77]
+    rig.becon.occupant(keys[0], set_temp=72)
+    await rig.run_until(plan.end + timedelta(minutes=30))
+    assert rig.becon.sent(keys[0]) == [78, 77], "no step after the occupant's change"
+    assert rig.becon.setpoint(keys[0]) == 72
+    assert rig.store.record("ev", keys[0]).state is S.OPTED_OUT
+
+
+async def test_a_failed_ramp_step_is_tried_again_not_taken_for_an_occupant() -> None:
+    rig, keys = rig_with(idu("IDU-1", 74))
+    plan = ramped()
+    await through_the_end(rig, plan)
+    await rig.run_until(plan.end + timedelta(minutes=1))
+    rig.becon.offline.add(keys[0])
+    await rig.run_until(plan.end + timedelta(minutes=2, seconds=30))
+    rig.becon.offline.clear()
+    await rig.run_until(plan.end + timedelta(minutes=30))
+    assert rig.becon.sent(keys[0]) == [78, 77, 76, 75, 74]
+    assert rig.store.record("ev", keys[0]).state is S.RESTORED
+
+
+async def test_a_restart_mid_ramp_goes_on_from_the_step_it_was_at() -> None:
+    rig, keys = rig_with(idu("IDU-1", 74))
+    plan = ramped()
+    await through_the_end(rig, plan)
+    await rig.run_until(plan.end + timedelta(minutes=3))
+    await rig.new_controller().reconcile(rig.now)
+    await rig.run_until(plan.end + timedelta(minutes=30))
+    assert rig.becon.sent(keys[0]) == [78, 77, 76, 75, 74]
+
+
+async def test_release_mid_window_restores_everything_and_control_resumes_at_restart() -> None:
+    """hvac.on_stop: restore (issue 15): SIGTERM mid-window, then drsched runs again."""
+    rig, keys = rig_with(*(idu(f"IDU-{i:02d}", 74) for i in range(12)))
+    plan = event()
+    await rig.prepare(plan)
+    await rig.start(plan)
+    rig.becon.occupant(keys[0], set_temp=70)  # the occupant's, left alone under respect
+    rig.clock.advance(timedelta(minutes=20))
+    said = await rig.hvac.release(rig.now)
+    assert said == "12 facilities under control: 1 opted_out, 11 restored; 11 resume at restart"
+    assert all(rig.becon.setpoint(k) == 74 for k in keys[1:])
+    assert rig.becon.setpoint(keys[0]) == 70
+    rig.clock.advance(timedelta(minutes=1))
+    await rig.new_controller().reconcile(rig.now)
+    await rig.run_until(rig.now + timedelta(seconds=1))
+    assert all(rig.becon.setpoint(k) == 78 for k in keys[1:]), "control resumed"
+    await rig.run_until(plan.end - timedelta(microseconds=1))
+    await rig.stop(plan)
+    await rig.run_until(plan.end + SETTINGS.restore_stagger)
+    assert all(rig.becon.sent(k) == [78, 74, 78, 74] for k in keys[1:])
+
+
+async def test_release_during_randomized_starts_leaves_the_waiting_ones_to_resume() -> None:
+    rig, keys = rig_with(*(idu(f"IDU-{i:02d}", 74) for i in range(20)))
+    plan = randomized()
+    await rig.prepare(plan)
+    await rig.start(plan)
+    await rig.run_until(plan.start + timedelta(minutes=4))
+    controlled = [k for k in keys if rig.becon.setpoint(k) == 78]
+    assert 0 < len(controlled) < 20
+    said = await rig.hvac.release(rig.now)
+    n = len(controlled)
+    assert said == f"{n} facilities under control: {n} restored; {n} resume at restart"
+    assert all(rig.becon.setpoint(k) == 74 for k in keys)
+    assert {r.state for r in rig.store.of("ev")} == {S.INTENT}, "none failed, all resume"
+    rig.clock.advance(timedelta(minutes=1))
+    await rig.new_controller().reconcile(rig.now)
+    await rig.run_until(plan.start + timedelta(minutes=10))
+    assert all(rig.becon.setpoint(k) == 78 for k in keys), "every unit controlled again"
+
+
+async def test_release_mid_stagger_restores_what_is_left_at_once() -> None:
+    rig, keys = rig_with(*(idu(f"IDU-{i:02d}", 74) for i in range(20)))
+    plan = event()
+    await rig.prepare(plan)
+    await rig.start(plan)
+    await rig.run_until(plan.end - timedelta(microseconds=1))
+    await rig.stop(plan)
+    await rig.run_until(plan.end + timedelta(minutes=3))
+    left = [k for k in keys if rig.becon.setpoint(k) == 78]
+    assert 0 < len(left) < 20
+    said = await rig.hvac.release(rig.now)
+    n = len(left)
+    assert said == f"{n} facilities under control: {n} restored; 0 resume at restart"
+    assert all(rig.becon.setpoint(k) == 74 for k in keys)
+    assert {r.state for r in rig.store.of("ev")} == {S.RESTORED}
+    assert await rig.hvac.release(rig.now) == "no facility under control"
 
 
 async def test_the_controller_ends_control_at_the_window_end_without_a_stop() -> None:
@@ -361,16 +585,46 @@ async def test_restart_inside_the_window_keeps_control_and_verifies() -> None:
     assert rig.becon.sent(keys[0]) == [78, 74]
 
 
-async def test_restart_after_the_end_restores_at_once() -> None:
+async def test_restart_after_the_end_restores_the_overdue_over_the_stagger() -> None:
+    """Issue 15: a crash through the end must not become one rebound step for every unit."""
     rig, keys = rig_with(*(idu(f"IDU-{i}", 74) for i in range(30)))
     plan = event()
     await rig.prepare(plan)
     await rig.start(plan)
     rig.clock.set(plan.end + timedelta(hours=2))  # down through the end
+    back = rig.now
     await rig.new_controller().reconcile(rig.now)
+    first = [p for p in rig.becon.puts if p.value == 74]
+    assert 0 < len(first) < len(keys), "some at once, not all"
+    assert all(p.at == back for p in first)
+    await rig.run_until(back + SETTINGS.restore_stagger)
+    restores = [p for p in rig.becon.puts if p.value == 74]
     assert all(rig.becon.sent(k) == [78, 74] for k in keys)
-    assert all(p.at == rig.now for p in rig.becon.puts if p.value == 74)
+    assert min(p.at for p in restores) == back
+    assert max(p.at for p in restores) == back + SETTINGS.restore_stagger
+    assert len({p.at for p in restores}) == 21, "30 s slots over 10 min"
     assert {r.state for r in rig.store.of("ev")} == {S.RESTORED}
+
+
+async def test_restart_mid_stagger_spreads_only_what_is_overdue() -> None:
+    rig, keys = rig_with(*(idu(f"IDU-{i:02d}", 74) for i in range(20)))
+    plan = event()
+    await rig.prepare(plan)
+    await rig.start(plan)
+    await rig.run_until(plan.end - timedelta(seconds=1))
+    await rig.stop(plan)
+    await rig.run_until(plan.end + timedelta(minutes=2))
+    done = {p.key for p in rig.becon.puts if p.value == 74}
+    rig.clock.set(plan.end + timedelta(minutes=5))  # down from minute 2 to minute 5
+    back = rig.now
+    await rig.new_controller().reconcile(back)
+    await rig.run_until(plan.end + timedelta(hours=1))
+    late = [p for p in rig.becon.puts if p.value == 74 and p.key not in done]
+    assert 0 < len(done) < 20
+    assert all(rig.becon.sent(k) == [78, 74] for k in keys)
+    overdue = [p for p in late if p.at < plan.end + timedelta(minutes=10)]
+    assert len({p.at for p in overdue}) > 1, "the overdue ones are spread, not sent at once"
+    assert max(p.at for p in late) <= back + SETTINGS.restore_stagger
 
 
 @pytest.mark.parametrize("landed", [0, 1, 2])

@@ -75,7 +75,10 @@ CASES: list[tuple[str, str, list[str]]] = [
     (
         "event key in defaults",
         Bare("defaults:\n  vtn_id: v\n  start: 2026-07-15 14:00\n"),
-        ["3:3: unknown key 'start' (known: name, program, signals, targets, vtn_id)"],
+        [
+            "3:3: unknown key 'start' (known: name, pre_condition, program, randomize_start, "
+            "restore, signals, targets, vtn_id)"
+        ],
     ),
     (
         "python name of a key",
