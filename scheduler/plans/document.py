@@ -147,13 +147,13 @@ def _event(item: YNode, context: Context) -> list[Located]:
         check_id(ident, ID_MAX, node, context.problems)
     content = context.content.build(node, shape.vtn_id if shape else None)
     window = _window(node, context, what, shape.dst if shape else None)
-    if shape is None:
-        return []
     reader = ShapingReader(node, context.problems)
-    shaping = reader.read(shape.pre_condition, shape.randomize_start, shape.restore)
+    shaping = reader.read_keys()
     if window is not None:
         reader.check_window(shaping, window[1] - window[0], what)
-    if content is None or window is None or context.problems.reported != before:
+    if shape is None or content is None or window is None:
+        return []
+    if context.problems.reported != before:
         return []
     event = PlanEvent(
         event_id=shape.id,

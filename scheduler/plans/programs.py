@@ -74,13 +74,11 @@ def expand_program(item: YNode, context: Context) -> list[Located]:
     content = context.content.build(node, shape.vtn_id if shape else None)
     timing = _timing(node, context, what, shape.dst if shape else None)
     dates = _dates(timing, node, context) if timing else None
-    if shape is None:
-        return []
     reader = ShapingReader(node, context.problems)
-    shaping = reader.read(shape.pre_condition, shape.randomize_start, shape.restore)
+    shaping = reader.read_keys()
     if timing is not None:
         reader.check_window(shaping, timing.duration, what)
-    if content is None or timing is None or dates is None:
+    if shape is None or content is None or timing is None or dates is None:
         return []
     if context.problems.reported != before:
         return []

@@ -15,6 +15,8 @@ from datetime import timedelta
 from fractions import Fraction
 from typing import TypeVar
 
+from pydantic import BaseModel, ValidationError
+
 from scheduler.domain.events import TempUnit
 from scheduler.domain.shaping import PreCondition, Ramp, Shaping
 from scheduler.domain.units import convert_difference, exact
@@ -24,6 +26,7 @@ from scheduler.plans.nodes import YNode
 from scheduler.plans.problems import Problems
 
 _T = TypeVar("_T")
+_M = TypeVar("_M", bound=BaseModel)
 
 #: Bounds of each knob (an absurd value is a typo, not a wish).
 PRE_CONDITION_DURATION = (timedelta(minutes=15), timedelta(hours=6))
@@ -109,6 +112,19 @@ class ShapingReader:
         )
         return None if shaping.empty else shaping
 
+    def read_keys(self) -> Shaping | None:
+        """:meth:`read` of the keys as the node writes them, not as the event's shape
+        holds them: a problem elsewhere (even a missing ``id``) hides none of theirs."""
+        randomize = self.node.child("randomize_start")
+        text = randomize.value if randomize is not None else None
+        return self.read(
+            _part(PreConditionShape, self.node.child("pre_condition")),
+            str(text)
+            if isinstance(text, str | int | float) and not isinstance(text, bool)
+            else None,
+            _part(RestoreShape, self.node.child("restore")),
+        )
+
     def check_window(self, shaping: Shaping | None, length: timedelta, what: str) -> None:
         """``randomize_start`` shorter than the window (every facility starts inside it)."""
         spread = shaping.randomize_start if shaping else None
@@ -142,3 +158,13 @@ class ShapingReader:
             node = node.child(part) or node
         self.problems.add(node.line, node.col, message)
         self.ok = False
+
+
+def _part(model: type[_M], node: YNode | None) -> _M | None:
+    """One shaping mapping; None when absent or misshapen (the shape check reported it)."""
+    if node is None:
+        return None
+    try:
+        return model.model_validate(node.plain())
+    except ValidationError:
+        return None

@@ -139,3 +139,30 @@ def test_randomize_start_shorter_than_a_programs_duration() -> None:
     assert problems(text) == [
         "14:22: randomize_start 20m is not shorter than the window of program 'short' (20m)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("item", "line"),
+    [
+        ("events:\n  - start: 2026-07-15 14:00\n    end: 2026-07-15 16:00\n", 8),
+        (
+            """\
+            programs:
+              - rrule: FREQ=DAILY
+                from: 2026-07-01
+                until: 2026-07-02
+                start_time: "15:00"
+                duration: 3h
+            """,
+            8,
+        ),
+    ],
+    ids=["event", "program"],
+)
+def test_a_shaping_problem_is_reported_beside_a_missing_id(item: str, line: int) -> None:
+    """No problem hides another (issue 16): without ``id`` the shaping keys are still read."""
+    text = doc(item) + "    randomize_start: 2h\n"
+    assert set(problems(text)) == {
+        f"{line}:5: missing required key 'id'",
+        f"{text.count(chr(10))}:22: randomize_start: '2h' is out of range: 0s to 1h",
+    }
