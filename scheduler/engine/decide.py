@@ -133,7 +133,10 @@ def _dr(
     if event.status == Status.SUBMITTING:
         intent = _implied_create(event)
         return _at_or_later(Reconcile(intent), _retry_due(tracking, policy), now)
-    if event.status == Status.PENDING and event.changed_since_submission and now < event.end:
+    if event.status == Status.PENDING and event.changed_since_submission:
+        # Even once the window is over (the daemon was down): the DELETE learns
+        # whether the DR service ran the first revision (refused: poll it) or
+        # no longer has it (then the revision is not sent: window missed).
         retry = tracking.resubmit_tried == event.revision
         return _at_or_later(_resubmit(event), _retry_due(tracking, policy) if retry else None, now)
     assert event.request_id is not None  # every submitted status has one

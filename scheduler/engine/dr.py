@@ -106,7 +106,15 @@ class DrEffects:
         await self._create(intent, replace_status(view, Status.SUBMITTING))
 
     async def _create(self, intent: Intent, view: EventView) -> None:
-        """POST; record the outcome, or leave the intent open when it is unknown."""
+        """POST; record the outcome, or leave the intent open when it is unknown.
+
+        Never once the window is over (a first submission reconciled late, or a
+        revision whose old request was deleted before a crash): the event failed.
+        """
+        if self._engine.clock.now() >= view.end:
+            change = self._change(view, Status.FAILED, Source.CLOCK, MISSED_DETAIL)
+            await self._end(intent, "not sent", change)
+            return
         event = await self._engine.db(self._engine.store.plan_event, intent.event_id)
         bound = log.bind(event_id=intent.event_id, request_id=intent.request_id)
         try:
@@ -158,10 +166,6 @@ class DrEffects:
 
     async def _create_missing(self, intent: Intent, view: EventView) -> None:
         """The POST never reached the DR service: send it now, unless the window is over."""
-        if self._engine.clock.now() >= view.end:
-            change = self._change(view, Status.FAILED, Source.CLOCK, MISSED_DETAIL)
-            await self._end(intent, "not sent", change)
-            return
         if view.revision != intent.revision:
             await self._end(intent, "not sent", None)
             intent = Intent(intent.event_id, IntentKind.CREATE, intent.request_id, view.revision)

@@ -96,6 +96,13 @@ POLLED_NOW = Tracking(last_contact=NOW)
             Tracking(last_contact=NOW - timedelta(seconds=1), resubmit_tried=2),
             [],
         ),
+        # changed while pending, window over (the daemon was down): still delete first,
+        # to learn whether the first revision ran (dr._create never sends a past window)
+        (
+            view(Status.PENDING, revision=2, start=NOW - timedelta(hours=2), end=NOW),
+            None,
+            [act.Resubmit("ev", "ev", "ev-r2", 2)],
+        ),
         # changed but already standby: the store refused it; keep polling
         (view(Status.STANDBY, revision=2), None, [act.Poll("ev", "ev")]),
         # terminal: nothing at all
