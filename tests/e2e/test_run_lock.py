@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from scheduler.engine.lock import DaemonLock
+from tests.support.pace import pace
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.realtime]
 
 
 def test_drsched_run_refuses_while_another_daemon_holds_the_database(tmp_path: Path) -> None:
@@ -23,7 +24,7 @@ def test_drsched_run_refuses_while_another_daemon_holds_the_database(tmp_path: P
             env={**env, "DRSCHED_DATABASE__URL": url},
             cwd=tmp_path,
             capture_output=True,
-            timeout=30,
+            timeout=pace().s(30),
             check=False,
         )
     assert result.returncode == 3
