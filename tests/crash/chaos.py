@@ -12,6 +12,9 @@ a start-up instead (never two in a row), each followed by a down time of
 0-1.5 s; none after the last window ends, so the final completions are
 observed by a living daemon.
 
+Every delay here is a quiet machine's: the scenario's pace (``Timing.s``)
+stretches it, so a slower machine's daemon is up for the same share of the run.
+
 Faults (``faulty=True``): the DR simulator answers 20 % of calls 500, lets
 5 % hang before and 5 % after handling them (the answer is lost), adds
 500 ms latency spikes, expires every BECON token inside active windows, and
