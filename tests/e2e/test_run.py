@@ -40,11 +40,18 @@ events:
 """
 
 
-def wait_until(check: Callable[[], bool], seconds: float, what: str) -> None:
+def wait_until(
+    check: Callable[[], bool], seconds: float, what: str, daemon: subprocess.Popen[bytes]
+) -> None:
+    """Poll ``check`` until it holds; fail at once, with its output, if the daemon died."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if check():
             return
+        if daemon.poll() is not None:
+            output, _ = daemon.communicate()
+            said = output.decode(errors="replace")[-2000:]
+            raise AssertionError(f"daemon exited {daemon.returncode} before {what}:\n{said}")
         time.sleep(0.1)  # polling an outside process for a state, bounded by the deadline
     raise AssertionError(f"timed out waiting for {what}")
 
@@ -62,6 +69,9 @@ def start_daemon(tmp_path: Path, sim_url: str, db_url: str) -> subprocess.Popen[
         "DRSCHED_DR_API__BASE_URL": f"{sim_url}/dr",
         "DRSCHED_DR_API__SUBMIT_LEAD": f"{pace().s(2):g}s",
         "DRSCHED_PLANS__PATHS": f'["{tmp_path / "plans"}/*.yaml"]',
+        # not the default 9464: another daemon on the host (another checkout's
+        # tests) may hold it, and this one would exit at once
+        "DRSCHED_HTTP__LISTEN": "127.0.0.1:0",
     }
     return subprocess.Popen(
         [sys.executable, "-m", "scheduler", "run"],
@@ -91,12 +101,12 @@ def test_short_event_from_submission_to_completion(tmp_path: Path, sim_url: str)
     proc = start_daemon(tmp_path, sim_url, db_url)
     try:
         submitted = (Status.PENDING, Status.STANDBY, Status.ACTIVE)
-        wait_until(lambda: status() in submitted, pace().s(15), "submitted")
+        wait_until(lambda: status() in submitted, pace().s(15), "submitted", proc)
         second = start_daemon(tmp_path, sim_url, db_url)
         output, _ = second.communicate(timeout=pace().s(20))
         assert second.returncode != 0
         assert b"already running" in output
-        wait_until(lambda: status() == Status.COMPLETED, pace().s(25), "completed")
+        wait_until(lambda: status() == Status.COMPLETED, pace().s(25), "completed", proc)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=pace().s(20)) == 0
     finally:

@@ -21,7 +21,8 @@ def test_drsched_run_refuses_while_another_daemon_holds_the_database(tmp_path: P
     with DaemonLock(url):  # stands for the first daemon
         result = subprocess.run(
             [sys.executable, "-m", "scheduler", "run"],
-            env={**env, "DRSCHED_DATABASE__URL": url},
+            # not the default 9464, which another daemon on the host may hold
+            env={**env, "DRSCHED_DATABASE__URL": url, "DRSCHED_HTTP__LISTEN": "127.0.0.1:0"},
             cwd=tmp_path,
             capture_output=True,
             timeout=pace().s(30),
