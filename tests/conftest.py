@@ -9,10 +9,47 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.pace import pace
+
 PG_HINT = (
     "PostgreSQL tests are skipped: set DRSCHED_TEST_PG_URL="
     "postgresql+psycopg://postgres@127.0.0.1:5432/test (CI=true sets it for you)"
 )
+
+
+@pytest.hookimpl(trylast=True)  # after -k/-m deselection: calibrate only if needed
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Stretch each ``realtime`` test's timeout by the machine's pace (measured once).
+
+    pytest-timeout reads the closest ``timeout`` marker when the test runs;
+    the scaled one is put in front of the file's or the ini's.
+    """
+    realtime = [item for item in items if item.get_closest_marker("realtime")]
+    if not realtime or config.option.collectonly:
+        return
+    current = pace()
+    for item in realtime:
+        item.add_marker(pytest.mark.timeout(current.s(_timeout(config, item))), append=False)
+    config.stash[_PACE_LINE] = f"{current.describe()}; {len(realtime)} realtime test(s)"
+
+
+_PACE_LINE = pytest.StashKey[str]()
+
+
+def _timeout(config: pytest.Config, item: pytest.Item) -> float:
+    """The timeout pytest-timeout would apply: the closest marker, else --timeout / the ini."""
+    marker = item.get_closest_marker("timeout")
+    if marker is not None:
+        return float(marker.args[0] if marker.args else marker.kwargs["timeout"])
+    return float(config.getoption("timeout", None) or config.getini("timeout"))
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    line = config.stash.get(_PACE_LINE, None)
+    if line is not None:
+        terminalreporter.write_line(f"pace: {line}")
 
 
 def postgres_url() -> str | None:

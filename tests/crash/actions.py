@@ -10,6 +10,7 @@ the database was away.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,15 @@ def _always(call: CliCall) -> bool:
 def _not_refused(call: CliCall) -> bool:
     """``plan apply`` refusing the change (exit 1) is an answer, not a failure to retry."""
     return "nothing was written" not in call.output
+
+
+def _changed(call: CliCall) -> bool:
+    """``plan apply`` wrote the change (exit 0 and "1 changed").
+
+    Exit 0 also when it wrote nothing: "no changes (...); 1 ignored (no longer
+    changeable)" says the event was already terminal when the call landed.
+    """
+    return call.returncode == 0 and re.search(r"\b1 changed\b", call.output) is not None
 
 
 @dataclass
@@ -76,7 +86,7 @@ class Actions:
         self.workdir = workdir
         self.note = note
         self.items = [self._action(e) for e in scenario.events if e.kind != Kind.NORMAL]
-        #: The change while pending: None never ran, True applied, False refused.
+        #: The change while pending: None never ran, True applied, False refused or ignored.
         self.change_applied: bool | None = None
 
     @property
@@ -99,14 +109,16 @@ class Actions:
             case Kind.CANCEL_PENDING:
                 return Action(event, status_is(Status.PENDING), cancel)
             case Kind.CANCEL_STANDBY:  # lands ~cli_latency later: still standby
-                return Action(event, at_least(event.start_s - timing.standby_lead + 0.2), cancel)
+                standby = event.start_s - timing.standby_lead
+                return Action(event, at_least(standby + timing.s(0.2)), cancel)
             case Kind.CANCEL_ACTIVE:
-                return Action(event, at_least(event.start_s + 0.3), cancel)
+                return Action(event, at_least(event.start_s + timing.s(0.3)), cancel)
             case Kind.CANCEL_AT_SUBMIT:  # lands about when the daemon submits it
                 submit = self.scenario.submit_s(event)
                 return Action(event, at_least(submit - timing.cli_latency), cancel)
             case Kind.REMOTE_CANCEL:
-                return Action(event, at_least(event.start_s + 1.0), self._remote_cancel(event))
+                remote = self._remote_cancel(event)
+                return Action(event, at_least(event.start_s + timing.s(1.0)), remote)
             case Kind.CHANGE_PENDING:
                 return Action(event, status_is(Status.PENDING), self._change(), _not_refused)
         raise AssertionError(event.kind)
@@ -171,7 +183,7 @@ class Actions:
         change = action.event.kind == Kind.CHANGE_PENDING
         if call.returncode == 0:
             action.result = "done"
-            self.change_applied = True if change else self.change_applied
+            self.change_applied = _changed(call) if change else self.change_applied
         elif action.retryable(call) and now < action.event.end_s and action.attempts < 20:
             action.fired = False  # e.g. the database was away: the trigger fires again
         else:

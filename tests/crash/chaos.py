@@ -12,6 +12,9 @@ a start-up instead (never two in a row), each followed by a down time of
 0-1.5 s; none after the last window ends, so the final completions are
 observed by a living daemon.
 
+Every delay here is a quiet machine's: the scenario's pace (``Timing.s``)
+stretches it, so a slower machine's daemon is up for the same share of the run.
+
 Faults (``faulty=True``): the DR simulator answers 20 % of calls 500, lets
 5 % hang before and 5 % after handling them (the answer is lost), adds
 500 ms latency spikes, expires every BECON token inside active windows, and
@@ -56,6 +59,16 @@ FAULTY_DAEMON_ENV = {
     "DRSCHED_BECON__TIMEOUT": "1s",
 }
 LATENCY_SPIKE_MS = 500.0
+
+
+def steady_faults(factor: float) -> dict[str, float]:
+    """:data:`STEADY_FAULTS` at a pace: a hang stays longer than the daemon's timeout."""
+    return {**STEADY_FAULTS, "timeout_hang_s": STEADY_FAULTS["timeout_hang_s"] * factor}
+
+
+def faulty_daemon_env(factor: float) -> dict[str, str]:
+    """:data:`FAULTY_DAEMON_ENV` at a pace (a loaded machine answers slower, not wrongly)."""
+    return {key: f"{float(value[:-1]) * factor:g}s" for key, value in FAULTY_DAEMON_ENV.items()}
 
 
 @dataclass(frozen=True)
@@ -110,29 +123,35 @@ class Chaos:
 
 
 def _kills(scenario: Scenario, rng: random.Random) -> tuple[Kill, ...]:
-    """Enough kills to cover the run (the driver stops at the last window's end)."""
-    count = int(scenario.last_end_s / 2) + 1
+    """Enough kills to cover the run (the driver stops at the last window's end).
+
+    Every delay is stretched by the scenario's pace (``Timing.s``), so a
+    slower machine's daemon is up for the same share of the run.
+    """
+    pace = scenario.timing.s
+    count = int(scenario.last_end_s / pace(2)) + 1
     kills: list[Kill] = []
     for _ in range(count):
-        down = round(rng.uniform(0.0, 1.5), 2)
+        down = round(pace(rng.uniform(0.0, 1.5)), 2)
         startup_before = bool(kills) and kills[-1].during_startup
         if not startup_before and rng.random() < 0.2:
-            kills.append(Kill(round(rng.uniform(0.3, 1.5), 2), down, during_startup=True))
+            kills.append(Kill(round(pace(rng.uniform(0.3, 1.5)), 2), down, during_startup=True))
         else:
-            aim = round(rng.uniform(0.0, 0.4), 2) if rng.random() < 0.35 else None
-            kills.append(Kill(round(rng.uniform(1.5, 5.0), 2), down, aim=aim))
+            aim = round(pace(rng.uniform(0.0, 0.4)), 2) if rng.random() < 0.35 else None
+            kills.append(Kill(round(pace(rng.uniform(1.5, 5.0)), 2), down, aim=aim))
     return tuple(kills)
 
 
 def _latency_spikes(scenario: Scenario, rng: random.Random) -> list[Step]:
     """Four 500 ms latency spikes of 1-3 s each, spread over the run."""
+    pace = scenario.timing.s
     steps: list[Step] = []
     span = scenario.last_end_s / 4
     for quarter in range(4):
-        on = quarter * span + rng.uniform(0.0, span - 3.0)
+        on = quarter * span + rng.uniform(0.0, span - pace(3.0))
         steps += [
             Step(round(on, 2), FaultKind.LATENCY_ON),
-            Step(round(on + rng.uniform(1.0, 3.0), 2), FaultKind.LATENCY_OFF),
+            Step(round(on + pace(rng.uniform(1.0, 3.0)), 2), FaultKind.LATENCY_OFF),
         ]
     return steps
 
@@ -141,20 +160,25 @@ def _token_expiries(scenario: Scenario, rng: random.Random) -> list[Step]:
     """Every BECON token expires inside the windows of a few normal events."""
     normal = scenario.of(Kind.NORMAL)
     chosen = rng.sample(normal, k=min(4, len(normal)))
+    margin = scenario.timing.s(0.5)
     return [
-        Step(round(e.start_s + rng.uniform(0.5, e.duration_s - 0.5), 2), FaultKind.EXPIRE_TOKENS)
+        Step(
+            round(e.start_s + rng.uniform(margin, e.duration_s - margin), 2),
+            FaultKind.EXPIRE_TOKENS,
+        )
         for e in chosen
     ]
 
 
 def _db_outages(scenario: Scenario, rng: random.Random) -> list[Step]:
     """Three database outages of 1-2.5 s (sessions ended, new ones refused meanwhile)."""
+    pace = scenario.timing.s
     steps: list[Step] = []
     span = scenario.last_end_s / 3
     for third in range(3):
-        down = third * span + rng.uniform(2.0, span - 3.0)
+        down = third * span + rng.uniform(pace(2.0), span - pace(3.0))
         steps += [
             Step(round(down, 2), FaultKind.DB_DOWN),
-            Step(round(down + rng.uniform(1.0, 2.5), 2), FaultKind.DB_UP),
+            Step(round(down + pace(rng.uniform(1.0, 2.5)), 2), FaultKind.DB_UP),
         ]
     return steps

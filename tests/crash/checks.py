@@ -37,7 +37,9 @@ COMPLETED, CANCELED = 3, 9
 
 #: A daemon ready for this long inside an event's window of opportunity had its
 #: chance; under faults a call may take the DR client's whole retry budget
-#: (``FAULTY_DAEMON_ENV``: 4 s) and start-up reconciles HVAC first.
+#: (``FAULTY_DAEMON_ENV``: 4 s) and start-up reconciles HVAC first. These, like
+#: every allowance below, are a quiet machine's: the checks stretch them by the
+#: run's pace (``Timing.s``), as the run stretched its windows.
 CHANCE_S = 2.0
 FAULTY_CHANCE_S = 6.0
 
@@ -96,11 +98,30 @@ OUTAGE_AFTERMATH_S = 10.0
 
 
 def _during_outage(outcome: Outcome, at: float) -> bool:
-    return any(down <= at <= up + OUTAGE_AFTERMATH_S for down, up in outcome.outages)
+    aftermath = outcome.scenario.timing.s(OUTAGE_AFTERMATH_S)
+    return any(down <= at <= up + aftermath for down, up in outcome.outages)
 
 
 def _chance(outcome: Outcome) -> float:
-    return FAULTY_CHANCE_S if outcome.chaos.faulty else CHANCE_S
+    return outcome.scenario.timing.s(FAULTY_CHANCE_S if outcome.chaos.faulty else CHANCE_S)
+
+
+def _notice(outcome: Outcome) -> float:
+    return outcome.scenario.timing.s(NOTICE_S)
+
+
+def _end_s(outcome: Outcome, event: ScenarioEvent) -> float:
+    """Where the event's window ends: the change while pending makes it longer."""
+    if event.kind != Kind.CHANGE_PENDING:
+        return event.end_s
+    return outcome.scenario.changed().by_id(event.event_id).end_s
+
+
+def _changed_at(outcome: Outcome, event: ScenarioEvent) -> float | None:
+    """When the change while pending reached the database (its timeline note), if it did."""
+    timeline = outcome.timelines.get(event.event_id, [])
+    applied = [t.at for t in timeline if t.detail.startswith("changed in the plan")]
+    return _offset(outcome, applied[0]) if applied else None
 
 
 def uptime(outcome: Outcome, start_s: float, end_s: float) -> float:
@@ -186,14 +207,19 @@ def _excuse(outcome: Outcome, event: ScenarioEvent, row: EventSummary) -> str | 
     """Why the daemon could not have done better, or None (then it is a problem).
 
     Failed (window missed): no daemon was ready for ``CHANCE_S`` between the
-    submission instant and the end. A cancel that ended completed: none was
+    submission instant and the end; for the change while pending whose first
+    request was replaced (``-r2``), the re-submission's instant is the change's
+    (it could not be sent before). A cancel that ended completed: none was
     ready for ``NOTICE_S`` more between the cancel request and the end (the
     DR service ran it).
     """
-    end_s = event.end_s + (1 if event.kind == Kind.CHANGE_PENDING else 0)
+    end_s = _end_s(outcome, event)
     gate, needed = "", _chance(outcome)
     if row.status == Status.FAILED:
         since = outcome.scenario.submit_s(event)
+        changed = _changed_at(outcome, event)
+        if row.request_id == f"{event.event_id}-r2" and changed is not None:
+            since = max(since, changed)
     elif row.status == Status.COMPLETED and event.kind in CANCELED_KINDS:
         asked = _cancel_request(outcome, event)
         if asked is None:  # the CLI landed after the end (slow on a loaded machine)
@@ -202,7 +228,7 @@ def _excuse(outcome: Outcome, event: ScenarioEvent, row: EventSummary) -> str | 
         if asked.from_status in GATED and CANCEL_GATE_S:
             since += CANCEL_GATE_S
             gate = f" (counted from {CANCEL_GATE_S:g}s after the cancel: {GATE_NOTE})"
-        needed = _chance(outcome) + NOTICE_S
+        needed = _chance(outcome) + _notice(outcome)
     else:
         return None
     ready = uptime(outcome, since, end_s)
@@ -224,7 +250,7 @@ def _delete_missed(outcome: Outcome, event: ScenarioEvent, row: EventSummary) ->
     since = _offset(outcome, asked.at) + CANCEL_GATE_S
     standby = event.start_s - outcome.scenario.timing.standby_lead
     ready = uptime(outcome, since, standby)
-    if ready < _chance(outcome) + NOTICE_S:
+    if ready < _chance(outcome) + _notice(outcome):
         return None
     why = f" ({GATE_NOTE})" if CANCEL_GATE_S else ""
     return (
@@ -268,14 +294,21 @@ def change_checks(
 ) -> None:
     """Applied while pending: the old request deleted, the new revision sent as -r2.
 
-    Not re-submitted is right when the DR service had moved on (its DELETE
-    refused) or no daemon had the chance before the window's end.
+    Whether it was applied is the timeline's word (plan apply from the shell,
+    or the daemon's start-up reading the re-written file). Not re-submitted is
+    right when the DR service had moved on (its DELETE refused) or no daemon
+    had the chance before the window's end.
     """
-    if outcome.change_applied is None:
-        verdict.notes.append(f"{where}: the change never ran (never seen pending)")
-        return
-    if outcome.change_applied is False:
-        verdict.notes.append(f"{where}: plan apply refused the change (no longer pending)")
+    changed = _changed_at(outcome, event)
+    if changed is None:  # the database is the judge: the daemon's start-up may apply it too
+        if outcome.change_applied:
+            verdict.problems.append(f"{where}: plan apply said it changed it, yet no trace")
+        elif outcome.change_applied is None:
+            verdict.notes.append(f"{where}: the change never ran (never seen pending)")
+        else:
+            verdict.notes.append(
+                f"{where}: plan apply refused or ignored the change (no longer pending)"
+            )
         return
     new_id = f"{event.event_id}-r2"
     if row.request_id == new_id:
@@ -287,10 +320,8 @@ def change_checks(
             "DR service had moved on (DELETE refused): it ran the first revision"
         )
         return
-    timeline = outcome.timelines.get(event.event_id, [])
-    applied = [t.at for t in timeline if t.detail.startswith("changed in the plan")]
-    since = (applied[0] - outcome.scenario.t0).total_seconds() if applied else 0.0
-    ready = uptime(outcome, since, event.end_s + 1)
+    since = changed
+    ready = uptime(outcome, since, _end_s(outcome, event))
     if ready < _chance(outcome):
         verdict.notes.append(
             f"{where}: changed at {since:.1f}s, but a daemon was ready for only {ready:.1f}s "

@@ -27,7 +27,13 @@ from scheduler.store.daemon import DaemonStore
 from scheduler.store.events import EventSummary
 from scheduler.store.migrate import upgrade
 from tests.crash.actions import Actions
-from tests.crash.chaos import FAULTY_DAEMON_ENV, LATENCY_SPIKE_MS, STEADY_FAULTS, Chaos, FaultKind
+from tests.crash.chaos import (
+    LATENCY_SPIKE_MS,
+    Chaos,
+    FaultKind,
+    faulty_daemon_env,
+    steady_faults,
+)
 from tests.crash.outages import DatabaseOutage
 from tests.crash.outcome import Outcome
 from tests.crash.procs import DAEMON_APPLICATION_NAME, DaemonProcess, daemon_env
@@ -37,7 +43,8 @@ from tests.crash.simadmin import SimAdmin
 TICK_S = 0.05
 #: How often the database is read for the actions' triggers.
 READ_EVERY_S = 0.25
-#: From the first start to t0: the daemon's start-up (imports, schema, plan) takes ~2 s.
+#: From the first start to t0: the daemon's start-up (imports, schema, plan) takes ~2 s
+#: on a quiet machine; this, like every delay below, is stretched by ``Timing.s``.
 LEAD_IN_S = 2.0
 
 
@@ -49,7 +56,8 @@ class RunConfig:
     seed: int
     faulty: bool = False
     timing: Timing = field(default_factory=Timing)
-    #: After the last window's end, how long every event has to reach a terminal status.
+    #: After the last window's end, how long every event has to reach a terminal status
+    #: (at a quiet machine's pace: stretched by ``timing.s``).
     settle_s: float = 25.0
 
 
@@ -81,7 +89,7 @@ class Driver:
 
     def __post_init__(self) -> None:
         cfg = self.config
-        t0 = datetime.now(UTC) + timedelta(seconds=LEAD_IN_S)
+        t0 = datetime.now(UTC) + timedelta(seconds=cfg.timing.s(LEAD_IN_S))
         self.scenario = Scenario.build(t0, cfg.timing)
         pg = not is_sqlite(cfg.db_url)
         self.chaos = Chaos.draw(self.scenario, cfg.seed, faulty=cfg.faulty, db_restarts=pg)
@@ -89,11 +97,12 @@ class Driver:
         self.plans = cfg.workdir / "plans"
         self.plan_file = self.plans / "scenario.yaml"
         self.journal: list[tuple[float, str]] = []
-        extra = dict(FAULTY_DAEMON_ENV) if cfg.faulty else {}
+        pace = cfg.timing.s
+        extra = faulty_daemon_env(cfg.timing.factor) if cfg.faulty else {}
         extra["DRSCHED_HVAC__TARGETS"] = hvac_targets()
-        extra["DRSCHED_HVAC__PREFETCH_LEAD"] = "2s"
-        extra["DRSCHED_HVAC__RESTORE_STAGGER"] = "1s"
-        extra["DRSCHED_HVAC__VERIFY_INTERVAL"] = "2s"
+        extra["DRSCHED_HVAC__PREFETCH_LEAD"] = f"{pace(2):g}s"
+        extra["DRSCHED_HVAC__RESTORE_STAGGER"] = f"{pace(1):g}s"
+        extra["DRSCHED_HVAC__VERIFY_INTERVAL"] = f"{pace(2):g}s"
         self.env = daemon_env(
             db_url=cfg.db_url,
             dr_url=f"{cfg.sim_url}/dr",
@@ -125,13 +134,13 @@ class Driver:
         self.store = DaemonStore(sql)
         facilities_before = self._facilities()
         if self.config.faulty:
-            self.sim.set_faults(seed=self.config.seed, **STEADY_FAULTS)
+            self.sim.set_faults(seed=self.config.seed, **steady_faults(self.config.timing.factor))
         try:
             self.daemon.start()
             self.life.started(self.now_s())
             self.note(f"daemon started (pid {self.daemon.pid}); {self.chaos.describe()}")
             timed_out = self._loop()
-            self._await_restores(facilities_before)
+            self._await_restores(facilities_before, self.config.timing.s(15.0))
             if self.config.faulty:
                 self.sim.set_faults(fail_rate=0, timeout_rate=0, timeout_after_rate=0, latency_ms=0)
             if self.life.ready_at is not None:
@@ -151,7 +160,7 @@ class Driver:
     def _loop(self) -> bool:
         """Until every event is terminal after the last window; True if the deadline hit."""
         faults = list(self.chaos.faults)
-        deadline = self.scenario.last_end_s + self.config.settle_s
+        deadline = self.scenario.last_end_s + self.config.timing.s(self.config.settle_s)
         while (now := self.now_s()) < deadline:
             self._life(now)
             while faults and faults[0].at_s <= now:
@@ -180,7 +189,7 @@ class Driver:
             last_words = said[-1][:200] if said else ""
             self.unexpected_exits.append((now, code, last_words))
             self.note(f"daemon exited on its own with {code}: restarting in 1 s (as systemd)")
-            life.died(now, restart_in=1.0)
+            life.died(now, restart_in=1.0)  # systemd's RestartSec: not the machine's pace
         due = self._kill_due(now)
         if due is not None and due <= now:
             kill = self.chaos.kills[life.kills]
@@ -207,8 +216,11 @@ class Driver:
             return None
         due = life.ready_at + kill.after
         if kill.aim is not None:
-            aimed = [s + kill.aim for s in self.submits if life.ready_at + 0.3 <= s + kill.aim]
-            if aimed and aimed[0] <= due + 2.0:
+            pace = self.config.timing.s
+            aimed = [
+                s + kill.aim for s in self.submits if life.ready_at + pace(0.3) <= s + kill.aim
+            ]
+            if aimed and aimed[0] <= due + pace(2.0):
                 return aimed[0]
         return due
 

@@ -40,12 +40,38 @@ CANCELED_KINDS = frozenset(k for k in Kind if k not in (Kind.NORMAL, Kind.CHANGE
 
 @dataclass(frozen=True)
 class Timing:
-    """The compressed clock of the scenario (real seconds)."""
+    """The compressed clock of the scenario (real seconds), at a quiet machine's pace.
+
+    ``factor`` stretches every offset, window, lead and delay of the run (the
+    scenario's table, the kill schedule, the checks' allowances) by the same
+    amount, so on a machine ``factor`` times slower the daemon and the CLI get
+    the same share of each window as on a quiet one (:meth:`at_pace`).
+    """
 
     submit_lead: float = 12.0  # DRSCHED_DR_API__SUBMIT_LEAD
     standby_lead: float = 3.0  # SimOptions.standby_lead
     #: How long a CLI call takes from the shell to its database write (measured ~1.5 s).
     cli_latency: float = 1.5
+    factor: float = 1.0
+
+    @classmethod
+    def at_pace(cls, factor: float) -> Timing:
+        """The default timing stretched by ``factor`` (``tests.support.pace.Pace.factor``)."""
+        quiet = cls()
+        return cls(
+            submit_lead=float(round(quiet.submit_lead * factor)),  # a whole daemon setting
+            standby_lead=float(round(quiet.standby_lead * factor)),
+            cli_latency=quiet.cli_latency * factor,
+            factor=factor,
+        )
+
+    def s(self, seconds: float) -> float:
+        """``seconds`` of the quiet scenario at this timing's pace."""
+        return seconds * self.factor
+
+    def whole_s(self, seconds: float) -> float:
+        """:meth:`s` in whole seconds: instants of the plan (the DR API has milliseconds)."""
+        return float(round(self.s(seconds)))
 
 
 @dataclass(frozen=True)
@@ -71,7 +97,8 @@ class ScenarioEvent:
         return float(low), float(low + 8)
 
 
-#: (number, VEN, start, duration, kind): 20 events, 8 VENs, last window ends at 52 s.
+#: (number, VEN, start, duration, kind): 20 events, 8 VENs, last window ends at 52 s
+#: (at a quiet machine's pace: :meth:`Timing.s` stretches them).
 TABLE: tuple[tuple[int, str, float, float, Kind], ...] = (
     (1, "CE-01", 12, 4, Kind.NORMAL),
     (2, "CE-02", 12, 5, Kind.NORMAL),
@@ -128,11 +155,19 @@ class Scenario:
 
     @classmethod
     def build(cls, t0: datetime, timing: Timing | None = None) -> Scenario:
+        timing = timing or Timing()
         events = tuple(
-            ScenarioEvent(n, ven, start, duration, kind, name=f"crash scenario {kind.value}")
+            ScenarioEvent(
+                n,
+                ven,
+                timing.whole_s(start),
+                timing.whole_s(duration),
+                kind,
+                f"crash scenario {kind.value}",
+            )
             for n, ven, start, duration, kind in TABLE
         )
-        return cls(t0.replace(microsecond=0), events, timing or Timing())
+        return cls(t0.replace(microsecond=0), events, timing)
 
     def at(self, offset_s: float) -> datetime:
         return self.t0 + timedelta(seconds=offset_s)
@@ -152,8 +187,9 @@ class Scenario:
 
     def changed(self) -> Scenario:
         """The plan after the change-while-pending: new name, window one second longer."""
+        longer = self.timing.whole_s(1.0)
         events = tuple(
-            replace(e, name="changed while pending", duration_s=e.duration_s + 1)
+            replace(e, name="changed while pending", duration_s=e.duration_s + longer)
             if e.kind == Kind.CHANGE_PENDING
             else e
             for e in self.events

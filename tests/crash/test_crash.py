@@ -1,8 +1,11 @@
 """The real ``drsched run``, SIGKILLed at seeded random moments, on SQLite and PostgreSQL.
 
 Each test runs the 20-event scenario of :mod:`tests.crash.scenario` in real
-time (about a minute: the windows are seconds long) against the simulator
-on a real socket, with a fixed seed so CI always replays the same schedule.
+time (about a minute on a quiet machine: the windows are seconds long) against
+the simulator on a real socket, with a fixed seed so CI always replays the
+same schedule. Every window, delay and allowance is stretched by the
+machine's pace (:mod:`tests.support.pace`: a busy machine starts a daemon, and
+runs a CLI call, several times slower), and so is the timeout.
 ``bench/crash_soak.py`` runs many seeds. PostgreSQL runs need CI=true or
 DRSCHED_TEST_PG_URL (see tests/conftest.py).
 """
@@ -21,8 +24,9 @@ from tests.crash.checks import Verdict, verify
 from tests.crash.driver import RunConfig, run
 from tests.crash.outcome import Outcome
 from tests.crash.scenario import VENS, Timing
+from tests.support.pace import pace
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.e2e, pytest.mark.realtime, pytest.mark.timeout(240)]
 
 SEED = 20261127
 FAULTY_SEED = 7
@@ -42,8 +46,13 @@ def sim_options(seed: int, timing: Timing) -> SimOptions:
 
 
 @pytest.fixture
-def sim() -> Iterator[Running]:
-    with serve_in_background(sim_options(SEED, Timing())) as running:
+def timing() -> Timing:
+    return Timing.at_pace(pace().factor)
+
+
+@pytest.fixture
+def sim(timing: Timing) -> Iterator[Running]:
+    with serve_in_background(sim_options(SEED, timing)) as running:
         yield running
 
 
@@ -56,6 +65,7 @@ def report(outcome: Outcome, verdict: Verdict) -> str:
             *verdict.notes,
             f"{verdict.as_scripted} of {len(outcome.scenario.events)} events as scripted",
             "",
+            f"pace: windows x{outcome.scenario.timing.factor:.2f} ({pace().describe()})",
             f"{outcome.chaos.describe()}",
             f"starts {outcome.daemon_starts}, kills {outcome.daemon_kills}",
             "journal:",
@@ -73,8 +83,10 @@ def checked(outcome: Outcome, workdir: Path) -> Verdict:
     return verdict
 
 
-def test_sigkill_at_random_moments(db_url: str, sim: Running, tmp_path: Path) -> None:
-    outcome = run(RunConfig(db_url, sim.url, tmp_path, seed=SEED))
+def test_sigkill_at_random_moments(
+    db_url: str, sim: Running, timing: Timing, tmp_path: Path
+) -> None:
+    outcome = run(RunConfig(db_url, sim.url, tmp_path, seed=SEED, timing=timing))
     verdict = checked(outcome, tmp_path)
     assert not verdict.problems, report(outcome, verdict)
     assert outcome.daemon_kills >= 4, report(outcome, verdict)
@@ -83,8 +95,9 @@ def test_sigkill_at_random_moments(db_url: str, sim: Running, tmp_path: Path) ->
     )
 
 
-def test_sigkill_under_faults(db_url: str, sim: Running, tmp_path: Path) -> None:
-    outcome = run(RunConfig(db_url, sim.url, tmp_path, seed=FAULTY_SEED, faulty=True))
+def test_sigkill_under_faults(db_url: str, sim: Running, timing: Timing, tmp_path: Path) -> None:
+    config = RunConfig(db_url, sim.url, tmp_path, seed=FAULTY_SEED, faulty=True, timing=timing)
+    outcome = run(config)
     verdict = checked(outcome, tmp_path)
     assert not verdict.problems, report(outcome, verdict)
     assert "latency-on" in outcome.journal_text()

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+from tests.support.pace import pace
+
+pytestmark = [pytest.mark.e2e, pytest.mark.realtime]
 
 PLAN = """\
 timezone: UTC
@@ -42,7 +44,7 @@ def drsched(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=pace().s(60),
         check=False,
     )
 

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+from tests.support.pace import pace
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.realtime]
 
 ID = re.compile(r"demo-[\w-]*")
 
@@ -22,7 +24,7 @@ def test_demo_runs_every_event_to_its_expected_end(tmp_path: Path) -> None:
         env={**env, "COLUMNS": "80"},
         cwd=tmp_path,
         capture_output=True,
-        timeout=60,
+        timeout=pace().s(60),
         check=False,
     )
     out = result.stdout.decode()

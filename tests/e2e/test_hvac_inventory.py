@@ -14,8 +14,9 @@ import pytest
 
 from scheduler.simulator.options import SimOptions
 from scheduler.simulator.server import Running, serve_in_background
+from tests.support.pace import pace
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.realtime]
 
 CONFIG = """\
 hvac:
@@ -39,7 +40,7 @@ def inventory(running: Running, config: Path, *extra: str) -> tuple[int, Any, st
         [sys.executable, "-m", "scheduler", "--config", str(config), "hvac", "inventory", *extra],
         env=env,
         capture_output=True,
-        timeout=30,
+        timeout=pace().s(30),
         check=False,
     )
     out = result.stdout.decode()

@@ -1,7 +1,9 @@
 """The real `drsched run` process against the simulator on a real socket.
 
-Real time with a short window (submit lead 2 s, window 4 s); no fixed sleeps:
-the test polls the database for the expected state with a deadline.
+Real time with a short window (submit lead 2 s, window 4 s on a quiet machine;
+every lead, window and deadline is stretched by the machine's pace,
+:mod:`tests.support.pace`); no fixed sleeps: the test polls the database for
+the expected state with a deadline.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from scheduler.simulator.server import serve_in_background
 from scheduler.store import open_engine
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
+from tests.support.pace import pace
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.realtime]
 
 PLAN = """\
 timezone: UTC
@@ -37,20 +40,25 @@ events:
 """
 
 
-def wait_until(check: Callable[[], bool], seconds: float, what: str) -> None:
+def wait_until(
+    check: Callable[[], bool], seconds: float, what: str, daemon: subprocess.Popen[bytes]
+) -> None:
+    """Poll ``check`` until it holds; fail at once, with its output, if the daemon died."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if check():
             return
+        if daemon.poll() is not None:
+            output, _ = daemon.communicate()
+            said = output.decode(errors="replace")[-2000:]
+            raise AssertionError(f"daemon exited {daemon.returncode} before {what}:\n{said}")
         time.sleep(0.1)  # polling an outside process for a state, bounded by the deadline
     raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
 def sim_url() -> Iterator[str]:
-    with serve_in_background(
-        SimOptions(standby_lead=timedelta(seconds=2)), "127.0.0.1", port=0
-    ) as sim:
+    with serve_in_background(SimOptions(standby_lead=pace().delta(2)), "127.0.0.1", port=0) as sim:
         yield sim.url
 
 
@@ -59,8 +67,11 @@ def start_daemon(tmp_path: Path, sim_url: str, db_url: str) -> subprocess.Popen[
         **os.environ,
         "DRSCHED_DATABASE__URL": db_url,
         "DRSCHED_DR_API__BASE_URL": f"{sim_url}/dr",
-        "DRSCHED_DR_API__SUBMIT_LEAD": "2s",
+        "DRSCHED_DR_API__SUBMIT_LEAD": f"{pace().s(2):g}s",
         "DRSCHED_PLANS__PATHS": f'["{tmp_path / "plans"}/*.yaml"]',
+        # not the default 9464: another daemon on the host (another checkout's
+        # tests) may hold it, and this one would exit at once
+        "DRSCHED_HTTP__LISTEN": "127.0.0.1:0",
     }
     return subprocess.Popen(
         [sys.executable, "-m", "scheduler", "run"],
@@ -72,10 +83,11 @@ def start_daemon(tmp_path: Path, sim_url: str, db_url: str) -> subprocess.Popen[
 
 
 def test_short_event_from_submission_to_completion(tmp_path: Path, sim_url: str) -> None:
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=6)
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=round(pace().s(6)))
+    end = start + timedelta(seconds=round(pace().s(4)))
     (tmp_path / "plans").mkdir()
     (tmp_path / "plans" / "e2e.yaml").write_text(
-        PLAN.format(start=start.isoformat(), end=(start + timedelta(seconds=4)).isoformat())
+        PLAN.format(start=start.isoformat(), end=end.isoformat())
     )
     db_url = f"sqlite:///{tmp_path / 'drsched.db'}"
     upgrade(db_url)
@@ -89,14 +101,14 @@ def test_short_event_from_submission_to_completion(tmp_path: Path, sim_url: str)
     proc = start_daemon(tmp_path, sim_url, db_url)
     try:
         submitted = (Status.PENDING, Status.STANDBY, Status.ACTIVE)
-        wait_until(lambda: status() in submitted, 15, "submitted")
+        wait_until(lambda: status() in submitted, pace().s(15), "submitted", proc)
         second = start_daemon(tmp_path, sim_url, db_url)
-        output, _ = second.communicate(timeout=20)
+        output, _ = second.communicate(timeout=pace().s(20))
         assert second.returncode != 0
         assert b"already running" in output
-        wait_until(lambda: status() == Status.COMPLETED, 25, "completed")
+        wait_until(lambda: status() == Status.COMPLETED, pace().s(25), "completed", proc)
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0
+        assert proc.wait(timeout=pace().s(20)) == 0
     finally:
         if proc.poll() is None:
             proc.kill()

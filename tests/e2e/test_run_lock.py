@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from scheduler.engine.lock import DaemonLock
+from tests.support.pace import pace
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.realtime]
 
 
 def test_drsched_run_refuses_while_another_daemon_holds_the_database(tmp_path: Path) -> None:
@@ -20,10 +21,11 @@ def test_drsched_run_refuses_while_another_daemon_holds_the_database(tmp_path: P
     with DaemonLock(url):  # stands for the first daemon
         result = subprocess.run(
             [sys.executable, "-m", "scheduler", "run"],
-            env={**env, "DRSCHED_DATABASE__URL": url},
+            # not the default 9464, which another daemon on the host may hold
+            env={**env, "DRSCHED_DATABASE__URL": url, "DRSCHED_HTTP__LISTEN": "127.0.0.1:0"},
             cwd=tmp_path,
             capture_output=True,
-            timeout=30,
+            timeout=pace().s(30),
             check=False,
         )
     assert result.returncode == 3

@@ -23,7 +23,9 @@ from typing import IO
 import httpx
 import pytest
 
-pytestmark = pytest.mark.e2e
+from tests.support.pace import pace
+
+pytestmark = [pytest.mark.e2e, pytest.mark.realtime]
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
@@ -46,7 +48,7 @@ class Simulate:
 
     def read_banner(self) -> None:
         """Lines up to 'Stop with ...'; the first names the URL."""
-        deadline = time.monotonic() + START_TIMEOUT_S
+        deadline = time.monotonic() + pace().s(START_TIMEOUT_S)
         while not self.banner or not self.banner[-1].startswith("Stop with"):
             try:
                 line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
@@ -61,7 +63,7 @@ class Simulate:
 
     def rest_of_stdout(self) -> list[str]:
         rest: list[str] = []
-        while (line := self.lines.get(timeout=STOP_TIMEOUT_S)) is not None:
+        while (line := self.lines.get(timeout=pace().s(STOP_TIMEOUT_S))) is not None:
             rest.append(line)
         return rest
 
@@ -107,7 +109,7 @@ def simulate() -> Iterator[Simulate]:
 
 
 def _wait_for_health(url: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
+    deadline = time.monotonic() + pace().s(START_TIMEOUT_S)
     while True:
         try:
             if httpx.get(f"{url}/_sim/health", timeout=2).json()["ok"] is True:
@@ -177,7 +179,7 @@ def test_a_port_in_use_is_a_one_line_error() -> None:
             capture_output=True,
             text=True,
             env=_env(),
-            timeout=START_TIMEOUT_S,
+            timeout=pace().s(START_TIMEOUT_S),
             check=False,
         )
     assert result.returncode == 3

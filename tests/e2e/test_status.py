@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from scheduler.engine.lock import DaemonLock
+from tests.support.pace import pace
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.realtime]
 
 PLAN = """\
 timezone: UTC
@@ -33,7 +34,7 @@ def drsched(url: str, *args: str) -> subprocess.CompletedProcess[str]:
         env={**env, "DRSCHED_DATABASE__URL": url, "DRSCHED_DR_API__SUBMIT_LEAD": "2h"},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=pace().s(60),
         check=False,
     )
 

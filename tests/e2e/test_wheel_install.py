@@ -29,8 +29,9 @@ from pathlib import Path
 import pytest
 
 from scheduler.store.migrate import head
+from tests.support.pace import pace
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.realtime]
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 #: What setuptools reads to build the wheel; copied so the build never sees stale
@@ -45,7 +46,7 @@ def run(*argv: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
         env=env,
         capture_output=True,
         text=True,
-        timeout=90,
+        timeout=pace().s(90),
         check=False,
     )
     assert result.returncode == 0, f"{argv}:\n{result.stdout}\n{result.stderr}"

@@ -106,7 +106,11 @@ def test_the_walk(place: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert found == expected, capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", sorted(set(COMMANDS) - {"simulate", "demo", "run"}))
+#: Helpers that read no daemon config: the simulator, the demo, the demo VTN.
+NO_CONFIG = {"simulate", "demo", "openadr"}
+
+
+@pytest.mark.parametrize("command", sorted(set(COMMANDS) - NO_CONFIG - {"run"}))
 def test_a_config_error_is_2_for_every_command(
     place: Path, monkeypatch: pytest.MonkeyPatch, command: str
 ) -> None:
@@ -117,6 +121,8 @@ def test_a_config_error_is_2_for_every_command(
         "events": ("events", "list"),
         "hvac": ("hvac", "status"),
         "status": ("status",),
+        "programs": ("programs", "status"),
+        "report": ("report", "walk-1"),
     }[command]
     monkeypatch.setenv("DRSCHED_HVAC__OVERRIDE", "bogus")
     assert _run(*argv) == 2

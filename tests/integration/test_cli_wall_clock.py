@@ -85,19 +85,29 @@ def test_plan_apply_drops_an_event_whose_window_is_over_at_that_instant(cli: Cli
     assert cli.listed("--all", at=FIRST_ENDS) == ["second"]
 
 
-# Today's rule: `events list` hides an event once its window has ended, whatever its
-# status; --all and --status show them all.
+# `events list` shows every unfinished event, whatever its window (a stuck one must show),
+# and a finished one until 24 h after its window's end; --all and --status show them all.
+# "first" is completed at its end; "second" stays planned (no daemon runs here).
 EVENTS_LIST = [
     ("2030-07-15 15:59:59", (), ["first", "second"]),
-    (FIRST_ENDS, (), ["second"]),
-    ("2030-07-16 16:00:00", (), []),
-    ("2030-07-16 16:00:00", ("--all",), ["first", "second"]),
-    ("2030-07-16 16:00:00", ("--status", "planned"), ["first", "second"]),
+    (FIRST_ENDS, (), ["first", "second"]),
+    ("2030-07-16 15:59:59", (), ["first", "second"]),
+    ("2030-07-16 16:00:00", (), ["second"]),
+    ("2030-07-20 00:00:00", (), ["second"]),
+    ("2030-07-20 00:00:00", ("--all",), ["first", "second"]),
+    ("2030-07-20 00:00:00", ("--status", "completed"), ["first"]),
 ]
 
 
-def test_events_list_hides_events_whose_window_is_over(cli: Cli) -> None:
+def test_events_list_shows_unfinished_events_and_those_ended_in_the_last_day(cli: Cli) -> None:
     cli.json("plan", "apply", str(cli.plan), at=BEFORE_BOTH)
+    engine = open_engine(cli.url)
+    try:
+        store, at = DaemonStore(engine), datetime(2030, 7, 15, 16, tzinfo=UTC)
+        for old, new in [(Status.PLANNED, Status.ACTIVE), (Status.ACTIVE, Status.COMPLETED)]:
+            assert store.record(Transition("first", old, new, at, Source.API, "test"))
+    finally:
+        engine.dispose()
     seen = [(now, argv, cli.listed(*argv, at=now)) for now, argv, _ in EVENTS_LIST]
     assert seen == EVENTS_LIST
 

@@ -96,6 +96,14 @@ POLLED_NOW = Tracking(last_contact=NOW)
             Tracking(last_contact=NOW - timedelta(seconds=1), resubmit_tried=2),
             [],
         ),
+        # changed while pending, window over (the daemon was down): no re-submission
+        # (its DELETE and POST are refused by the outside gate); poll what runs: it
+        # completes, or a 404 after the window ends the event failed
+        (
+            view(Status.PENDING, revision=2, start=NOW - timedelta(hours=2), end=NOW),
+            None,
+            [act.Poll("ev", "ev")],
+        ),
         # changed but already standby: the store refused it; keep polling
         (view(Status.STANDBY, revision=2), None, [act.Poll("ev", "ev")]),
         # terminal: nothing at all

@@ -1,0 +1,1 @@
+"""Helpers shared by every test layer (real processes, the machine's pace)."""
