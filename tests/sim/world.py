@@ -48,8 +48,8 @@ class Size:
     """How big a world may get (the default keeps one seed around a tenth of a second)."""
 
     min_events: int = 5
-    max_events: int = 10
-    hours: int = 3
+    max_events: int = 6
+    hours: int = 2
     actions: int = 8
     faults: int = 4
 
@@ -168,7 +168,7 @@ def generate(seed: int, size: Size = Size()) -> World:
     events = _events(rng, vens, size, horizon)
     last_end = max(e.end for e in events)
     actions = _actions(rng, events, gateway_ids, facilities, size, last_end)
-    faults = _faults(rng, gateway_ids, size, last_end)
+    faults = _faults(rng, events, gateway_ids, size, last_end)
     narrowed = _narrowed(rng, gateway_ids, facilities)
     return World(
         seed=seed,
@@ -340,14 +340,31 @@ def _actions(
 
 
 def _faults(
-    rng: random.Random, gateways: list[tuple[str, str]], size: Size, last_end: datetime
+    rng: random.Random,
+    events: list[PlanEvent],
+    gateways: list[tuple[str, str]],
+    size: Size,
+    last_end: datetime,
 ) -> list[Fault]:
+    """Faults anywhere, and (half of them) around an event's submission, prepare, start or end."""
     faults: list[Fault] = []
     span = int((last_end - T0).total_seconds())
+    if rng.random() < 0.3:  # a DR service whose statuses run late all along
+        lag = timedelta(seconds=rng.choice((20, 45, 120)))
+        faults.append(Fault(T0, last_end + timedelta(hours=3), "dr_lag", lag=lag))
     for _ in range(rng.randint(0, size.faults)):
-        start = T0 + timedelta(seconds=rng.randint(0, span))
-        end = start + timedelta(seconds=rng.choice((30, 120, 600, 1800)))
         kind = rng.choice((*CALL_FAULTS, "gateway_unreadable", "dr_lag"))
+        if rng.random() < 0.5:
+            event = rng.choice(events)
+            edge = rng.choice(
+                (event.start - SUBMIT_LEAD, event.start - timedelta(seconds=60), event.start, event.end)
+            )
+            start = edge - timedelta(seconds=rng.randint(0, 90))
+            end = edge + timedelta(seconds=rng.choice((-5, 10, 60, 300)))
+            end = max(end, start + timedelta(seconds=5))
+        else:
+            start = T0 + timedelta(seconds=rng.randint(0, span))
+            end = start + timedelta(seconds=rng.choice((30, 120, 600, 1800)))
         if kind == "gateway_unreadable":
             site, gateway = rng.choice(gateways)
             faults.append(Fault(start, end, kind, target=f"{site}/{gateway}"))
