@@ -223,7 +223,8 @@ class Sim:
         return None
 
     def _note_cancel(self, event_id: str) -> None:
-        self.truth.canceled_at_step.setdefault(event_id, self.checker.step)
+        # Recorded during the step in progress: what that step sends is not counted.
+        self.truth.canceled_at_step.setdefault(event_id, self.checker.step + 1)
         self.truth.canceled_at.setdefault(event_id, self.clock.now())
 
     def _remote_cancel(self, event_id: str) -> None:
