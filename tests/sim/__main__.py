@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-class _database:  # noqa: N801  # a context manager used like a function
+class _database:  # a context manager used like a function
     def __init__(self, kind: str, seed: int) -> None:
         self.kind, self.seed = kind, seed
         self.url: str | None = None

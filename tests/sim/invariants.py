@@ -37,7 +37,7 @@ from scheduler.simulator.app import Simulator
 from scheduler.store.control import FacilityControlRow
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.models import EventRow, IntentRow
-from tests.sim.world import Fault, World
+from tests.sim.world import World
 
 #: The longest a failed restore waits before its one retry (``Settings.retry_cap``).
 RETRY_INTERVAL = timedelta(minutes=1)
@@ -49,7 +49,7 @@ _RANK = {
 BLOCKING = ("becon_5xx", "becon_timeout", "becon_lost", "db_write", "gateway_unreadable")
 
 
-class Violation(Exception):  # noqa: N818  # a finding, named for what it is
+class Violation(Exception):  # a finding, named for what it is
     """An invariant broken: ``name`` is the invariant, the message says where."""
 
     def __init__(self, name: str, message: str) -> None:
@@ -168,7 +168,9 @@ class Checker:
         owners = {e for e, r in rows.items() if r.request_id == rid}
         if not owners:
             owners = {
-                e for e in self.truth.revisions if rid == e or re.fullmatch(rf"{re.escape(e)}-r\d+", rid)
+                e
+                for e in self.truth.revisions
+                if rid == e or re.fullmatch(rf"{re.escape(e)}-r\d+", rid)
             }
         return sorted(owners)
 
@@ -228,7 +230,9 @@ class Checker:
             elif step is not None and step < self.step:
                 problems.append(("nothing sent after cancel", event_id, f"cancel at step {step}"))
             elif not in_bounds:
-                problems.append(("setpoint within the event's bounds", event_id, _bounds(revisions)))
+                problems.append(
+                    ("setpoint within the event's bounds", event_id, _bounds(revisions))
+                )
             else:
                 fine.append(event_id)
         if fine:
@@ -240,13 +244,17 @@ class Checker:
         problems.sort(key=lambda p: _RANK[p[0]])
         name, event_id, why = problems[0]
         others = "; ".join(f"{e}: {n} {w}" for n, e, w in problems[1:])
-        raise Violation(name, f"{shown} for {event_id} ({why}){'; also ' + others if others else ''}")
+        raise Violation(
+            name, f"{shown} for {event_id} ({why}){'; also ' + others if others else ''}"
+        )
 
     def _check_one_holder(self) -> None:
-        query = select(FacilityControlRow.event_id, FacilityControlRow.site, FacilityControlRow.gateway,
-                       FacilityControlRow.facility_id).where(
-            FacilityControlRow.state.in_([s.value for s in HELD])
-        )
+        query = select(
+            FacilityControlRow.event_id,
+            FacilityControlRow.site,
+            FacilityControlRow.gateway,
+            FacilityControlRow.facility_id,
+        ).where(FacilityControlRow.state.in_([s.value for s in HELD]))
         holders: dict[tuple[str, str, str], str] = {}
         with Session(self.store.engine) as session:
             for event_id, site, gateway, facility in session.execute(query):
@@ -433,7 +441,9 @@ def _free_time(
 
 
 def _windows(windows: list[tuple[datetime, datetime]]) -> str:
-    return ", ".join(f"[{a:%H:%M:%S}, {b:%H:%M:%S})" for a, b in windows) or "never at the DR service"
+    return (
+        ", ".join(f"[{a:%H:%M:%S}, {b:%H:%M:%S})" for a, b in windows) or "never at the DR service"
+    )
 
 
 def _same_window(body: dict[str, Any], row: Any) -> bool:
@@ -458,7 +468,3 @@ def _bounds(revisions: list[PlanEvent]) -> list[str]:
         if signal is not None:
             shown.append(f"[{signal.min_temp}, {signal.max_temp}] {signal.unit}")
     return shown
-
-
-def blocking(faults: tuple[Fault, ...]) -> list[Fault]:
-    return [f for f in faults if f.kind in BLOCKING]

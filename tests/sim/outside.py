@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -32,7 +32,7 @@ WRITES = frozenset(
 )
 
 
-class SimCrash(BaseException):  # noqa: N818  # not an error: the process vanishes
+class SimCrash(BaseException):  # not an error: the process vanishes
     """The daemon process dies here (kill -9): nothing of it runs any more."""
 
 
@@ -140,6 +140,3 @@ class FaultyTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         """The simulator outlives the daemon: closing a client leaves it alone."""
-
-
-Inline = Callable[[Callable[..., Any], tuple[object, ...]], Awaitable[Any]]

@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +26,16 @@ import httpx
 import structlog
 
 from scheduler.clock import FakeClock
-from scheduler.domain.events import PlanEvent, TempUnit
+from scheduler.domain.events import PlanEvent
 from scheduler.domain.hvac import FacilityKey
 from scheduler.domain.units import exact, resolution
+from scheduler.engine.daemon import TICK_RETRY
 from scheduler.errors import DrschedError, PlanError
 from scheduler.simulator.app import Simulator
 from scheduler.simulator.options import SimOptions
 from scheduler.store import open_engine
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
-from scheduler.engine.daemon import TICK_RETRY
 from tests.sim.daemon import Daemon, config
 from tests.sim.invariants import Checker, Truth, Violation
 from tests.sim.outside import FaultyTransport, Outside, SimCrash
@@ -330,9 +329,7 @@ class Sim:
             assert self.daemon.engine is not None
             decision = await self._guarded(self.daemon.engine.tick(), "tick")
             if decision is not None:
-                actions = ", ".join(
-                    f"{type(a).__name__}({a.event_id})" for a in decision.actions
-                )
+                actions = ", ".join(f"{type(a).__name__}({a.event_id})" for a in decision.actions)
                 if actions:
                     self.log(f"tick: {actions}")
             self.checker.after_step(now)
@@ -384,7 +381,9 @@ class Sim:
 
 
 def _key(facility: Any) -> FacilityKey:
-    return FacilityKey(facility.site, facility.gateway, facility.facility_type, facility.facility_id)
+    return FacilityKey(
+        facility.site, facility.gateway, facility.facility_type, facility.facility_id
+    )
 
 
 def _has_crash(exc: BaseException) -> bool:
@@ -453,4 +452,3 @@ async def run_seed(world: World, db_url: str | None = None) -> Result:
                     await sim.daemon.drop()
                 sim.close()
         return result
-

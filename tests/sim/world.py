@@ -146,8 +146,7 @@ def _event(event: PlanEvent) -> str:
         control = "no LOAD_CONTROL"
     else:
         control = (
-            f"min={signal.min_temp} max={signal.max_temp} offset={signal.temp_offset} "
-            f"{signal.unit}"
+            f"min={signal.min_temp} max={signal.max_temp} offset={signal.temp_offset} {signal.unit}"
         )
     vens = ",".join(sorted(event.ven_ids))
     return f"{event.event_id} [{_rel(event.start)}..{_rel(event.end)}) vens={vens} {control}"
@@ -162,7 +161,9 @@ def generate(seed: int, size: Size = Size()) -> World:
     gateways = rng.choice((1, 2, 2, 3))
     facilities = rng.randint(5, 10)
     vens = [f"VEN-{i}" for i in range(1, rng.randint(2, 4) + 1)]
-    gateway_ids = [(f"S{s:03d}", f"GW-{g:02d}") for s in range(1, sites + 1) for g in range(1, gateways + 1)]
+    gateway_ids = [
+        (f"S{s:03d}", f"GW-{g:02d}") for s in range(1, sites + 1) for g in range(1, gateways + 1)
+    ]
     targets = _targets(rng, vens, gateway_ids, facilities)
     horizon = timedelta(hours=size.hours)
     events = _events(rng, vens, size, horizon)
@@ -257,9 +258,7 @@ def make_event(
     )
 
 
-def _events(
-    rng: random.Random, vens: list[str], size: Size, horizon: timedelta
-) -> list[PlanEvent]:
+def _events(rng: random.Random, vens: list[str], size: Size, horizon: timedelta) -> list[PlanEvent]:
     slots = max(2, int(horizon / SLOT))
     events: list[PlanEvent] = []
     for i in range(1, rng.randint(size.min_events, size.max_events) + 1):
@@ -307,7 +306,9 @@ def _actions(
         first = events[0]
         at = first.start - timedelta(minutes=rng.randint(10, 40))
         shift = twin.start - first.start
-        actions.append(Action(at, "change", first.event_id, arg=f"shift {int(shift.total_seconds())}"))
+        actions.append(
+            Action(at, "change", first.event_id, arg=f"shift {int(shift.total_seconds())}")
+        )
     for _ in range(rng.randint(size.actions // 2, size.actions)):
         kind = rng.choice(ACTIONS)
         event = rng.choice(events)
@@ -357,7 +358,12 @@ def _faults(
         if rng.random() < 0.5:
             event = rng.choice(events)
             edge = rng.choice(
-                (event.start - SUBMIT_LEAD, event.start - timedelta(seconds=60), event.start, event.end)
+                (
+                    event.start - SUBMIT_LEAD,
+                    event.start - timedelta(seconds=60),
+                    event.start,
+                    event.end,
+                )
             )
             start = edge - timedelta(seconds=rng.randint(0, 90))
             end = edge + timedelta(seconds=rng.choice((-5, 10, 60, 300)))
@@ -384,5 +390,7 @@ def _narrowed(
     for site, gateway in gateways:
         if rng.random() < 0.3:
             ident = rng.choice(facility_ids(facilities, gateway))
-            chosen.append((site, gateway, ident, float(rng.randint(0, 2)), float(rng.randint(0, 2))))
+            chosen.append(
+                (site, gateway, ident, float(rng.randint(0, 2)), float(rng.randint(0, 2)))
+            )
     return chosen
