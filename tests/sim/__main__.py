@@ -27,6 +27,7 @@ def _args(argv: list[str]) -> argparse.Namespace:
         help="postgres: a fresh database per seed on DRSCHED_TEST_PG_URL",
     )
     parser.add_argument("--trace", action="store_true", help="print every failing seed's trace")
+    parser.add_argument("--progress", action="store_true", help="print a line for passing seeds too")
     return parser.parse_args(argv)
 
 
@@ -45,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.seed is not None or (args.trace and not result.ok):
             print(result.report(world))
         failed += not result.ok
+        if result.ok and args.progress:
+            print(f"seed {seed}: ok ({result.steps} steps)", flush=True)
         for violation in result.violations:
             bug = classify(violation, result.trace)
             failures[bug] += 1

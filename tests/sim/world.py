@@ -309,6 +309,8 @@ def _actions(
         actions.append(
             Action(at, "change", first.event_id, arg=f"shift {int(shift.total_seconds())}")
         )
+    if rng.random() < 0.5:
+        actions += _outage(rng, rng.choice(events))
     for _ in range(rng.randint(size.actions // 2, size.actions)):
         kind = rng.choice(ACTIONS)
         event = rng.choice(events)
@@ -340,6 +342,43 @@ def _actions(
     return actions
 
 
+def _outage(rng: random.Random, event: PlanEvent) -> list[Action]:
+    """The daemon down across one of an event's edges, the world going on meanwhile.
+
+    Down from before standby to inside the window (an admin's cancel may come
+    meanwhile), from before the start to just after the end (the DR service
+    reporting the window late), or between prepare and start.
+    """
+    shape = rng.choice(("into-window", "through-window", "prepare-start"))
+    if shape == "into-window":
+        at = event.start - timedelta(minutes=rng.randint(6, 20))
+        back = event.start + timedelta(seconds=rng.randint(5, 300))
+    elif shape == "through-window":
+        at = event.start - timedelta(seconds=rng.randint(0, 600))
+        back = event.end + timedelta(seconds=rng.randint(5, 60))
+    else:
+        at = event.start - timedelta(seconds=rng.randint(5, 55))
+        back = event.start + timedelta(seconds=rng.randint(5, 600))
+    down = int((back - at).total_seconds())
+    phase = rng.choice(("before", "after"))
+    actions = [Action(at, "crash", "daemon", rng.choice((1, 2, 3)), f"{phase} down {down}")]
+    if rng.random() < 0.5:
+        cancel_at = at + (back - at) * rng.random()
+        actions.append(Action(cancel_at, "cancel", event.event_id))
+    return actions
+
+
+def _late_end(rng: random.Random, events: list[PlanEvent]) -> list[Fault]:
+    """The DR service still reporting an event active a little after its end."""
+    event = rng.choice(events)
+    lag = timedelta(seconds=rng.choice((30, 60, 90)))
+    return [
+        Fault(
+            event.end - timedelta(minutes=5), event.end + timedelta(minutes=10), "dr_lag", lag=lag
+        )
+    ]
+
+
 def _faults(
     rng: random.Random,
     events: list[PlanEvent],
@@ -353,6 +392,8 @@ def _faults(
     if rng.random() < 0.3:  # a DR service whose statuses run late all along
         lag = timedelta(seconds=rng.choice((20, 45, 120)))
         faults.append(Fault(T0, last_end + timedelta(hours=3), "dr_lag", lag=lag))
+    if rng.random() < 0.3:
+        faults += _late_end(rng, events)
     for _ in range(rng.randint(0, size.faults)):
         kind = rng.choice((*CALL_FAULTS, "gateway_unreadable", "dr_lag"))
         if rng.random() < 0.5:
