@@ -27,7 +27,9 @@ def _args(argv: list[str]) -> argparse.Namespace:
         help="postgres: a fresh database per seed on DRSCHED_TEST_PG_URL",
     )
     parser.add_argument("--trace", action="store_true", help="print every failing seed's trace")
-    parser.add_argument("--progress", action="store_true", help="print a line for passing seeds too")
+    parser.add_argument(
+        "--progress", action="store_true", help="print a line for passing seeds too"
+    )
     return parser.parse_args(argv)
 
 

@@ -49,12 +49,15 @@ _RANK = {
 BLOCKING = ("becon_5xx", "becon_timeout", "becon_lost", "db_write", "gateway_unreadable")
 
 
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 class Violation(Exception):  # a finding, named for what it is
     """An invariant broken: ``name`` is the invariant, the message says where."""
 
     def __init__(self, name: str, message: str) -> None:
         self.name = name
-        super().__init__(f"{name}: {message}")
+        super().__init__(_UUID.sub("<uuid>", f"{name}: {message}"))
 
 
 @dataclass
@@ -97,7 +100,7 @@ class Checker:
     def note(self, violation: Violation) -> None:
         if violation.name not in self.found:
             self.found[violation.name] = violation
-            self.trace.append(f"  VIOLATION {violation}")
+            self.trace.append(_UUID.sub("<uuid>", f"  VIOLATION {violation}"))
 
     # -- after every step ------------------------------------------------------
 

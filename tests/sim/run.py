@@ -12,6 +12,7 @@ same seed gives the same trace.
 from __future__ import annotations
 
 import random
+import re
 import shutil
 import sys
 import tempfile
@@ -396,6 +397,13 @@ def _has_crash(exc: BaseException) -> bool:
 
 # -- logs of the daemon, kept for the trace ---------------------------------------
 
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def stable(text: str) -> str:
+    """The text without the random x-message-ids (uuid4): the same seed, the same trace."""
+    return _UUID.sub("<uuid>", text)
+
 
 @contextmanager
 def captured_logs(trace: list[str], clock: FakeClock) -> Iterator[None]:
@@ -407,7 +415,8 @@ def captured_logs(trace: list[str], clock: FakeClock) -> Iterator[None]:
             error = sys.exc_info()[1]
             extra = f" {error!r}" if error is not None else ""
             ids = " ".join(f"{k}={event[k]}" for k in ("event_id", "facility") if k in event)
-            trace.append(f"  {_rel(clock.now())}   log {method}: {event.get('event')} {ids}{extra}")
+            line = f"  {_rel(clock.now())}   log {method}: {event.get('event')} {ids}{extra}"
+            trace.append(stable(line))
         raise structlog.DropEvent
 
     structlog.configure(processors=[collect], cache_logger_on_first_use=False)
