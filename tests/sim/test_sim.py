@@ -24,9 +24,10 @@ SEEDS = int(os.environ.get("DRSCHED_SIM_SEEDS", DEFAULT_SEEDS))
 PENDING = "bugs of issue 10 not merged yet"
 #: seed → the bugs it finds on the current main (``python -m tests.sim --seed S``).
 KNOWN_FAILING: dict[int, str] = {
-    3: "bug 8 (re-submission id collides)",
+    0: "bug 10 (a refused restore retried forever)",
+    3: "bug 8 (re-submission id collides), bug 10",
     4: "bug 8 (re-submission id collides)",
-    5: "bug 8 (re-submission id collides), rounding case",
+    5: "bug 8 (re-submission id collides)",
 }
 
 
