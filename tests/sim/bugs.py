@@ -28,9 +28,12 @@ def classify(violation: Violation, trace: list[str]) -> str:
     if name == "DR setpoint outside the window":
         return "bug 2: DR setpoints after the window (or the stored revision's window)"
     if name == "HVAC control started in the window":
-        if "daemon starts" in log:
-            return "bug 1/7: HVAC control never started (restart or transient error)"
-        return "bug 7: one transient error loses control for the window"
+        event_id = text.split(": ", 1)[1].split(" ", 1)[0]
+        if f"hvac.call_failed event_id={event_id}" in log:
+            return "bug 7: one transient error loses control for the window"
+        if log.count("daemon starts") > 1:
+            return "bug 1: a restart mid-window never starts HVAC control"
+        return f"new: {name}"
     if name in ("no open intent at the end", "no facility left at a DR setpoint"):
         if "restoring" in text and ("narrowed" in log or "removed from BECON" in log):
             return "bug 10: a refused restore retried forever"

@@ -19,7 +19,7 @@ from tests.sim.bugs import classify
 from tests.sim.run import run_seed
 from tests.sim.world import generate
 
-DEFAULT_SEEDS = 6
+DEFAULT_SEEDS = 4
 SEEDS = int(os.environ.get("DRSCHED_SIM_SEEDS", DEFAULT_SEEDS))
 PENDING = "bugs of issue 10 not merged yet"
 #: seed → the bugs it finds on the current main (``python -m tests.sim --seed S``).
