@@ -44,6 +44,7 @@ from tests.sim.world import T0, World, _rel, shifted
 
 MAX_TICKS_PER_INSTANT = 200
 MAX_STEPS = 20_000
+LATE_END = timedelta(seconds=90)
 
 
 @dataclass
@@ -73,10 +74,13 @@ class LagClock:
     def __init__(self, clock: FakeClock, world: World) -> None:
         self.clock = clock
         self.world = world
+        #: ``late_end`` actions: 90 s of lag over (from, until).
+        self.extra: list[tuple[datetime, datetime]] = []
 
     def now(self) -> datetime:
         now = self.clock.now()
         lags = [f.lag for f in self.world.faults if f.kind == "dr_lag" and f.active(now)]
+        lags += [LATE_END for start, end in self.extra if start <= now < end]
         return now - max(lags, default=timedelta(0))
 
 
@@ -110,7 +114,9 @@ class Sim:
                 token_ttl_s=world.token_ttl_s,
             )
         )
-        self.sim.dr.options = replace(self.sim.dr.options, clock=LagClock(self.clock, world))
+        lagging = LagClock(self.clock, world)
+        self.extra_lag = lagging.extra
+        self.sim.dr.options = replace(self.sim.dr.options, clock=lagging)
         self.sim.dr.requests = Archive(self.truth)
         self.sql = open_engine(db_url)
         self.admin = DaemonStore(self.sql)
@@ -167,7 +173,9 @@ class Sim:
             self.log(f"CRASH armed: {action.arg}")
             self._crash_down = int(action.arg.split()[-1])
             return str(action.arg.split()[0])
-        if kind in ("change", "remove", "cancel", "remote_cancel") and target not in self.plan:
+        if kind in ("change", "remove", "cancel", "remote_cancel", "late_end") and (
+            target not in self.plan
+        ):
             return None
         match kind:
             case "change":
@@ -215,6 +223,9 @@ class Sim:
                     ]
                     self.truth.exempt.add(_key(facility))
                     self.log(f"world: facility {target} removed from BECON")
+            case "late_end":
+                self.extra_lag.append((now, self.plan[target].end + timedelta(minutes=10)))
+                self.log(f"DR service: statuses of {target} run 90 s late until after its end")
             case "expire_tokens":
                 assert self.sim.becon is not None
                 for token in self.sim.becon.tokens:

@@ -41,6 +41,8 @@ ACTIONS = (
     "expire_tokens",
     "crash",
 )
+#: Drawn with an outage only: the DR service reports the event's end late.
+LATE_END = "late_end"
 
 
 @dataclass(frozen=True)
@@ -365,6 +367,8 @@ def _outage(rng: random.Random, event: PlanEvent) -> list[Action]:
     if rng.random() < 0.5:
         cancel_at = at + (back - at) * rng.random()
         actions.append(Action(cancel_at, "cancel", event.event_id))
+    if shape == "through-window" and rng.random() < 0.5:  # and the DR service reports it late
+        actions.append(Action(event.end - timedelta(minutes=5), "late_end", event.event_id))
     return actions
 
 
