@@ -40,7 +40,7 @@ from scheduler.store.migrate import upgrade
 from tests.sim.daemon import Daemon, config
 from tests.sim.invariants import Checker, Truth, Violation
 from tests.sim.outside import FaultyTransport, Outside, SimCrash
-from tests.sim.world import T0, World, _rel, shifted
+from tests.sim.world import T0, Action, World, _rel, shifted
 
 MAX_TICKS_PER_INSTANT = 200
 MAX_STEPS = 20_000
@@ -129,6 +129,8 @@ class Sim:
         self.pending = list(world.actions)
         self.daemon: Daemon | None = None
         self.down_until: datetime | None = None
+        #: The downtime of the crash armed last (seconds).
+        self._crash_down = 0
 
     def log(self, text: str) -> None:
         self.trace.append(f"  {_rel(self.clock.now())} {text}")
@@ -165,7 +167,7 @@ class Sim:
             return False
         return True
 
-    def _act(self, action: Any) -> str | None:
+    def _act(self, action: Action) -> str | None:
         """Carry out one action; a crash returns its phase ("before"/"after")."""
         now = self.clock.now()
         kind, target = action.kind, action.target
@@ -283,7 +285,7 @@ class Sim:
         await self._guarded(engine.start_up(), "start_up")
 
     async def _crash(self) -> None:
-        down = timedelta(seconds=getattr(self, "_crash_down", 0))
+        down = timedelta(seconds=self._crash_down)
         self.log(f"daemon CRASHED (down {down})")
         assert self.daemon is not None
         await self.daemon.drop()
@@ -369,11 +371,11 @@ class Sim:
             elif self.daemon is not None:
                 self.outside.arm(1, lambda a=action: self._act_mid(a))
 
-    def _act_mid(self, action: Any) -> str | None:
+    def _act_mid(self, action: Action) -> str | None:
+        """An armed action, run just before one of the daemon's outside calls."""
         if action.kind == "crash" and self.daemon is None:
             return None
-        result = self._act(action)
-        return result
+        return self._act(action)
 
     def _next(self, now: datetime, wake: datetime | None) -> datetime:
         candidates = [self.world.end]
