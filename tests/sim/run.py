@@ -332,13 +332,13 @@ class Sim:
             now = self.clock.now()
             await self._due_actions(now)
             if self.daemon is None:
-                if self.down_until is not None and now >= self.down_until:
+                restarted = self.down_until is not None and now >= self.down_until
+                if restarted:
                     self.down_until = None
                     await self._start_daemon()
                 self.checker.after_step(now)
-                if now >= self.world.end and self.daemon is not None:
-                    break
-                self.clock.set(self._next(now, None))
+                if not restarted:  # a new daemon ticks at once (``Daemon._start`` wakes it)
+                    self.clock.set(self._next(now, None))
                 continue
             assert self.daemon.engine is not None
             decision = await self._guarded(self.daemon.engine.tick(), "tick")
