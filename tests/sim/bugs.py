@@ -17,7 +17,9 @@ def classify(violation: Violation, trace: list[str]) -> str:
         return "rounding: no grid point inside the bounds"
     if name in ("no request owned by two events", "requestID POSTed twice") and "-r" in text:
         return "bug 8: re-submission id collides"
-    if name == "every event terminal at the end" and "-r" in text:
+    if name in ("every event terminal at the end", "events agree with the DR service") and (
+        "-r" in text
+    ):
         return "bug 8: re-submission id collides"  # its twin lost its request
     if name == "one event per facility" or "appears twice in one control plan" in text:
         return "bug 4: two events hold one facility"
