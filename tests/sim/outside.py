@@ -1,0 +1,142 @@
+"""The daemon's edges in the simulation: every store call and vendor call passes here.
+
+- :class:`Outside` counts the daemon's outside calls, runs the actions armed
+  to happen "just before call k" (an admin cancel in the middle of a tick, a
+  crash between an intent and its effect), yields to the event loop a seeded
+  number of times (other tasks run in between: the interleavings), and once
+  the daemon has crashed refuses every call (a dead process does nothing).
+- :class:`FaultyStore` wraps the daemon's stores: blocking calls run inline
+  (no thread: the simulation stays deterministic) and writes fail inside a
+  ``db_write`` fault window.
+- :class:`FaultyTransport` sits between the real clients and the simulator's
+  ASGI app: 5xx, timeouts before the call lands, responses lost after it
+  landed, unreadable gateways.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from scheduler.clock import FakeClock
+from scheduler.errors import StoreError
+from tests.sim.world import Fault
+
+#: Store methods that write (a ``db_write`` fault refuses them before they commit).
+WRITES = frozenset(
+    {"begin_intent", "end_intent", "record", "replace_planned", "insert", "mark_intent", "save"}
+)
+
+
+class SimCrash(BaseException):  # not an error: the process vanishes
+    """The daemon process dies here (kill -9): nothing of it runs any more."""
+
+
+class Outside:
+    """Counts outside calls; runs armed mid-tick actions; refuses calls once crashed."""
+
+    def __init__(self, clock: FakeClock, rng: random.Random, faults: tuple[Fault, ...]) -> None:
+        self.clock = clock
+        self.rng = rng
+        self.faults = faults
+        self.dead = False
+        self.calls = 0
+        #: (countdown, callback returning "before"/"after"/None for a crash).
+        self.armed: list[list[Any]] = []
+
+    def arm(self, countdown: int, callback: Callable[[], str | None]) -> None:
+        self.armed.append([countdown, callback])
+
+    def fault(self, kind: str, target: str = "") -> bool:
+        """Whether this call fails under an active fault of ``kind``."""
+        now = self.clock.now()
+        for fault in self.faults:
+            if fault.kind == kind and fault.active(now) and (not target or fault.target == target):
+                return self.rng.random() < fault.rate
+        return False
+
+    async def enter(self) -> bool:
+        """Before an outside call: True if the daemon crashes right after it."""
+        for _ in range(self.rng.choice((0, 0, 1, 1, 2, 3))):
+            await asyncio.sleep(0)  # let other tasks run first: a seeded interleaving
+        if self.dead:
+            raise SimCrash("the daemon is dead")
+        self.calls += 1
+        crash_after = False
+        due = [a for a in self.armed if a[0] <= 1]
+        for item in self.armed:
+            item[0] -= 1
+        self.armed = [a for a in self.armed if a[0] > 0]
+        for _, callback in due:
+            phase = callback()
+            if phase == "before":
+                self.dead = True
+                raise SimCrash("crash before an outside call")
+            crash_after = crash_after or phase == "after"
+        return crash_after
+
+    def leave(self, crash_after: bool) -> None:
+        if crash_after:
+            self.dead = True
+            raise SimCrash("crash after an outside call")
+
+
+class FaultyStore:
+    """A daemon store (engine's or HVAC's) run inline, with write faults and crashes."""
+
+    def __init__(self, inner: object, outside: Outside) -> None:
+        self._inner = inner
+        self._outside = outside
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def call(self, fn: Callable[..., Any], *args: object) -> Any:
+        name = getattr(fn, "__name__", "")
+        crash_after = await self._outside.enter()
+        if name in WRITES and self._outside.fault("db_write"):
+            raise StoreError(f"simulated database write failure in {name}")
+        result = fn(*args)
+        self._outside.leave(crash_after)
+        return result
+
+
+class FaultyTransport(httpx.AsyncBaseTransport):
+    """The simulator's app behind seeded vendor faults."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, outside: Outside) -> None:
+        self.inner = inner
+        self.outside = outside
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        crash_after = await self.outside.enter()
+        path = request.url.path
+        api = "dr" if path.startswith("/dr") else "becon"
+        if self._unreadable(path) or self.outside.fault(f"{api}_5xx"):
+            code: object = 5000 if api == "dr" else "5000"
+            return httpx.Response(500, json={"code": code, "message": "simulated outage"})
+        if self.outside.fault(f"{api}_timeout"):
+            raise httpx.ReadTimeout("simulated timeout before the call landed", request=request)
+        response = await self.inner.handle_async_request(request)
+        await response.aread()
+        if self.outside.fault(f"{api}_lost"):
+            raise httpx.ReadTimeout("simulated response lost after the effect", request=request)
+        self.outside.leave(crash_after)
+        return response
+
+    def _unreadable(self, path: str) -> bool:
+        if not path.endswith("/state"):
+            return False
+        parts = path.split("/")
+        if "site" not in parts or "gw" not in parts:
+            return False
+        site = parts[parts.index("site") + 1]
+        gateway = parts[parts.index("gw") + 1]
+        return self.outside.fault("gateway_unreadable", f"{site}/{gateway}")
+
+    async def aclose(self) -> None:
+        """The simulator outlives the daemon: closing a client leaves it alone."""
