@@ -23,6 +23,7 @@ from enum import StrEnum
 
 from scheduler.domain.events import PlanEvent
 from scheduler.domain.lifecycle import EditAction, Status, edit_action
+from scheduler.domain.request_ids import is_reserved_id
 from scheduler.errors import PlanError, Problem
 
 
@@ -94,7 +95,9 @@ def diff_plan(
     for event in planned:
         seen.add(event.event_id)
         old = stored.get(event.event_id)
-        if old is None:
+        if old is None and is_reserved_id(event.event_id):
+            refused.append(_problem(event.source, _reserved_message(event.event_id)))
+        elif old is None:
             items.append(_new(event, now))
         elif old.fingerprint == event.fingerprint():
             unchanged += 1
@@ -104,6 +107,15 @@ def diff_plan(
         if old.event_id not in seen:
             _removed(old, items, refused)
     return PlanDiff(tuple(items), unchanged, tuple(refused))
+
+
+def _reserved_message(event_id: str) -> str:
+    """Every source's events pass here (plans, the CLI, an OpenADR VTN): no new event may
+    take an id a re-submission's request would carry (issue 10, bug 8)."""
+    return (
+        f"event id {event_id!r} ends like a re-submission's request id (-r<N>), "
+        "which could be another event's request: choose another id"
+    )
 
 
 def _new(event: PlanEvent, now: datetime) -> Item:

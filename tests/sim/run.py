@@ -29,6 +29,7 @@ import structlog
 from scheduler.clock import FakeClock
 from scheduler.domain.events import PlanEvent
 from scheduler.domain.hvac import FacilityKey
+from scheduler.domain.request_ids import is_reserved_id
 from scheduler.domain.units import exact, resolution
 from scheduler.engine.daemon import TICK_RETRY
 from scheduler.errors import DrschedError, PlanError
@@ -164,7 +165,14 @@ class Sim:
             self.admin.apply_events(list(self.plan.values()), self.clock.now())
         except PlanError as exc:
             self.log(f"plan apply refused ({what}): {str(exc).splitlines()[0]}")
-            return False
+            reserved = [ident for ident in self.plan if is_reserved_id(ident)]
+            if not reserved:
+                return False
+            # The admin reads the refusal (an id shaped like a re-submission's request
+            # id, issue 10 bug 8) and takes that event out of the plan.
+            for ident in reserved:
+                del self.plan[ident]
+            return self._apply_plan(f"{what}, without {', '.join(reserved)}")
         return True
 
     def _act(self, action: Action) -> str | None:

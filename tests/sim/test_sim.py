@@ -4,9 +4,9 @@
 to stay well under 2 minutes on the shared 2-core machine); ``python -m
 tests.sim --seeds 1000`` is the long run (docs/testing.md).
 
-Seeds in :data:`KNOWN_FAILING` find bugs of issue 10 that are fixed on other
-branches: they are strict xfails, so they fail the suite the day they pass
-(then delete the entry). Every other seed must pass.
+Every seed must pass. :data:`KNOWN_FAILING` is where a seed that finds a bug
+whose fix is not merged yet goes, as a strict xfail (it fails the suite the day
+it passes: then delete the entry); it is empty since issue 10's fixes landed.
 """
 
 from __future__ import annotations
@@ -23,15 +23,7 @@ DEFAULT_SEEDS = 20
 SEEDS = int(os.environ.get("DRSCHED_SIM_SEEDS", DEFAULT_SEEDS))
 PENDING = "bugs of issue 10 not merged yet"
 #: seed → the bugs it finds on the current main (``python -m tests.sim --seed S``).
-KNOWN_FAILING: dict[int, str] = {
-    0: "bug 10 (a refused restore retried forever)",
-    3: "bug 8 (re-submission id collides), bug 10",
-    4: "bug 8 (re-submission id collides)",
-    5: "bug 8 (re-submission id collides)",
-    14: "bug 8 (re-submission id collides)",
-    16: "bug 10 (a refused restore retried forever)",
-    19: "bug 8 (re-submission id collides)",
-}
+KNOWN_FAILING: dict[int, str] = {}
 
 
 def _params() -> list[object]:

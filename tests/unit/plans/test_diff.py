@@ -122,3 +122,14 @@ def test_new_events_are_added_unless_already_over() -> None:
     ]
     assert [i.event_id for i in diff.writes] == ["new"]
     assert describe(diff) == "1 added; 1 already over (not stored)"
+
+
+def test_a_new_event_with_a_re_submission_shaped_id_is_refused_from_any_source() -> None:
+    """Plans check ids at load; the diff is where every source's events pass (the CLI,
+    an OpenADR VTN): none may take an id another event's re-submission would carry."""
+    diff = diff_plan({}, [event("peak-r2"), event("peak", hours_ahead=3)], NOW)
+    (problem,) = diff.refused
+    assert (problem.file, problem.line) == ("plans/a.yaml", 7)
+    assert "'peak-r2' ends like a re-submission's request id" in problem.message
+    with pytest.raises(PlanError):
+        diff.raise_refused()
