@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from scheduler import __version__
-from scheduler.errors import ConfigError, DrschedError, PlanError, UnknownEventError
+from scheduler.errors import ConfigError, DrschedError, PlanError
 
 #: Every command and its one-line summary (``drsched --help``). Only the module of
 #: the command being run is imported: the daemon's imports (SQLAlchemy, httpx,
@@ -83,12 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"config error:\n{exc}", file=sys.stderr)
         return 2
-    except UnknownEventError as exc:  # README: an unknown id is "problems found"
+    except DrschedError as exc:  # README's table: each error class names its code
         print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except DrschedError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
+        return exc.exit_code
     except ExceptionGroup as group:  # from a task group: say ours, re-raise the rest
         ours, rest = group.split(DrschedError)
         if rest is not None or ours is None:

@@ -25,10 +25,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 class DrschedError(Exception):
     """Base of every error drsched raises on purpose."""
+
+    #: README's exit-code table: a runtime failure (3) unless the class says otherwise.
+    exit_code: ClassVar[int] = 3
+
+
+class UsageError(DrschedError):
+    """A command written in a way it cannot be carried out (exit 2, as a bad flag)."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True, order=True)
@@ -87,6 +97,8 @@ class FencedError(StoreError):
 
 class UnknownEventError(DrschedError):
     """An event id the database does not hold (a user's typo: exit 1, not a failure)."""
+
+    exit_code = 1
 
     def __init__(self, event_id: str) -> None:
         super().__init__(f"no event {event_id!r} in the database (see `drsched events list`)")

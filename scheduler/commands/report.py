@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scheduler.commands._common import get_config, open_store, print_table
-from scheduler.errors import DrschedError
+from scheduler.errors import DrschedError, UsageError
 
 if TYPE_CHECKING:
     from scheduler.domain.evidence import EventEvidence
@@ -34,7 +34,9 @@ FACILITY_COLUMNS = (
 
 
 class ReportError(DrschedError):
-    """A report that cannot be made or checked as asked."""
+    """A saved report that cannot be read or checked: problems found (exit 1)."""
+
+    exit_code = 1
 
 
 def register(subparsers: Any) -> None:
@@ -69,7 +71,7 @@ def _day(text: str) -> datetime:
 def _report(args: argparse.Namespace) -> int:
     if args.words[:1] == ["verify"]:
         if len(args.words) != 2:
-            raise ReportError("usage: drsched report verify FILE")
+            raise UsageError("usage: drsched report verify FILE")
         return _verify(args, Path(args.words[1]))
     scope = _scope(args)
     evidence = _gather(args, scope)
@@ -89,9 +91,9 @@ def _scope(args: argparse.Namespace) -> dict[str, Any]:
     if len(args.words) == 1 and args.first is None and args.last is None:
         return {"event_id": args.words[0]}
     if args.words or args.first is None or args.last is None:
-        raise ReportError("give one EVENT_ID, or --from DATE and --to DATE")
+        raise UsageError("give one EVENT_ID, or --from DATE and --to DATE")
     if args.last < args.first:
-        raise ReportError(f"--to {args.last:%Y-%m-%d} is before --from {args.first:%Y-%m-%d}")
+        raise UsageError(f"--to {args.last:%Y-%m-%d} is before --from {args.first:%Y-%m-%d}")
     scope: dict[str, Any] = {"from": f"{args.first:%Y-%m-%d}", "to": f"{args.last:%Y-%m-%d}"}
     if args.program:
         scope["program"] = args.program

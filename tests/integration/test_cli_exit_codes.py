@@ -99,6 +99,11 @@ def test_the_walk(place: Path, capsys: pytest.CaptureFixture[str]) -> None:
         (("hvac", "status"), 0),
         (("hvac", "inventory"), 3),
         (("status",), 0),
+        (("report", "walk-1"), 0),
+        (("report", "nosuch"), 1),
+        (("report", "verify", "nosuch.csv"), 1),
+        (("report",), 2),
+        (("programs", "status"), 0),
         (("events", "frobnicate"), 2),
         (("nosuch-command",), 2),
     ]
