@@ -116,7 +116,9 @@ class CoalescingWriter(Generic[T]):
 
     def add(self, items: Sequence[T]) -> None:
         self._pending.extend(items)
-        if self._task is None or self._task.done():
+        if self._task is None or (self._task.done() and not _failed(self._task)):
+            # A failed writer is kept: :meth:`drain` raises its error. Starting a new
+            # one would drop it unseen, and the records it held would stay unsettled.
             self._task = asyncio.create_task(self._run(), name="hvac-outcomes")
 
     async def _run(self) -> None:
@@ -131,3 +133,7 @@ class CoalescingWriter(Generic[T]):
             await task
             if self._pending:
                 self._task = asyncio.create_task(self._run(), name="hvac-outcomes")
+
+
+def _failed(task: asyncio.Task[None]) -> bool:
+    return not task.cancelled() and task.exception() is not None
