@@ -132,6 +132,17 @@ def decide_setpoint(
     signal: Signal, state: FacilityState, *, auto_mode: AutoMode = "skip"
 ) -> Decision:
     """The DR setpoint of ``state``'s facility under ``signal``, or why it is left alone."""
+    found = _controllable(signal, state, auto_mode)
+    if isinstance(found, Skip):
+        return found
+    direction, bounds, set_temp, _ = found
+    return _decide(set_temp, state.set_temp_range, direction, bounds)
+
+
+def _controllable(
+    signal: Signal, state: FacilityState, auto_mode: AutoMode
+) -> tuple[Direction, EventBounds, float, TempUnit] | Skip:
+    """Rule 1 and the event's bounds in the facility's unit, or why it has no DR setpoint."""
     if state.set_temp is None or state.unit is None:
         return Skip(f"type {state.facility_type} has no setpoint")
     if not state.power_on:
@@ -143,7 +154,7 @@ def decide_setpoint(
     if bounds.lo > bounds.hi:
         low, high = (format_temperature(v, state.unit) for v in (bounds.lo, bounds.hi))
         return Skip(f"event bounds inverted: min {low} > max {high}")
-    return _decide(state.set_temp, state.set_temp_range, direction, bounds)
+    return direction, bounds, state.set_temp, state.unit
 
 
 @dataclass(frozen=True)
@@ -165,17 +176,10 @@ def control_envelope(
     signal: Signal, state: FacilityState, *, auto_mode: AutoMode = "skip"
 ) -> Envelope | Skip:
     """Rules 1 to 4 for ``state``'s facility: its direction and window, or why it has none."""
-    if state.set_temp is None or state.unit is None:
-        return Skip(f"type {state.facility_type} has no setpoint")
-    if not state.power_on:
-        return Skip("powered off")
-    direction = _direction(state.mode, auto_mode)
-    if isinstance(direction, Skip):
-        return direction
-    bounds = event_bounds(signal, state.unit)
-    if bounds.lo > bounds.hi:
-        low, high = (format_temperature(v, state.unit) for v in (bounds.lo, bounds.hi))
-        return Skip(f"event bounds inverted: min {low} > max {high}")
+    found = _controllable(signal, state, auto_mode)
+    if isinstance(found, Skip):
+        return found
+    direction, bounds, _, unit = found
     work = _Work(direction, bounds, [])
     window = _event_window(work)
     if isinstance(window, Skip):
@@ -183,7 +187,7 @@ def control_envelope(
     limited = _facility_window(window, state.set_temp_range, work)
     if isinstance(limited, Skip):
         return limited
-    return Envelope(direction, limited[0], limited[1], state.unit, bounds)
+    return Envelope(direction, limited[0], limited[1], unit, bounds)
 
 
 def _direction(mode: Mode | None, auto_mode: AutoMode) -> Direction | Skip:
