@@ -24,11 +24,21 @@ import httpx
 
 from scheduler.clock import FakeClock
 from scheduler.errors import StoreError
+from tests.sim.reads import SnapshotCache
 from tests.sim.world import Fault
 
 #: Store methods that write (a ``db_write`` fault refuses them before they commit).
 WRITES = frozenset(
-    {"begin_intent", "end_intent", "record", "replace_planned", "insert", "mark_intent", "save"}
+    {
+        "begin_intent",
+        "end_intent",
+        "record",
+        "replace_planned",
+        "insert",
+        "claim",
+        "mark_intent",
+        "save",
+    }
 )
 
 
@@ -52,10 +62,14 @@ class Outside:
         self.armed.append([countdown, callback])
 
     def fault(self, kind: str, target: str = "") -> bool:
-        """Whether this call fails under an active fault of ``kind``."""
+        """Whether this call fails under an active fault of ``kind``.
+
+        A fault with a target hits only calls to that target (a gateway; the
+        ``control`` store; BECON ``PUT``s); one without hits every call of its kind.
+        """
         now = self.clock.now()
         for fault in self.faults:
-            if fault.kind == kind and fault.active(now) and (not target or fault.target == target):
+            if fault.kind == kind and fault.active(now) and fault.target in ("", target):
                 return self.rng.random() < fault.rate
         return False
 
@@ -88,9 +102,15 @@ class Outside:
 class FaultyStore:
     """A daemon store (engine's or HVAC's) run inline, with write faults and crashes."""
 
-    def __init__(self, inner: object, outside: Outside) -> None:
+    def __init__(
+        self, inner: object, outside: Outside, name: str, cache: SnapshotCache | None = None
+    ) -> None:
         self._inner = inner
         self._outside = outside
+        #: The engine's snapshot, read once per database version (tests/sim/reads.py).
+        self._cache = cache
+        #: ``engine`` or ``control`` (the HVAC controller's): a fault may aim at one.
+        self._name = name
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -98,9 +118,12 @@ class FaultyStore:
     async def call(self, fn: Callable[..., Any], *args: object) -> Any:
         name = getattr(fn, "__name__", "")
         crash_after = await self._outside.enter()
-        if name in WRITES and self._outside.fault("db_write"):
+        if name in WRITES and self._outside.fault("db_write", self._name):
             raise StoreError(f"simulated database write failure in {name}")
-        result = fn(*args)
+        if name == "snapshot" and self._cache is not None:
+            result = self._cache.snapshot(self._inner, *args)
+        else:
+            result = fn(*args)
         self._outside.leave(crash_after)
         return result
 
@@ -116,10 +139,11 @@ class FaultyTransport(httpx.AsyncBaseTransport):
         crash_after = await self.outside.enter()
         path = request.url.path
         api = "dr" if path.startswith("/dr") else "becon"
-        if self._unreadable(path) or self.outside.fault(f"{api}_5xx"):
+        method = request.method
+        if self._unreadable(path) or self.outside.fault(f"{api}_5xx", method):
             code: object = 5000 if api == "dr" else "5000"
             return httpx.Response(500, json={"code": code, "message": "simulated outage"})
-        if self.outside.fault(f"{api}_timeout"):
+        if self.outside.fault(f"{api}_timeout", method):
             raise httpx.ReadTimeout("simulated timeout before the call landed", request=request)
         response = await self.inner.handle_async_request(request)
         await response.aread()

@@ -171,7 +171,10 @@ def generate(seed: int, size: Size = Size()) -> World:
     events = _events(rng, vens, size, horizon)
     last_end = max(e.end for e in events)
     actions = _actions(rng, events, gateway_ids, facilities, size, last_end)
+    actions += _races(random.Random(seed * 1_000_003 + 29), events)
     faults = _faults(rng, events, gateway_ids, size, last_end)
+    # Drawn from a second stream: the worlds of the first stream stay as they were.
+    faults += _start_faults(random.Random(seed * 1_000_003 + 17), events)
     narrowed = _narrowed(rng, gateway_ids, facilities)
     return World(
         seed=seed,
@@ -425,6 +428,52 @@ def _faults(
         else:
             faults.append(Fault(start, end, kind, rate=rng.choice((0.2, 0.5, 1.0))))
     return faults
+
+
+def _races(rng: random.Random, events: list[PlanEvent]) -> list[Action]:
+    """Sometimes an admin's change or removal that races the daemon's move of the event.
+
+    Just before its submission or its move to ``standby`` (the simulator's
+    standby lead is 5 minutes); on PostgreSQL the apply then meets the tick
+    that moves the event, inside its transaction (tests/sim/race.py, issue 10
+    bug 9); on SQLite it is an ordinary action at that instant.
+    """
+    if rng.random() >= 0.4:
+        return []
+    event = rng.choice(events)
+    edge = rng.choice((event.start - SUBMIT_LEAD, event.start - timedelta(minutes=5)))
+    at = edge - timedelta(seconds=rng.randint(1, 120))
+    if rng.random() < 0.5:
+        return [Action(at, "remove", event.event_id, arg="race")]
+    shift = rng.choice((-15, 15, 30)) * 60
+    return [Action(at, "change", event.event_id, arg=f"shift {shift} resize 0 race")]
+
+
+#: Faults aimed at the HVAC start (issue 10 bug 7): (kind, target).
+START_FAULTS = (
+    ("db_write", "control"),
+    ("db_write", "control"),
+    ("becon_5xx", "PUT"),
+    ("becon_timeout", "PUT"),
+)
+
+
+def _start_faults(rng: random.Random, events: list[PlanEvent]) -> list[Fault]:
+    """Sometimes a short fault right at an event's window start, aimed at the HVAC start.
+
+    A failed write of the HVAC controller's own store (its claim of the
+    facilities) or BECON PUTs refused or timing out, for a few seconds around
+    the instant the DR service reports the event active: one transient error
+    there must not lose control for the whole window.
+    """
+    controlled = [e for e in events if e.load_control() is not None]
+    if rng.random() >= 0.5 or not controlled:
+        return []
+    event = rng.choice(controlled)
+    kind, target = rng.choice(START_FAULTS)
+    start = event.start - timedelta(seconds=rng.randint(0, 10))
+    end = event.start + timedelta(seconds=rng.choice((5, 15, 45)))
+    return [Fault(start, end, kind, rate=1.0, target=target)]
 
 
 def _narrowed(
