@@ -327,7 +327,9 @@ class Checker:
         blocked += [
             (f.start, f.end)
             for f in self.world.faults
-            if f.kind in BLOCKING and (f.kind != "gateway_unreadable" or f.target == gateway)
+            if f.kind in BLOCKING
+            and (f.kind != "gateway_unreadable" or f.target == gateway)
+            and not f.count  # a transient error: the very next call may succeed
         ]
         return blocked
 

@@ -55,6 +55,8 @@ class Outside:
         self.faults = faults
         self.dead = False
         self.calls = 0
+        #: Failures so far of each fault with a ``count`` (by index in ``faults``).
+        self.hits = [0] * len(faults)
         #: (countdown, callback returning "before"/"after"/None for a crash).
         self.armed: list[list[Any]] = []
 
@@ -65,12 +67,20 @@ class Outside:
         """Whether this call fails under an active fault of ``kind``.
 
         A fault with a target hits only calls to that target (a gateway; the
-        ``control`` store; BECON ``PUT``s); one without hits every call of its kind.
+        ``control`` store or one of its methods, ``control.claim``; BECON
+        ``PUT``s); one without hits every call of its kind. A fault with a
+        ``count`` fails that many calls, then no more.
         """
         now = self.clock.now()
-        for fault in self.faults:
-            if fault.kind == kind and fault.active(now) and fault.target in ("", target):
-                return self.rng.random() < fault.rate
+        for index, fault in enumerate(self.faults):
+            if fault.kind != kind or not fault.active(now) or not _aims(fault.target, target):
+                continue
+            if fault.count:
+                if self.hits[index] >= fault.count:
+                    continue
+                self.hits[index] += 1
+                return True
+            return self.rng.random() < fault.rate
         return False
 
     async def enter(self) -> bool:
@@ -118,7 +128,7 @@ class FaultyStore:
     async def call(self, fn: Callable[..., Any], *args: object) -> Any:
         name = getattr(fn, "__name__", "")
         crash_after = await self._outside.enter()
-        if name in WRITES and self._outside.fault("db_write", self._name):
+        if name in WRITES and self._outside.fault("db_write", f"{self._name}.{name}"):
             raise StoreError(f"simulated database write failure in {name}")
         if name == "snapshot" and self._cache is not None:
             result = self._cache.snapshot(self._inner, *args)
@@ -126,6 +136,10 @@ class FaultyStore:
             result = fn(*args)
         self._outside.leave(crash_after)
         return result
+
+
+def _aims(aimed: str, target: str) -> bool:
+    return aimed in ("", target) or target.startswith(aimed + ".")
 
 
 class FaultyTransport(httpx.AsyncBaseTransport):

@@ -90,12 +90,15 @@ class Fault:
     rate: float = 1.0
     target: str = ""
     lag: timedelta = timedelta(0)
+    #: More than 0: the fault fails only that many calls (a transient error), then none.
+    count: int = 0
 
     def active(self, now: datetime) -> bool:
         return self.start <= now < self.end
 
     def describe(self) -> str:
         what = f"lag {self.lag}" if self.kind == "dr_lag" else f"rate {self.rate:.2f}"
+        what += f" first {self.count} call(s)" if self.count else ""
         target = f" {self.target}" if self.target else ""
         return f"{_rel(self.start)}..{_rel(self.end)} {self.kind}{target} {what}"
 
@@ -450,30 +453,31 @@ def _races(rng: random.Random, events: list[PlanEvent]) -> list[Action]:
 
 
 #: Faults aimed at the HVAC start (issue 10 bug 7): (kind, target).
-START_FAULTS = (
-    ("db_write", "control"),
-    ("db_write", "control"),
-    ("becon_5xx", "PUT"),
-    ("becon_timeout", "PUT"),
-)
+START_FAULTS = (("becon_5xx", "PUT"), ("becon_timeout", "PUT"))
 
 
 def _start_faults(rng: random.Random, events: list[PlanEvent]) -> list[Fault]:
-    """Sometimes a short fault right at an event's window start, aimed at the HVAC start.
+    """Sometimes one transient error right at an event's HVAC start.
 
-    A failed write of the HVAC controller's own store (its claim of the
-    facilities) or BECON PUTs refused or timing out, for a few seconds around
-    the instant the DR service reports the event active: one transient error
-    there must not lose control for the whole window.
+    The first claim of the facilities in the HVAC controller's store fails
+    once in the window (whenever the DR service reports the event active,
+    however late), or BECON PUTs are refused or time out for a few seconds
+    around the start: one transient error there must not lose control for
+    the whole window.
     """
     controlled = [e for e in events if e.load_control() is not None]
-    if rng.random() >= 0.5 or not controlled:
+    if rng.random() >= 0.6 or not controlled:
         return []
-    event = rng.choice(controlled)
-    kind, target = rng.choice(START_FAULTS)
-    start = event.start - timedelta(seconds=rng.randint(0, 10))
-    end = event.start + timedelta(seconds=rng.choice((5, 15, 45)))
-    return [Fault(start, end, kind, rate=1.0, target=target)]
+    faults = []
+    for event in rng.sample(controlled, k=min(len(controlled), rng.choice((1, 2)))):
+        start = event.start - timedelta(seconds=rng.randint(0, 10))
+        if rng.random() < 0.6:
+            faults.append(Fault(start, event.end, "db_write", target="control.claim", count=1))
+            continue
+        kind, target = rng.choice(START_FAULTS)
+        end = event.start + timedelta(seconds=rng.choice((15, 45, 150)))
+        faults.append(Fault(start, end, kind, rate=1.0, target=target))
+    return faults
 
 
 def _narrowed(
