@@ -20,7 +20,7 @@ from tests.sim.pg import fresh_database
 from tests.sim.run import run_seed
 from tests.sim.world import generate
 
-DEFAULT_SEEDS = 60
+DEFAULT_SEEDS = 70
 PG_URL = os.environ.get("DRSCHED_TEST_PG_URL", "")
 SEEDS = int(os.environ.get("DRSCHED_SIM_SEEDS", DEFAULT_SEEDS))
 PENDING = "bugs of issue 10 not merged yet"
