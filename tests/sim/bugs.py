@@ -13,6 +13,10 @@ from tests.sim.invariants import Violation
 def classify(violation: Violation, trace: list[str]) -> str:
     name, text = violation.name, str(violation)
     log = "\n".join(trace)
+    if name == "every timeline is a chain" or (
+        name == "no request no local event owns" and "its apply raced a tick" in log
+    ):
+        return "bug 9: plan apply wrote what it decided from a status that moved"
     if name == "setpoint within the event's bounds":
         return "rounding: no grid point inside the bounds"
     if name in ("no request owned by two events", "requestID POSTed twice") and "-r" in text:

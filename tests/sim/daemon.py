@@ -29,6 +29,7 @@ from scheduler.hvac.wiring import settings_from
 from scheduler.store.control import ControlStore
 from scheduler.store.daemon import DaemonStore
 from tests.sim.outside import FaultyStore, FaultyTransport
+from tests.sim.reads import SnapshotCache, Writes
 from tests.sim.world import SUBMIT_LEAD
 
 T = TypeVar("T")
@@ -71,8 +72,11 @@ class SimController(HvacController):
 class Daemon:
     """The in-memory objects of one life of ``drsched run``."""
 
-    def __init__(self, cfg: Config, sql: SqlEngine, clock: FakeClock, outside: Any) -> None:
+    def __init__(
+        self, cfg: Config, sql: SqlEngine, clock: FakeClock, outside: Any, writes: Writes
+    ) -> None:
         self.cfg = cfg
+        self.writes = writes
         self.sql = sql
         self.clock = clock
         self.outside = outside
@@ -86,7 +90,7 @@ class Daemon:
         api = await self.stack.enter_async_context(
             DrApiClient.from_config(self.cfg.dr_api, transport=transport)
         )
-        control = FaultyStore(ControlStore(self.sql), self.outside)
+        control = FaultyStore(ControlStore(self.sql), self.outside, "control")
         controller = SimController(
             becon,
             control,  # type: ignore[arg-type]  # the proxy has the port's methods
@@ -94,7 +98,9 @@ class Daemon:
             settings_from(self.cfg),
             self.clock,
         )
-        store = FaultyStore(DaemonStore(self.sql), self.outside)
+        store = FaultyStore(
+            DaemonStore(self.sql), self.outside, "engine", SnapshotCache(self.writes)
+        )
         self.engine = SimEngine(
             store,  # type: ignore[arg-type]  # the proxy has the port's methods
             api,

@@ -15,6 +15,7 @@ step, and whose bounds it respects.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from scheduler.simulator.app import Simulator
 from scheduler.store.control import FacilityControlRow
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.models import EventRow, IntentRow
+from tests.sim.reads import Writes
 from tests.sim.world import World
 
 #: The longest a failed restore waits before its one retry (``Settings.retry_cap``).
@@ -46,6 +48,8 @@ _RANK = {
     "nothing sent after cancel": 1,
     "DR setpoint outside the window": 2,
 }
+#: The engine's reason for stopping HVAC control when the window is over.
+WINDOW_ENDED = "window ended"
 BLOCKING = ("becon_5xx", "becon_timeout", "becon_lost", "db_write", "gateway_unreadable")
 
 
@@ -81,8 +85,12 @@ class Truth:
 
 
 class Checker:
-    def __init__(self, world: World, sim: Simulator, store: DaemonStore, truth: Truth) -> None:
+    def __init__(
+        self, world: World, sim: Simulator, store: DaemonStore, truth: Truth, writes: Writes
+    ) -> None:
         self.world = world
+        self.writes = writes
+        self._rows_cached: tuple[int, dict[str, Any]] | None = None
         self.sim = sim
         self.store = store
         self.truth = truth
@@ -122,7 +130,13 @@ class Checker:
                 self.note(violation)
 
     def _rows(self) -> dict[str, Any]:
-        """Each event's row (status, request id, window): one light query per step."""
+        """Each event's row (status, request id, window): read once per database version."""
+        version = self.writes.version
+        if self._rows_cached is None or self._rows_cached[0] != version:
+            self._rows_cached = (version, self._read_rows())
+        return dict(self._rows_cached[1])
+
+    def _read_rows(self) -> dict[str, Any]:
         query = select(
             EventRow.event_id, EventRow.status, EventRow.request_id, EventRow.start, EventRow.end
         )
@@ -313,7 +327,9 @@ class Checker:
         blocked += [
             (f.start, f.end)
             for f in self.world.faults
-            if f.kind in BLOCKING and (f.kind != "gateway_unreadable" or f.target == gateway)
+            if f.kind in BLOCKING
+            and (f.kind != "gateway_unreadable" or f.target == gateway)
+            and not f.count  # a transient error: the very next call may succeed
         ]
         return blocked
 
@@ -329,7 +345,12 @@ class Checker:
     # -- at the end ------------------------------------------------------------
 
     def at_end(self, now: datetime) -> None:
-        for check in (self._check_terminal, self._check_open, self._check_started):
+        for check in (
+            self._check_terminal,
+            self._check_open,
+            self._check_started,
+            self._check_timelines,
+        ):
             try:
                 check(now)
             except Violation as violation:
@@ -347,7 +368,11 @@ class Checker:
 
         The window must have been blocked (daemon down, BECON or database
         faults) all but ``RETRY_INTERVAL`` of its length; else the daemon
-        dropped control it should have taken (a liveness invariant).
+        dropped control it should have taken (a liveness invariant). Skipped
+        as "the window ended before control started" (the controller's own
+        end) in any event; skipped "not started" by the engine's stop at the
+        window's end (issue 10 bug 7: a start that failed and was never tried
+        again) in an event that completed without a cancel.
         """
         query = select(
             FacilityControlRow.event_id,
@@ -356,12 +381,19 @@ class Checker:
             FacilityControlRow.facility_type,
             FacilityControlRow.facility_id,
             FacilityControlRow.detail,
-        ).where(FacilityControlRow.detail.like("%the window ended before control started%"))
+        ).where(FacilityControlRow.detail.like("%not started%"))
         with Session(self.store.engine) as session:
             skipped = list(session.execute(query))
+        rows = self._rows()
         for event_id, site, gateway, ftype, facility, detail in skipped:
             windows = self._dr_windows(event_id)
             if not windows or event_id in self.truth.canceled_at:
+                continue
+            row = rows.get(event_id)
+            completed = row is not None and row.status == Status.COMPLETED
+            if "the window ended before control started" not in detail and not (
+                completed and detail == f"not started: {WINDOW_ENDED}"
+            ):
                 continue
             start, end = max(windows)
             key = FacilityKey(site, gateway, ftype, facility)
@@ -372,6 +404,24 @@ class Checker:
                     f"{event_id} never controlled {key} ({detail}) though the daemon could act "
                     f"for {free} of its window [{start:%H:%M:%S}, {end:%H:%M:%S})",
                 )
+
+    def _check_timelines(self, now: datetime) -> None:
+        """Every line of an event's timeline starts from the status the one before it left.
+
+        A write decided from a status that moved meanwhile breaks the chain
+        (issue 10 bug 9: a plan change noted at ``pending`` after the move to
+        ``standby``).
+        """
+        for event_id in sorted(self._rows()):
+            timeline = self.store.timeline(event_id)
+            for before, after in itertools.pairwise(timeline):
+                if after.from_status != before.to_status:
+                    raise Violation(
+                        "every timeline is a chain",
+                        f"{event_id}: {before.from_status}->{before.to_status} "
+                        f"({before.detail}) then {after.from_status}->{after.to_status} "
+                        f"({after.detail})",
+                    )
 
     def _check_open(self, now: datetime) -> None:
         with Session(self.store.engine) as session:

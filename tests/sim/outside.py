@@ -24,11 +24,21 @@ import httpx
 
 from scheduler.clock import FakeClock
 from scheduler.errors import StoreError
+from tests.sim.reads import SnapshotCache
 from tests.sim.world import Fault
 
 #: Store methods that write (a ``db_write`` fault refuses them before they commit).
 WRITES = frozenset(
-    {"begin_intent", "end_intent", "record", "replace_planned", "insert", "mark_intent", "save"}
+    {
+        "begin_intent",
+        "end_intent",
+        "record",
+        "replace_planned",
+        "insert",
+        "claim",
+        "mark_intent",
+        "save",
+    }
 )
 
 
@@ -45,6 +55,8 @@ class Outside:
         self.faults = faults
         self.dead = False
         self.calls = 0
+        #: Failures so far of each fault with a ``count`` (by index in ``faults``).
+        self.hits = [0] * len(faults)
         #: (countdown, callback returning "before"/"after"/None for a crash).
         self.armed: list[list[Any]] = []
 
@@ -52,11 +64,23 @@ class Outside:
         self.armed.append([countdown, callback])
 
     def fault(self, kind: str, target: str = "") -> bool:
-        """Whether this call fails under an active fault of ``kind``."""
+        """Whether this call fails under an active fault of ``kind``.
+
+        A fault with a target hits only calls to that target (a gateway; the
+        ``control`` store or one of its methods, ``control.claim``; BECON
+        ``PUT``s); one without hits every call of its kind. A fault with a
+        ``count`` fails that many calls, then no more.
+        """
         now = self.clock.now()
-        for fault in self.faults:
-            if fault.kind == kind and fault.active(now) and (not target or fault.target == target):
-                return self.rng.random() < fault.rate
+        for index, fault in enumerate(self.faults):
+            if fault.kind != kind or not fault.active(now) or not _aims(fault.target, target):
+                continue
+            if fault.count:
+                if self.hits[index] >= fault.count:
+                    continue
+                self.hits[index] += 1
+                return True
+            return self.rng.random() < fault.rate
         return False
 
     async def enter(self) -> bool:
@@ -88,9 +112,15 @@ class Outside:
 class FaultyStore:
     """A daemon store (engine's or HVAC's) run inline, with write faults and crashes."""
 
-    def __init__(self, inner: object, outside: Outside) -> None:
+    def __init__(
+        self, inner: object, outside: Outside, name: str, cache: SnapshotCache | None = None
+    ) -> None:
         self._inner = inner
         self._outside = outside
+        #: The engine's snapshot, read once per database version (tests/sim/reads.py).
+        self._cache = cache
+        #: ``engine`` or ``control`` (the HVAC controller's): a fault may aim at one.
+        self._name = name
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -98,11 +128,18 @@ class FaultyStore:
     async def call(self, fn: Callable[..., Any], *args: object) -> Any:
         name = getattr(fn, "__name__", "")
         crash_after = await self._outside.enter()
-        if name in WRITES and self._outside.fault("db_write"):
+        if name in WRITES and self._outside.fault("db_write", f"{self._name}.{name}"):
             raise StoreError(f"simulated database write failure in {name}")
-        result = fn(*args)
+        if name == "snapshot" and self._cache is not None:
+            result = self._cache.snapshot(self._inner, *args)
+        else:
+            result = fn(*args)
         self._outside.leave(crash_after)
         return result
+
+
+def _aims(aimed: str, target: str) -> bool:
+    return aimed in ("", target) or target.startswith(aimed + ".")
 
 
 class FaultyTransport(httpx.AsyncBaseTransport):
@@ -116,10 +153,11 @@ class FaultyTransport(httpx.AsyncBaseTransport):
         crash_after = await self.outside.enter()
         path = request.url.path
         api = "dr" if path.startswith("/dr") else "becon"
-        if self._unreadable(path) or self.outside.fault(f"{api}_5xx"):
+        method = request.method
+        if self._unreadable(path) or self.outside.fault(f"{api}_5xx", method):
             code: object = 5000 if api == "dr" else "5000"
             return httpx.Response(500, json={"code": code, "message": "simulated outage"})
-        if self.outside.fault(f"{api}_timeout"):
+        if self.outside.fault(f"{api}_timeout", method):
             raise httpx.ReadTimeout("simulated timeout before the call landed", request=request)
         response = await self.inner.handle_async_request(request)
         await response.aread()

@@ -35,12 +35,14 @@ from scheduler.engine.daemon import TICK_RETRY
 from scheduler.errors import DrschedError, PlanError
 from scheduler.simulator.app import Simulator
 from scheduler.simulator.options import SimOptions
-from scheduler.store import open_engine
+from scheduler.store import is_sqlite, open_engine
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
 from tests.sim.daemon import Daemon, config
 from tests.sim.invariants import Checker, Truth, Violation
 from tests.sim.outside import FaultyTransport, Outside, SimCrash
+from tests.sim.race import MAX_TRIES, Aborted, PlanRace
+from tests.sim.reads import Writes, unsynchronised
 from tests.sim.world import T0, Action, World, _rel, shifted
 
 MAX_TICKS_PER_INSTANT = 200
@@ -120,11 +122,13 @@ class Sim:
         self.sim.dr.options = replace(self.sim.dr.options, clock=lagging)
         self.sim.dr.requests = Archive(self.truth)
         self.sql = open_engine(db_url)
+        unsynchronised(self.sql)
+        self.writes = Writes(self.sql)
         self.admin = DaemonStore(self.sql)
         self.cfg = config(world.targets)
         self.outside = Outside(self.clock, self.rng, world.faults)
         self.transport = FaultyTransport(httpx.ASGITransport(app=self.sim.app), self.outside)
-        self.checker = Checker(world, self.sim, self.admin, self.truth)
+        self.checker = Checker(world, self.sim, self.admin, self.truth, self.writes)
         self.checker.trace = self.trace
         self.plan: dict[str, PlanEvent] = {}
         self.pending = list(world.actions)
@@ -132,6 +136,10 @@ class Sim:
         self.down_until: datetime | None = None
         #: The downtime of the crash armed last (seconds).
         self._crash_down = 0
+        #: Racing plan applies (bug 9) wait for a tick to race; PostgreSQL only.
+        self.racing = not is_sqlite(db_url)
+        self.races: list[Action] = []
+        self.tries = 0
 
     def log(self, text: str) -> None:
         self.trace.append(f"  {_rel(self.clock.now())} {text}")
@@ -188,26 +196,11 @@ class Sim:
         ):
             return None
         match kind:
-            case "change":
-                parts = action.arg.split()
-                shift = timedelta(seconds=int(parts[1]))
-                resize = timedelta(seconds=int(parts[3])) if len(parts) > 3 else timedelta(0)
+            case "change" | "remove":
                 old = self.plan[target]
-                new = shifted(old, shift, resize)
-                if new.end - new.start < timedelta(minutes=5):
-                    new = shifted(old, shift)
-                self.plan[target] = new
-                if self._apply_plan(f"change {target}"):
-                    self.truth.revisions[target].append(new)
-                    self.log(f"admin: plan changes {target} to {_rel(new.start)}..{_rel(new.end)}")
-                else:
-                    self.plan[target] = old
-            case "remove":
-                old = self.plan.pop(target)
-                if self._apply_plan(f"remove {target}"):
-                    self._note_cancel(target)
-                    self.truth.removed.add(target)
-                    self.log(f"admin: plan removes {target}")
+                self._edit_plan(action)
+                if self._apply_plan(f"{kind} {target}"):
+                    self._plan_applied(action)
                 else:
                     self.plan[target] = old
             case "cancel":
@@ -242,6 +235,68 @@ class Sim:
                     self.sim.becon.tokens[token] = now
                 self.log("world: every BECON token expires")
         return None
+
+    def _edit_plan(self, action: Action) -> None:
+        """The admin's edit of the plan (``change``/``remove``), not applied yet."""
+        target = action.target
+        if action.kind == "remove":
+            del self.plan[target]
+            return
+        parts = action.arg.split()
+        shift = timedelta(seconds=int(parts[1]))
+        resize = timedelta(seconds=int(parts[3])) if len(parts) > 3 else timedelta(0)
+        old = self.plan[target]
+        new = shifted(old, shift, resize)
+        if new.end - new.start < timedelta(minutes=5):
+            new = shifted(old, shift)
+        self.plan[target] = new
+
+    def _plan_applied(self, action: Action, how: str = "") -> None:
+        target = action.target
+        if action.kind == "remove":
+            self._note_cancel(target)
+            self.truth.removed.add(target)
+            self.log(f"admin: plan removes {target}{how}")
+            return
+        new = self.plan[target]
+        self.truth.revisions[target].append(new)
+        self.log(f"admin: plan changes {target} to {_rel(new.start)}..{_rel(new.end)}{how}")
+
+    async def _racing_tick(self, engine: Any) -> Any:
+        """A daemon tick inside an admin's ``plan apply`` (bug 9; see tests/sim/race.py)."""
+        action = self.races[0]
+        if action.target not in self.plan:
+            self.races.pop(0)
+            return await self._guarded(engine.tick(), "tick")
+        before = self._moved(action.target)
+        old = dict(self.plan)
+        self._edit_plan(action)
+        now = self.clock.now()
+        race = PlanRace(self.sql, lambda: self.admin.apply_events(list(self.plan.values()), now))
+        race.start()
+        decision = await self._guarded(engine.tick(), "tick")
+        error = race.finish(race.blocked or self._moved(action.target) != before)
+        self.writes.bump()
+        self.tries += 1
+        if error is None:
+            self.races.pop(0)
+            self.tries = 0
+            self._plan_applied(action, " (its apply raced a tick: " + _how(race) + ")")
+            return decision
+        self.plan = old
+        if isinstance(error, Aborted) and self.tries < MAX_TRIES:
+            return decision  # not this tick: the next one
+        self.races.pop(0)
+        self.tries = 0
+        if isinstance(error, Aborted | PlanError):
+            self._act(replace(action, arg=action.arg.replace("race", "").strip()))
+            return decision
+        raise error
+
+    def _moved(self, event_id: str) -> tuple[str, str | None] | None:
+        """The event's status and request id as stored (None once deleted)."""
+        row = next((r for r in self.admin.overview() if r.event_id == event_id), None)
+        return None if row is None else (row.status.value, row.request_id)
 
     def _note_cancel(self, event_id: str) -> None:
         # Recorded during the step in progress: what that step sends is not counted.
@@ -287,7 +342,7 @@ class Sim:
 
     async def _start_daemon(self) -> None:
         self.outside.dead = False
-        self.daemon = Daemon(self.cfg, self.sql, self.clock, self.outside)
+        self.daemon = Daemon(self.cfg, self.sql, self.clock, self.outside, self.writes)
         engine = await self.daemon.build(self.transport)
         self.log("daemon starts: reconcile")
         await self._guarded(engine.start_up(), "start_up")
@@ -352,7 +407,10 @@ class Sim:
                     self.clock.set(self._next(now, None))
                 continue
             assert self.daemon.engine is not None
-            decision = await self._guarded(self.daemon.engine.tick(), "tick")
+            if self.races:
+                decision = await self._racing_tick(self.daemon.engine)
+            else:
+                decision = await self._guarded(self.daemon.engine.tick(), "tick")
             if decision is not None:
                 actions = ", ".join(f"{type(a).__name__}({a.event_id})" for a in decision.actions)
                 if actions:
@@ -375,7 +433,9 @@ class Sim:
         due = [a for a in self.pending if a.at <= now]
         self.pending = [a for a in self.pending if a.at > now]
         for action in due:
-            if action.after_calls and self.daemon is not None:
+            if "race" in action.arg and self.racing and self.daemon is not None:
+                self.races.append(action)
+            elif action.after_calls and self.daemon is not None:
                 self.outside.arm(action.after_calls, lambda a=action: self._act_mid(a))
             elif action.kind != "crash":
                 self._act(action)
@@ -409,6 +469,12 @@ def _key(facility: Any) -> FacilityKey:
     return FacilityKey(
         facility.site, facility.gateway, facility.facility_type, facility.facility_id
     )
+
+
+def _how(race: PlanRace) -> str:
+    if race.blocked:
+        return "the tick waited for its lock"
+    return "the tick moved the event between its read and its writes"
 
 
 def _has_crash(exc: BaseException) -> bool:

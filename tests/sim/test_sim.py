@@ -16,10 +16,12 @@ import os
 import pytest
 
 from tests.sim.bugs import classify
+from tests.sim.pg import fresh_database
 from tests.sim.run import run_seed
 from tests.sim.world import generate
 
-DEFAULT_SEEDS = 20
+DEFAULT_SEEDS = 70
+PG_URL = os.environ.get("DRSCHED_TEST_PG_URL", "")
 SEEDS = int(os.environ.get("DRSCHED_SIM_SEEDS", DEFAULT_SEEDS))
 PENDING = "bugs of issue 10 not merged yet"
 #: seed → the bugs it finds on the current main (``python -m tests.sim --seed S``).
@@ -56,6 +58,18 @@ async def test_a_seed_replays_exactly() -> None:
     assert first.steps == second.steps > 100
 
 
+@pytest.mark.skipif(not PG_URL, reason="DRSCHED_TEST_PG_URL not set")
+async def test_a_plan_apply_races_a_tick_on_postgres() -> None:
+    """Seed 2 on PostgreSQL: the admin's change meets the daemon's submission (bug 9's seed)."""
+    url, drop = fresh_database(PG_URL, 2)
+    try:
+        result = await run_seed(generate(2), url)
+    finally:
+        drop()
+    assert result.ok, "\n".join(result.summary())
+    assert any("its apply raced a tick: the tick waited for its lock" in t for t in result.trace)
+
+
 def test_worlds_differ_by_seed_and_cover_the_generator() -> None:
     worlds = [generate(seed) for seed in range(200)]
     assert len({tuple(w.describe()) for w in worlds}) == 200
@@ -66,4 +80,9 @@ def test_worlds_differ_by_seed_and_cover_the_generator() -> None:
         "becon_5xx", "becon_timeout", "becon_lost", "db_write", "gateway_unreadable", "dr_lag",
     }  # fmt: skip
     assert any(e.event_id.endswith("-r2") for w in worlds for e in w.events)
+    # Aimed at the HVAC start (bug 7) and at the daemon's moves (bug 9).
+    targets = {f.target for w in worlds for f in w.faults}
+    assert targets >= {"control.claim", "PUT"}
+    races = {a.kind for w in worlds for a in w.actions if "race" in a.arg}
+    assert races == {"change", "remove"}
     assert all(5 <= len([e for e in w.events if "-r" not in e.event_id]) <= 50 for w in worlds)

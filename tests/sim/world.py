@@ -90,12 +90,15 @@ class Fault:
     rate: float = 1.0
     target: str = ""
     lag: timedelta = timedelta(0)
+    #: More than 0: the fault fails only that many calls (a transient error), then none.
+    count: int = 0
 
     def active(self, now: datetime) -> bool:
         return self.start <= now < self.end
 
     def describe(self) -> str:
         what = f"lag {self.lag}" if self.kind == "dr_lag" else f"rate {self.rate:.2f}"
+        what += f" first {self.count} call(s)" if self.count else ""
         target = f" {self.target}" if self.target else ""
         return f"{_rel(self.start)}..{_rel(self.end)} {self.kind}{target} {what}"
 
@@ -171,7 +174,10 @@ def generate(seed: int, size: Size = Size()) -> World:
     events = _events(rng, vens, size, horizon)
     last_end = max(e.end for e in events)
     actions = _actions(rng, events, gateway_ids, facilities, size, last_end)
+    actions += _races(random.Random(seed * 1_000_003 + 29), events)
     faults = _faults(rng, events, gateway_ids, size, last_end)
+    # Drawn from a second stream: the worlds of the first stream stay as they were.
+    faults += _start_faults(random.Random(seed * 1_000_003 + 17), events)
     narrowed = _narrowed(rng, gateway_ids, facilities)
     return World(
         seed=seed,
@@ -424,6 +430,53 @@ def _faults(
             faults.append(Fault(start, end + timedelta(hours=1), kind, lag=lag))
         else:
             faults.append(Fault(start, end, kind, rate=rng.choice((0.2, 0.5, 1.0))))
+    return faults
+
+
+def _races(rng: random.Random, events: list[PlanEvent]) -> list[Action]:
+    """Sometimes an admin's change or removal that races the daemon's move of the event.
+
+    Just before its submission or its move to ``standby`` (the simulator's
+    standby lead is 5 minutes); on PostgreSQL the apply then meets the tick
+    that moves the event, inside its transaction (tests/sim/race.py, issue 10
+    bug 9); on SQLite it is an ordinary action at that instant.
+    """
+    if rng.random() >= 0.4:
+        return []
+    event = rng.choice(events)
+    edge = rng.choice((event.start - SUBMIT_LEAD, event.start - timedelta(minutes=5)))
+    at = edge - timedelta(seconds=rng.randint(1, 120))
+    if rng.random() < 0.5:
+        return [Action(at, "remove", event.event_id, arg="race")]
+    shift = rng.choice((-15, 15, 30)) * 60
+    return [Action(at, "change", event.event_id, arg=f"shift {shift} resize 0 race")]
+
+
+#: Faults aimed at the HVAC start (issue 10 bug 7): (kind, target).
+START_FAULTS = (("becon_5xx", "PUT"), ("becon_timeout", "PUT"))
+
+
+def _start_faults(rng: random.Random, events: list[PlanEvent]) -> list[Fault]:
+    """Sometimes one transient error right at an event's HVAC start.
+
+    The first claim of the facilities in the HVAC controller's store fails
+    once in the window (whenever the DR service reports the event active,
+    however late), or BECON PUTs are refused or time out for a few seconds
+    around the start: one transient error there must not lose control for
+    the whole window.
+    """
+    controlled = [e for e in events if e.load_control() is not None]
+    if rng.random() >= 0.6 or not controlled:
+        return []
+    faults = []
+    for event in rng.sample(controlled, k=min(len(controlled), rng.choice((1, 2)))):
+        start = event.start - timedelta(seconds=rng.randint(0, 10))
+        if rng.random() < 0.6:
+            faults.append(Fault(start, event.end, "db_write", target="control.claim", count=1))
+            continue
+        kind, target = rng.choice(START_FAULTS)
+        end = event.start + timedelta(seconds=rng.choice((15, 45, 150)))
+        faults.append(Fault(start, end, kind, rate=1.0, target=target))
     return faults
 
 
