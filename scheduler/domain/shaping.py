@@ -339,16 +339,24 @@ def recovery_schedule(
     stagger: timedelta,
     *,
     min_spacing: timedelta = DEFAULT_RESTORE_SPACING,
+    until: datetime | None = None,
 ) -> list[tuple[FacilityKey, datetime]]:
     """Restore instants after a restart: what is overdue is spread from ``now`` over ``stagger``.
 
     A crash that outlived the window must not turn into one rebound step for
-    every overdue unit; restores still ahead keep their slot.
+    every overdue unit; restores still ahead keep their slot. ``until`` is
+    when the interrupted schedule was to end (its base + the stagger): the
+    overdue then get only what was left of it after the first of them was
+    due, so a crash delays the restores by its downtime and never adds a
+    whole new stagger (invariant 5: end + restore time + one retry).
     """
     overdue: list[tuple[FacilityKey, datetime]] = []
     ahead: list[tuple[FacilityKey, datetime]] = []
     for key, at in due:
         (overdue if at <= now else ahead).append((key, at))
+    if until is not None and overdue:
+        left = until - min(at for _, at in overdue)
+        stagger = min(stagger, max(left, timedelta(0)))
     spread = restore_schedule([k for k, _ in overdue], now, stagger, min_spacing=min_spacing)
     return sorted(spread + ahead, key=lambda pair: (pair[1], pair[0]))
 

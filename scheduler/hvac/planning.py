@@ -162,16 +162,30 @@ def overdue_slots(
     """Restore instants after a restart: the overdue spread from ``now`` over the stagger.
 
     A live record of an event that is over is overdue; a restore keeps its
-    slot if it is still ahead (:func:`~scheduler.domain.shaping.recovery_schedule`).
+    slot if it is still ahead; the overdue get what was left of the stagger
+    that began at the window's end (:func:`~scheduler.domain.shaping.recovery_schedule`).
     """
     spread = settings.restore_stagger if stagger is None else stagger
     slots: dict[tuple[str, FacilityKey], datetime] = {}
     by_event: dict[str, list[tuple[FacilityKey, datetime]]] = {}
+    ends: dict[str, datetime] = {}
     for record in records:
-        due = record.due_at if record.state is ControlState.RESTORING else None
-        by_event.setdefault(record.event_id, []).append((record.key, due or now))
+        # A restore not yet scheduled was due at the window's end (or now, if sooner).
+        due = (
+            (record.due_at or now)
+            if record.state is ControlState.RESTORING
+            else min(record.window_end, now)
+        )
+        by_event.setdefault(record.event_id, []).append((record.key, due))
+        ends[record.event_id] = max(record.window_end, ends.get(record.event_id, record.window_end))
     for event_id, pairs in by_event.items():
-        schedule = recovery_schedule(pairs, now, spread, min_spacing=settings.restore_spacing)
+        schedule = recovery_schedule(
+            pairs,
+            now,
+            spread,
+            min_spacing=settings.restore_spacing,
+            until=ends[event_id] + spread,
+        )
         slots.update({(event_id, key): at for key, at in schedule})
     return slots
 

@@ -79,6 +79,9 @@ class Truth:
     units: dict[FacilityKey, TempUnit] = field(default_factory=dict)
     #: Facilities whose restore cannot succeed any more (removed, or original out of range).
     exempt: set[FacilityKey] = field(default_factory=set)
+    #: The setpoint a facility showed when the world narrowed its range past every
+    #: occupant value: the only original a later event can find and put back.
+    stranded: dict[FacilityKey, Fraction] = field(default_factory=dict)
     down: list[tuple[datetime, datetime]] = field(default_factory=list)
     #: Every request body the DR service ever stored, by requestID.
     archive: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -101,6 +104,8 @@ class Checker:
         self._created: set[str] = set()
         #: Facility → (events whose DR setpoint it holds, when) from successful controls.
         self._holding: dict[FacilityKey, tuple[list[str], datetime]] = {}
+        #: Stranded facilities an event took since (a DR setpoint other than the stranded one).
+        self._retaken: set[FacilityKey] = set()
         self._remote_canceled_step: dict[str, int] = {}
         #: The first violation of each invariant, in the order found (the run goes on).
         self.found: dict[str, Violation] = {}
@@ -215,9 +220,14 @@ class Checker:
                     control["setTemp"], TempUnit(control.get("unit") or unit), unit
                 )
                 ok = results.get(control["facilityId"]) == "success"
-                if value in self.truth.occupant[key]:
+                stranded = self.truth.stranded.get(key)
+                # Putting a retaken stranded facility back where it was stranded is a restore.
+                if value in self.truth.occupant[key] or (
+                    value == stranded and key in self._retaken
+                ):
                     if ok:
                         self._holding.pop(key, None)
+                        self._retaken.discard(key)
                     continue
                 try:
                     owners = self._dr_owner(key, value, unit, now)
@@ -226,6 +236,8 @@ class Checker:
                     continue
                 if ok:
                     self._holding[key] = (owners, now)
+                    if stranded is not None and value != stranded:
+                        self._retaken.add(key)
 
     def _dr_owner(
         self, key: FacilityKey, value: Fraction, unit: TempUnit, now: datetime

@@ -336,6 +336,7 @@ class Sim:
         key = _key(facility)
         if not any(low <= v <= high for v in self.truth.occupant[key]):
             self.truth.exempt.add(key)  # its original can no longer be restored
+            self.truth.stranded[key] = exact(facility.set_temp)
         self.log(f"world: {target} range narrowed to {facility.set_temp_range}")
 
     # -- the daemon's lives ------------------------------------------------------

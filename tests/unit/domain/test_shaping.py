@@ -285,6 +285,25 @@ def test_recovery_spreads_only_the_overdue() -> None:
     assert all(plan[k] == now + timedelta(minutes=30) for k in keys[8:])
 
 
+def test_recovery_gives_the_overdue_only_what_was_left_of_the_stagger() -> None:
+    """A crash 4 min into a 10 min stagger: the rest is restored within 6 min of the restart."""
+    keys = [FacilityKey("S", "GW", "IDU", f"IDU-{i:02d}") for i in range(6)]
+    now = T0 + timedelta(hours=1)
+    due = [(k, T0 + timedelta(minutes=4 + i)) for i, k in enumerate(keys)]
+    plan = dict(
+        recovery_schedule(
+            due,
+            now,
+            timedelta(minutes=10),
+            min_spacing=timedelta(minutes=1),
+            until=T0 + timedelta(minutes=10),
+        )
+    )
+    assert min(plan.values()) == now
+    assert max(plan.values()) == now + timedelta(minutes=6)
+    assert len(set(plan.values())) == 6  # still spread
+
+
 # -- Shaping values ---------------------------------------------------------------
 
 

@@ -627,6 +627,35 @@ async def test_restart_mid_stagger_spreads_only_what_is_overdue() -> None:
     assert max(p.at for p in late) <= back + SETTINGS.restore_stagger
 
 
+async def test_restart_past_the_stagger_restores_in_what_was_left_of_it() -> None:
+    """Invariant 5 (sim seed 109): a crash mid-stagger delays restores, adds no stagger.
+
+    Down from minute 2 to minute 18 after the end: what was still to restore
+    had 8 minutes of the stagger left, so it is restored within 8 minutes of
+    the restart (end + stagger + downtime), still spread, not over a whole new
+    stagger (which held units at their DR setpoint 2 minutes longer).
+    """
+    rig, keys = rig_with(*(idu(f"IDU-{i:02d}", 74) for i in range(20)))
+    plan = event()
+    await rig.prepare(plan)
+    await rig.start(plan)
+    await rig.run_until(plan.end - timedelta(seconds=1))
+    await rig.stop(plan)
+    crash = plan.end + timedelta(minutes=2)
+    await rig.run_until(crash)
+    done = {p.key for p in rig.becon.puts if p.value == 74}
+    rig.clock.set(plan.end + timedelta(minutes=18))  # past end + stagger
+    back = rig.now
+    await rig.new_controller().reconcile(back)
+    await rig.run_until(plan.end + timedelta(hours=1))
+    late = [p for p in rig.becon.puts if p.value == 74 and p.key not in done]
+    assert 0 < len(done) < 20
+    assert all(rig.becon.sent(k) == [78, 74] for k in keys)
+    assert len({p.at for p in late}) > 1, "the overdue ones are spread, not sent at once"
+    left = plan.end + SETTINGS.restore_stagger - crash
+    assert max(p.at for p in late) <= back + left
+
+
 @pytest.mark.parametrize("landed", [0, 1, 2])
 async def test_crash_mid_start_then_restart_sends_nothing_twice(landed: int) -> None:
     rig = Rig(targets=[Target("CE-01", "S1", f"GW{g}") for g in range(3)])
