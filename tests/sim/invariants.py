@@ -51,6 +51,10 @@ _RANK = {
 #: The engine's reason for stopping HVAC control when the window is over.
 WINDOW_ENDED = "window ended"
 BLOCKING = ("becon_5xx", "becon_timeout", "becon_lost", "db_write", "gateway_unreadable")
+#: DR faults that fail every call: no poll can see ``active``, and HVAC control starts only
+#: on that (never on the clock alone: the event may have been canceled). They block a
+#: start, not a restore.
+DR_BLOCKING = ("dr_5xx", "dr_timeout", "dr_lost")
 
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -333,7 +337,8 @@ class Checker:
                 deadline += end - max(start, base)
         return deadline
 
-    def _blocked(self, key: FacilityKey) -> list[tuple[datetime, datetime]]:
+    def _blocked(self, key: FacilityKey, *, start: bool = False) -> list[tuple[datetime, datetime]]:
+        """When the daemon could not act on ``key`` (``start``: nor start its control)."""
         gateway = f"{key.site}/{key.gateway}"
         blocked = list(self.truth.down)
         blocked += [
@@ -343,6 +348,12 @@ class Checker:
             and (f.kind != "gateway_unreadable" or f.target == gateway)
             and not f.count  # a transient error: the very next call may succeed
         ]
+        if start:
+            blocked += [
+                (f.start, f.end)
+                for f in self.world.faults
+                if f.kind in DR_BLOCKING and f.rate >= 1.0 and not f.count
+            ]
         return blocked
 
     def _check_owners(self, rows: dict[str, Any]) -> None:
@@ -409,7 +420,7 @@ class Checker:
                 continue
             start, end = max(windows)
             key = FacilityKey(site, gateway, ftype, facility)
-            free = _free_time(start, end, self._blocked(key))
+            free = _free_time(start, end, self._blocked(key, start=True))
             if free > RETRY_INTERVAL * 2:
                 raise Violation(
                     "HVAC control started in the window",
