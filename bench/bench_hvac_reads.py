@@ -19,12 +19,11 @@ import sqlite3
 import statistics
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from _support import database  # bench/ is on sys.path when a script runs
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -38,26 +37,6 @@ from scheduler.store.reads import ReadStore
 
 START = datetime(2027, 7, 15, 18, tzinfo=UTC)
 EVERY = timedelta(minutes=5)
-
-
-@contextmanager
-def database(url: str | None) -> Iterator[str]:
-    if url is None:
-        with tempfile.TemporaryDirectory() as tmp:
-            yield f"sqlite:///{Path(tmp) / 'reads.db'}"
-        return
-    import psycopg
-
-    parsed = make_url(url)
-    name = f"drsched_bench_{uuid.uuid4().hex[:8]}"
-    admin = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield parsed.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def size(url: str) -> int:
@@ -99,7 +78,8 @@ def main() -> None:
         for i in range(args.facilities)
     ]
     rounds = int(timedelta(hours=args.hours) / EVERY)
-    with database(args.url) as url:
+    kind = "sqlite" if args.url is None else "postgres"
+    with tempfile.TemporaryDirectory() as tmp, database(kind, args.url, Path(tmp)) as url:
         upgrade(url)
         engine = open_engine(url)
         try:
