@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from scheduler.config import HvacTarget
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
+from tests.unit.hvac.fakes import load_control
 
 T0 = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
 SUBMIT_LEAD = timedelta(hours=1)
@@ -240,16 +241,7 @@ def _signal(rng: random.Random) -> Signal:
         max_temp = None
     # The DR service takes offsets of 4-16 °F (2.5-8.5 °C on the 0.5 grid).
     offset = rng.choice((2.5, 3.0, 4.5)) if unit == TempUnit.C else float(rng.choice((4, 5, 8)))
-    return Signal(
-        "s1",
-        "LOAD_CONTROL",
-        "x-loadControlLevelOffset",
-        ("x-DEVICE_AIR_CONDITIONER",),
-        min_temp=min_temp,
-        max_temp=max_temp,
-        temp_offset=offset,
-        unit=unit,
-    )
+    return load_control(max_temp, offset, unit, min_temp)
 
 
 def make_event(
