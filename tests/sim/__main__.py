@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 import time
 from collections import Counter
 
-from tests.sim.bugs import classify
-from tests.sim.run import run_seed
-from tests.sim.world import LONG, Size, generate
+from tests.sim.pool import check_seed, default_jobs, verdicts
 
 
 def _args(argv: list[str]) -> argparse.Namespace:
@@ -28,6 +25,12 @@ def _args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--trace", action="store_true", help="print every failing seed's trace")
     parser.add_argument(
+        "--jobs",
+        type=int,
+        default=default_jobs(),
+        help="worker processes, one seed each at a time (default: one per core)",
+    )
+    parser.add_argument(
         "--progress", action="store_true", help="print a line for passing seeds too"
     )
     return parser.parse_args(argv)
@@ -35,26 +38,25 @@ def _args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _args(sys.argv[1:] if argv is None else argv)
-    size = LONG if args.long else Size()
-    seeds = [args.seed] if args.seed is not None else range(args.first, args.first + args.seeds)
+    pg_server = os.environ["DRSCHED_TEST_PG_URL"] if args.db == "postgres" else None
+    if args.seed is not None:
+        return _replay(args.seed, pg_server, args.long)
+    seeds = range(args.first, args.first + args.seeds)
     failures: Counter[str] = Counter()
     failed = 0
     first: dict[str, int] = {}
     began = time.monotonic()
-    for seed in seeds:
-        world = generate(seed, size)
-        with _database(args.db, seed) as url:
-            result = asyncio.run(run_seed(world, url))
-        if args.seed is not None or (args.trace and not result.ok):
-            print(result.report(world))
-        failed += not result.ok
-        if result.ok and args.progress:
-            print(f"seed {seed}: ok ({result.steps} steps)", flush=True)
-        for violation in result.violations:
-            bug = classify(violation, result.trace)
+    for verdict in verdicts(seeds, args.jobs, pg_server, args.long):
+        if args.trace and not verdict.ok:
+            print(verdict.report)
+        failed += not verdict.ok
+        if verdict.ok and args.progress:
+            print(f"seed {verdict.seed}: ok ({verdict.steps} steps)", flush=True)
+        for finding in verdict.findings:
+            bug = finding[1 : finding.index("]")]
             failures[bug] += 1
-            first.setdefault(bug, seed)
-            print(f"seed {seed}: FAILED [{bug}] {violation}", flush=True)
+            first.setdefault(bug, verdict.seed)
+            print(f"seed {verdict.seed}: FAILED {finding}", flush=True)
     elapsed = time.monotonic() - began
     count = len(seeds)
     print(f"{count} seed(s) in {elapsed:.1f}s: {count - failed} ok, {failed} failed")
@@ -63,22 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-class _database:  # a context manager used like a function
-    def __init__(self, kind: str, seed: int) -> None:
-        self.kind, self.seed = kind, seed
-        self.url: str | None = None
-
-    def __enter__(self) -> str | None:
-        if self.kind == "sqlite":
-            return None
-        from tests.sim.pg import fresh_database
-
-        self.url, self.drop = fresh_database(os.environ["DRSCHED_TEST_PG_URL"], self.seed)
-        return self.url
-
-    def __exit__(self, *exc: object) -> None:
-        if self.url is not None:
-            self.drop()
+def _replay(seed: int, pg_server: str | None, long: bool) -> int:
+    """One seed with its whole trace, passing or not."""
+    verdict = check_seed(seed, pg_server, long, trace=True)
+    print(verdict.report)
+    for finding in verdict.findings:
+        print(f"seed {seed}: FAILED {finding}")
+    return 0 if verdict.ok else 1
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The deterministic simulation in the default tests: a few seeds, and determinism itself.
 
 ``DRSCHED_SIM_SEEDS=N`` runs seeds 0..N-1 (default :data:`DEFAULT_SEEDS`, sized
-to stay well under 2 minutes on the shared 2-core machine); ``python -m
-tests.sim --seeds 1000`` is the long run (docs/testing.md).
+to stay under 2 minutes on a quiet 2-core machine: the seeds run on one worker
+process per core, tests/sim/pool.py); ``python -m tests.sim --seeds 10000`` is
+the long run (docs/testing.md).
 
 Every seed must pass. :data:`KNOWN_FAILING` is where a seed that finds a bug
 whose fix is not merged yet goes, as a strict xfail (it fails the suite the day
@@ -12,16 +13,18 @@ it passes: then delete the entry); it is empty since issue 10's fixes landed.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from concurrent.futures import Future
 
 import pytest
 
 from tests.conftest import PG_HINT, postgres_url
-from tests.sim.bugs import classify
 from tests.sim.pg import fresh_database
+from tests.sim.pool import Verdict, default_jobs, pool, submit
 from tests.sim.run import run_seed
 from tests.sim.world import generate
 
-DEFAULT_SEEDS = 70
+DEFAULT_SEEDS = 300
 PG_URL = postgres_url() or ""  # CI=true or DRSCHED_TEST_PG_URL (tests/conftest.py)
 SEEDS = int(os.environ.get("DRSCHED_SIM_SEEDS", DEFAULT_SEEDS))
 PENDING = "bugs of issue 10 not merged yet"
@@ -47,15 +50,29 @@ def _params() -> list[object]:
     return params
 
 
+@pytest.fixture(scope="session")
+def seed_verdicts(request: pytest.FixtureRequest) -> Iterator[dict[int, Future[Verdict]]]:
+    """Every selected seed, queued on one worker per core in the order the tests will run.
+
+    Each seed test then waits for its own seed only (its timeout stays its own).
+    """
+    wanted = [
+        item.callspec.params["seed"]
+        for item in request.session.items
+        if isinstance(item, pytest.Function) and item.originalname == _SEED_TEST
+    ]
+    with pool(max(1, min(default_jobs(), len(wanted)))) as executor:
+        yield submit(executor, wanted)
+        executor.shutdown(cancel_futures=True)
+
+
+_SEED_TEST = "test_seed_keeps_every_invariant"
+
+
 @pytest.mark.parametrize("seed", _params())
-async def test_seed_keeps_every_invariant(seed: int) -> None:
-    world = generate(seed)
-    result = await run_seed(world)
-    assert result.ok, (
-        result.report(world)
-        + "\nknown bugs: "
-        + ", ".join(classify(v, result.trace) for v in result.violations)
-    )
+def test_seed_keeps_every_invariant(seed: int, seed_verdicts: dict[int, Future[Verdict]]) -> None:
+    verdict = seed_verdicts[seed].result()
+    assert verdict.ok, verdict.report + "\nfound: " + "; ".join(verdict.findings)
 
 
 async def test_a_seed_replays_exactly() -> None:
