@@ -57,7 +57,7 @@ def seed_verdicts(request: pytest.FixtureRequest) -> Iterator[dict[int, Future[V
     Each seed test then waits for its own seed only (its timeout stays its own).
     """
     wanted = [
-        item.callspec.params["seed"]
+        int(item.callspec.params["seed"])
         for item in request.session.items
         if isinstance(item, pytest.Function) and item.originalname == _SEED_TEST
     ]
