@@ -57,9 +57,10 @@ def seed_verdicts(request: pytest.FixtureRequest) -> Iterator[dict[int, Future[V
     Each seed test then waits for its own seed only (its timeout stays its own).
     """
     wanted = [
-        int(item.callspec.params["seed"])
+        seed
         for item in request.session.items
         if isinstance(item, pytest.Function) and item.originalname == _SEED_TEST
+        if isinstance(seed := item.callspec.params["seed"], int)
     ]
     with pool(max(1, min(default_jobs(), len(wanted)))) as executor:
         yield submit(executor, wanted)
