@@ -35,9 +35,9 @@ if str(ROOT) not in sys.path:
 
 from _support import database, simulator  # noqa: E402  (bench/ is on sys.path)
 
-from tests.crash.checks import verify  # noqa: E402  (after the sys.path line above)
-from tests.crash.driver import RunConfig, run  # noqa: E402
-from tests.crash.scenario import VENS, Timing  # noqa: E402
+from tests.support.crash.checks import verify  # noqa: E402  (after the sys.path line above)
+from tests.support.crash.driver import RunConfig, run  # noqa: E402
+from tests.support.crash.scenario import VENS, Timing  # noqa: E402
 
 
 @dataclass

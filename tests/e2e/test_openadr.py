@@ -30,7 +30,7 @@ from scheduler.store import open_engine
 from scheduler.store.control import records_of
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
-from tests.integration.openadr.vtn import free_port
+from tests.support.processes import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(180)]
 

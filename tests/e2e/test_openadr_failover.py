@@ -24,7 +24,7 @@ from scheduler.simulator.server import Running, serve_in_background
 from scheduler.store import open_engine
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
-from tests.e2e.test_failover import Instance, free_port, wait_until
+from tests.support.processes import Instance, free_port, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(180)]
 

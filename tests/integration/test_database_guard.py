@@ -25,7 +25,7 @@ from scheduler.store import open_engine, transaction
 from scheduler.store.identity import DatabaseGuard, DatabaseLostError
 from scheduler.store.migrate import upgrade
 from scheduler.systemd import Notifier
-from tests.integration.test_supervise import free_port, healthz
+from tests.support.processes import free_port, healthz
 
 
 def _guard(url: str, *, read_only: bool = False) -> tuple[DatabaseGuard, Engine]:

@@ -15,7 +15,7 @@ from scheduler.engine.leadership import Fence
 from scheduler.store import migrate
 from scheduler.store.migrate import upgrade
 from scheduler.systemd import Notifier
-from tests.integration.test_supervise import free_port
+from tests.support.processes import free_port
 
 
 def test_an_upgrade_nobody_else_runs_does_not_say_it_waits(pg_url: str) -> None:

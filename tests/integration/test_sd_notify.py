@@ -78,7 +78,7 @@ async def test_daemon_pings_the_watchdog_from_its_loop(
     notify_socket: tuple[socket.socket, str],
 ) -> None:
     """The daemon sends READY after reconcile, WATCHDOG pings, then STOPPING."""
-    from tests.unit.engine.test_daemon import make_daemon
+    from tests.support.harness.engine_on_fakes import make_daemon
 
     sock, path = notify_socket
     sock.setblocking(False)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -29,18 +28,13 @@ from scheduler.store import open_engine, transaction
 from scheduler.store.migrate import upgrade
 from scheduler.systemd import Notifier
 from tests.support.pace import pace
+from tests.support.processes import free_port, healthz
 
 pytestmark = pytest.mark.realtime
 
 FAST = Timing(retry_interval=0.2, check_interval=0.2, check_timeout=2.0, idle_session_timeout=1.0)
 #: The requirement (not stretched); every other deadline here is, by the machine's pace.
 TAKEOVER_LIMIT = 15.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def config_for(url: str, port: int) -> Config:
@@ -102,11 +96,6 @@ def pg_sql(pg_url: str) -> Iterator[Engine]:
         conn.execute(text("CREATE TABLE writes (id serial PRIMARY KEY, holder text NOT NULL)"))
     yield sql
     sql.dispose()
-
-
-async def healthz(port: int) -> httpx.Response:
-    async with httpx.AsyncClient(timeout=10) as client:
-        return await client.get(f"http://127.0.0.1:{port}/healthz")
 
 
 def terminate_lock_holder(sql: Engine) -> None:

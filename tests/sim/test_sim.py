@@ -15,14 +15,14 @@ import os
 
 import pytest
 
-from tests.conftest import PG_HINT, postgres_url
 from tests.sim.bugs import classify
 from tests.sim.pg import fresh_database
 from tests.sim.run import run_seed
 from tests.sim.world import generate
+from tests.support.databases import PG_HINT, postgres_url
 
 DEFAULT_SEEDS = 70
-PG_URL = postgres_url() or ""  # CI=true or DRSCHED_TEST_PG_URL (tests/conftest.py)
+PG_URL = postgres_url() or ""  # CI=true or DRSCHED_TEST_PG_URL (tests/support/databases.py)
 SEEDS = int(os.environ.get("DRSCHED_SIM_SEEDS", DEFAULT_SEEDS))
 PENDING = "bugs of issue 10 not merged yet"
 #: seed → the bugs it finds on the current main (``python -m tests.sim --seed S``).

@@ -16,7 +16,7 @@ from scheduler.store import open_engine
 from scheduler.store.control import ControlStore
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
-from tests.unit.hvac.fakes import event
+from tests.support.fakes.hvac import event
 
 S = ControlState
 T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)

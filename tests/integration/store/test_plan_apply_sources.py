@@ -14,8 +14,7 @@ from scheduler.store import open_engine
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
 from scheduler.store.plan_apply import preview
-
-from .test_plan_apply import NOW, event
+from tests.support.stored_events import NOW, event
 
 
 @pytest.fixture

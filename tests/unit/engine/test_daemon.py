@@ -11,32 +11,12 @@ import pytest
 from structlog.testing import capture_logs
 
 from scheduler import metrics
-from scheduler.clock import SystemClock
 from scheduler.domain.lifecycle import Status
-from scheduler.engine.daemon import Daemon
-from scheduler.engine.decide import Policy
 from scheduler.engine.lock import DaemonLock, sqlite_lock_path
-from scheduler.engine.runner import Engine
 from scheduler.engine.timer import REVISION_JOB, WAKE_JOB
 from scheduler.errors import AlreadyRunningError, PlanError, Problem
-from scheduler.systemd import Notifier
-from tests.unit.engine.fakes import FakeDr, FakeStore, plan_event
-
-
-def make_daemon(
-    notifier: Notifier | None = None, apply_plans: object = None
-) -> tuple[Daemon, FakeStore]:
-    store = FakeStore()
-    clock = SystemClock()
-    engine = Engine(store, FakeDr(clock), clock, Policy(submit_lead=timedelta(hours=1)))
-    daemon = Daemon(
-        engine,
-        apply_plans=apply_plans,  # type: ignore[arg-type]
-        notifier=notifier,
-        revision_interval=timedelta(milliseconds=50),
-        stop_timeout=timedelta(seconds=2),
-    )
-    return daemon, store
+from tests.support.fakes.engine import plan_event
+from tests.support.harness.engine_on_fakes import make_daemon
 
 
 async def wait_for(predicate: Callable[[], bool], seconds: float = 5) -> None:

@@ -10,7 +10,7 @@ from scheduler.clock import FakeClock
 from scheduler.engine.decide import Policy, decide
 from scheduler.engine.hvac import NoHvac
 from scheduler.engine.runner import Engine
-from tests.unit.engine.fakes import T0, FakeDr, FakeStore, RecordingHvac
+from tests.support.fakes.engine import T0, FakeDr, FakeStore, RecordingHvac
 
 NOW = datetime(2026, 7, 15, 12, 0, tzinfo=UTC)
 POLICY = Policy(submit_lead=timedelta(hours=1))

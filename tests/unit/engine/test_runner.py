@@ -8,38 +8,13 @@ from datetime import datetime, timedelta
 import pytest
 from structlog.testing import capture_logs
 
-from scheduler.clock import FakeClock
 from scheduler.domain.events import PlanEvent
 from scheduler.domain.lifecycle import Source, Status
-from scheduler.engine.decide import MISSED_DETAIL, Policy
+from scheduler.engine.decide import MISSED_DETAIL
 from scheduler.engine.model import HvacPhase
-from scheduler.engine.runner import Engine
 from scheduler.errors import PermanentApiError, StoreError
-from tests.unit.engine.fakes import T0, FakeDr, FakeStore, RecordingHvac, plan_event
-
-POLICY = Policy(submit_lead=timedelta(hours=1), prefetch_lead=timedelta(seconds=60))
-
-
-class World:
-    def __init__(self, start: datetime = T0) -> None:
-        self.clock = FakeClock(start)
-        self.store = FakeStore()
-        self.dr = FakeDr(self.clock)
-        self.hvac = RecordingHvac()
-        self.engine = self.new_engine()
-
-    def new_engine(self) -> Engine:
-        """A fresh engine on the same store and DR service: a daemon restart."""
-        return Engine(self.store, self.dr, self.clock, POLICY, hvac=self.hvac, max_concurrency=2)
-
-    async def run_until(self, until: datetime, max_ticks: int = 2000) -> None:
-        """Tick at every wake-up the engine asks for, moving the fake clock there."""
-        for _ in range(max_ticks):
-            decision = await self.engine.tick()
-            if self.clock.now() >= until:
-                return
-            self.clock.set(min(max(decision.next_wake, self.clock.now()), until))
-        raise AssertionError("engine did not settle")
+from tests.support.fakes.engine import T0, RecordingHvac, plan_event
+from tests.support.harness.engine_on_fakes import POLICY, World
 
 
 async def test_full_lifecycle_with_hvac_call_points() -> None:

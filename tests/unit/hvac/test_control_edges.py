@@ -21,8 +21,8 @@ from scheduler.domain.hvac import FacilityKey, Mode
 from scheduler.domain.lifecycle import Status
 from scheduler.errors import StoreError
 from scheduler.hvac.records import HELD, ControlRecord, ControlState
-from tests.unit.hvac.fakes import T0, Target, event, idu, no_setpoint
-from tests.unit.hvac.rig import SETTINGS, Rig
+from tests.support.fakes.hvac import T0, Target, event, idu, no_setpoint
+from tests.support.harness.hvac_rig import SETTINGS, Rig
 
 S = ControlState
 

@@ -13,8 +13,8 @@ from scheduler.domain.lifecycle import Status
 from scheduler.domain.shaping import Ramp, Shaping, facility_start
 from scheduler.hvac.records import ControlState
 from scheduler.metrics import isolated_metrics
-from tests.unit.hvac.fakes import T0, Target, event, idu, no_setpoint
-from tests.unit.hvac.rig import SETTINGS, Rig
+from tests.support.fakes.hvac import T0, Target, event, idu, no_setpoint
+from tests.support.harness.hvac_rig import SETTINGS, Rig
 
 S = ControlState
 

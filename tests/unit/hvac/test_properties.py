@@ -29,8 +29,8 @@ from scheduler.domain.lifecycle import Status
 from scheduler.domain.setpoints import event_bounds
 from scheduler.domain.units import exact, resolution
 from scheduler.hvac.planning import Settings
-from tests.unit.hvac.fakes import T0, event, load_control
-from tests.unit.hvac.rig import Rig
+from tests.support.fakes.hvac import T0, event, load_control
+from tests.support.harness.hvac_rig import Rig
 
 WINDOW = timedelta(minutes=30)
 SETTINGS = Settings(

@@ -12,7 +12,7 @@ from scheduler.domain.hvac import FacilityKey, Mode
 from scheduler.hvac import transitions as move
 from scheduler.hvac.planning import Settings, plan_records, restore_slots
 from scheduler.hvac.records import ControlRecord, ControlState
-from tests.unit.hvac.fakes import T0, idu, load_control
+from tests.support.fakes.hvac import T0, idu, load_control
 
 S = ControlState
 KEY = FacilityKey("S1", "GW1", "IDU", "IDU-1")

@@ -27,7 +27,7 @@ import random
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from tests.crash.scenario import Kind, Scenario
+from tests.support.crash.scenario import Kind, Scenario
 
 
 class FaultKind(StrEnum):

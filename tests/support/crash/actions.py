@@ -17,9 +17,9 @@ from pathlib import Path
 
 from scheduler.domain.lifecycle import Status
 from scheduler.store.events import EventSummary
-from tests.crash.procs import CliCall
-from tests.crash.scenario import Kind, Scenario, ScenarioEvent
-from tests.crash.simadmin import SimAdmin
+from tests.support.crash.procs import CliCall
+from tests.support.crash.scenario import Kind, Scenario, ScenarioEvent
+from tests.support.crash.simadmin import SimAdmin
 
 Trigger = Callable[[float, EventSummary | None], bool]
 Fire = Callable[[EventSummary | None], CliCall | None]

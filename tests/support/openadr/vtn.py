@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -15,12 +14,6 @@ from openleadr import OpenADRServer, utils
 
 VTN_ID = "TEST-VTN"
 CONTEXT = "oadr://utility.example/peak"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -27,7 +27,7 @@ from scheduler.simulator.options import SimOptions
 from scheduler.store import open_engine
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
-from tests.unit.engine.fakes import RecordingHvac
+from tests.support.fakes.engine import RecordingHvac
 
 POLICY = Policy(submit_lead=timedelta(hours=1), prefetch_lead=timedelta(seconds=60))
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tests.crash.scenario import Scenario
+from tests.support.crash.scenario import Scenario
 
 if TYPE_CHECKING:
-    from tests.crash.outcome import Outcome
+    from tests.support.crash.outcome import Outcome
 
 #: Conversions between °C and °F are not exact on the facilities' grids.
 TOLERANCE_F = 0.06

@@ -8,8 +8,8 @@ from typing import Any
 from scheduler.domain.lifecycle import Transition
 from scheduler.engine.model import Intent
 from scheduler.store.events import EventSummary
-from tests.crash.chaos import Chaos
-from tests.crash.scenario import Scenario
+from tests.support.crash.chaos import Chaos
+from tests.support.crash.scenario import Scenario
 
 
 @dataclass

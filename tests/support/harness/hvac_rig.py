@@ -10,7 +10,7 @@ from scheduler.domain.events import PlanEvent
 from scheduler.domain.lifecycle import Status
 from scheduler.hvac.controller import HvacController
 from scheduler.hvac.planning import Settings
-from tests.unit.hvac.fakes import T0, FakeBecon, FakeControlStore, Target
+from tests.support.fakes.hvac import T0, FakeBecon, FakeControlStore, Target
 
 SETTINGS = Settings(
     verify_interval=timedelta(minutes=5),

@@ -15,7 +15,7 @@ says everything that went wrong at once:
 - the change while pending re-submitted as ``<id>-r2`` with the new content,
   the first request deleted;
 - no intent row left open;
-- HVAC (:mod:`tests.crash.hvac_checks`).
+- HVAC (:mod:`tests.support.crash.hvac_checks`).
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from typing import Any
 from scheduler.clock import from_epoch
 from scheduler.domain.lifecycle import Source, Status, Transition
 from scheduler.store.events import EventSummary
-from tests.crash.hvac_checks import hvac_problems
-from tests.crash.outcome import Outcome
-from tests.crash.scenario import CANCELED_KINDS, Kind, ScenarioEvent
+from tests.support.crash.hvac_checks import hvac_problems
+from tests.support.crash.outcome import Outcome
+from tests.support.crash.scenario import CANCELED_KINDS, Kind, ScenarioEvent
 
 COMPLETED, CANCELED = 3, 9
 

@@ -1,13 +1,13 @@
 """Drive one crash run in real time: start the daemon, act on events, kill, inject, collect.
 
 One loop, ticking every 50 ms, owns everything that happens: kills and
-restarts from the :class:`~tests.crash.chaos.Chaos` schedule, fault steps,
+restarts from the :class:`~tests.support.crash.chaos.Chaos` schedule, fault steps,
 and the scenario's actions, each fired once when its trigger holds (a
 status in the database, or an instant). CLI commands run in the background
 and are retried when they fail for a reason other than a refusal (the
 database may be away). The loop ends when every event is terminal after the
 last window, or at a deadline; then the daemon is stopped with SIGTERM and
-the database and the simulator are read for :mod:`tests.crash.checks`.
+the database and the simulator are read for :mod:`tests.support.crash.checks`.
 """
 
 from __future__ import annotations
@@ -26,19 +26,19 @@ from scheduler.store import is_sqlite, open_engine
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.events import EventSummary
 from scheduler.store.migrate import upgrade
-from tests.crash.actions import Actions
-from tests.crash.chaos import (
+from tests.support.crash.actions import Actions
+from tests.support.crash.chaos import (
     LATENCY_SPIKE_MS,
     Chaos,
     FaultKind,
     faulty_daemon_env,
     steady_faults,
 )
-from tests.crash.outages import DatabaseOutage
-from tests.crash.outcome import Outcome
-from tests.crash.procs import DAEMON_APPLICATION_NAME, DaemonProcess, daemon_env
-from tests.crash.scenario import Scenario, Timing, hvac_targets
-from tests.crash.simadmin import SimAdmin
+from tests.support.crash.outages import DatabaseOutage
+from tests.support.crash.outcome import Outcome
+from tests.support.crash.procs import DAEMON_APPLICATION_NAME, DaemonProcess, daemon_env
+from tests.support.crash.scenario import Scenario, Timing, hvac_targets
+from tests.support.crash.simadmin import SimAdmin
 
 TICK_S = 0.05
 #: How often the database is read for the actions' triggers.
