@@ -56,7 +56,7 @@ def test_every_documented_family_renders_with_its_type() -> None:
 def test_every_family_is_listed_in_the_operations_guide() -> None:
     from pathlib import Path
 
-    guide = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()
+    guide = (Path(__file__).parents[3] / "docs" / "operations.md").read_text()
     missing = [name for name in DOCUMENTED if f"`{name}" not in guide]
     assert missing == []
 

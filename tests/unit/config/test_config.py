@@ -76,7 +76,7 @@ def test_yaml_syntax_error_has_position(tmp_path: Path) -> None:
 
 
 def test_example_config_is_valid(tmp_path: Path) -> None:
-    example = Path(__file__).parents[2] / "config" / "drsched.example.yaml"
+    example = Path(__file__).parents[3] / "config" / "drsched.example.yaml"
     creds = tmp_path / "creds"
     creds.mkdir()
     text = example.read_text().replace("/run/credentials/drsched.service", str(creds))

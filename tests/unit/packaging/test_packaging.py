@@ -7,7 +7,7 @@ from pathlib import Path
 
 from scheduler.store.migrate import migrations_dir
 
-CHECKOUT = Path(__file__).resolve().parents[2]
+CHECKOUT = Path(__file__).resolve().parents[3]
 
 
 def test_every_package_of_the_checkout_is_listed() -> None:

@@ -17,7 +17,7 @@ import pytest
 from scheduler.config import load_config
 from scheduler.errors import ConfigError
 
-BAD_CONFIGS = Path(__file__).parents[1] / "data" / "bad_configs"
+BAD_CONFIGS = Path(__file__).parents[2] / "data" / "bad_configs"
 EXPECT = re.compile(r"^# expect: (.+)$", re.MULTILINE)
 #: ``section.key``, ``section.list[0].key``, optionally ``(credential name)``, then ``: ``.
 KEY = re.compile(r"^[a-z_]+(\.[a-z_]+|\[\d+\])*( \([^)]*\))?: ")

@@ -20,7 +20,7 @@ import pytest
 from scheduler.config import CREDENTIALS, HvacConfig
 from scheduler.engine.daemon import Daemon
 
-UNIT = Path(__file__).parents[2] / "systemd" / "drsched.service"
+UNIT = Path(__file__).parents[3] / "systemd" / "drsched.service"
 MAX_EXPOSURE = 1.5
 
 pytestmark = pytest.mark.skipif(
