@@ -108,7 +108,7 @@ def test_vtn_events_run_through_drsched_to_hvac_and_back(tmp_path: Path, sim_url
         vtn_log,
         "openadr", "vtn", "--port", str(vtn_port), "--events", "2", "--lead", "10s",
         "--duration", "8s", "--gap", "2s", "--payload", "4", "--cancel-after", "3s",
-    )  # fmt: skip
+    )  # fmt: skip  # a command line: each flag next to its value
     run = drsched(run_log, "--config", str(config), "run")
     sql = open_engine(db_url)
     store = DaemonStore(sql)

@@ -89,7 +89,7 @@ def test_the_standby_takes_over_the_ven_with_its_stored_id(
         port = free_port()
         log = spawn(name, "--config", str(config), "run", extra={
             "DRSCHED_HTTP__LISTEN": f"127.0.0.1:{port}"
-        })  # fmt: skip
+        })  # fmt: skip  # the call reads as the command it runs
         return Instance(name, procs[-1], port, log)
 
     upgrade(pg_url)
@@ -98,7 +98,7 @@ def test_the_standby_takes_over_the_ven_with_its_stored_id(
     vtn_log = spawn(
         "vtn", "openadr", "vtn", "--port", str(vtn_port), "--events", "1", "--lead", "20s",
         "--duration", "4s",
-    )  # fmt: skip
+    )  # fmt: skip  # a command line: each flag next to its value
 
     def registrations() -> list[str]:
         return re.findall(r"registered drsched-failover as (\S+)", vtn_log.read_text())

@@ -88,7 +88,7 @@ def test_worlds_differ_by_seed_and_cover_the_generator() -> None:
         "change", "remove", "cancel", "remote_cancel", "occupant", "narrow_range",
         "remove_facility", "expire_tokens", "crash", "dr_5xx", "dr_timeout", "dr_lost",
         "becon_5xx", "becon_timeout", "becon_lost", "db_write", "gateway_unreadable", "dr_lag",
-    }  # fmt: skip
+    }  # fmt: skip  # the generator's kinds, several a line
     assert any(e.event_id.endswith("-r2") for w in worlds for e in w.events)
     # Aimed at the HVAC start (bug 7) and at the daemon's moves (bug 9).
     targets = {f.target for w in worlds for f in w.faults}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.lifecycle import Source, Status, Transition
@@ -13,7 +14,7 @@ from scheduler.store.daemon import DaemonStore
 NOW = datetime(2026, 7, 1, 12, tzinfo=UTC)
 
 
-def event(event_id: str, hours_ahead: float = 2, **changes: object) -> PlanEvent:
+def event(event_id: str, hours_ahead: float = 2, **changes: Any) -> PlanEvent:
     start = NOW + timedelta(hours=hours_ahead)
     base = PlanEvent(
         event_id=event_id,
@@ -37,7 +38,7 @@ def event(event_id: str, hours_ahead: float = 2, **changes: object) -> PlanEvent
         name="peak",
         source="plans/a.yaml:5",
     )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return replace(base, **changes)
 
 
 def move(store: DaemonStore, event_id: str, *path: Status) -> None:

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from scheduler.clock import FakeClock
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
@@ -130,7 +131,7 @@ class FakeBecon:
     crash_after_puts: int | None = None  # after N PUT calls have landed, the process dies
     in_flight: int = 0
     max_in_flight: int = 0
-    on_put: list[object] = field(default_factory=list)
+    on_put: list[Callable[[Batch], object]] = field(default_factory=list)
     #: Every change to a setpoint, in order: ("put" | "occupant", key, value in its unit).
     history: list[tuple[str, FacilityKey, float | None]] = field(default_factory=list)
 
@@ -139,8 +140,8 @@ class FakeBecon:
         self.states.update(zip(keys, states, strict=True))
         return keys
 
-    def occupant(self, key: FacilityKey, **changes: object) -> None:
-        self.states[key] = replace(self.states[key], **changes)  # type: ignore[arg-type]
+    def occupant(self, key: FacilityKey, **changes: Any) -> None:
+        self.states[key] = replace(self.states[key], **changes)
         self.history.append(("occupant", key, self.states[key].set_temp))
 
     def setpoint(self, key: FacilityKey) -> float | None:
@@ -185,7 +186,7 @@ class FakeBecon:
         if self.crash_after_puts is not None and len(self.put_calls) >= self.crash_after_puts:
             raise Crash
         for hook in self.on_put:
-            hook(batch)  # type: ignore[operator]
+            hook(batch)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from scheduler.clock import FakeClock, SystemClock
@@ -37,14 +38,14 @@ class World:
 
 
 def make_daemon(
-    notifier: Notifier | None = None, apply_plans: object = None
+    notifier: Notifier | None = None, apply_plans: Callable[[], str] | None = None
 ) -> tuple[Daemon, FakeStore]:
     store = FakeStore()
     clock = SystemClock()
     engine = Engine(store, FakeDr(clock), clock, Policy(submit_lead=timedelta(hours=1)))
     daemon = Daemon(
         engine,
-        apply_plans=apply_plans,  # type: ignore[arg-type]
+        apply_plans=apply_plans,
         notifier=notifier,
         revision_interval=timedelta(milliseconds=50),
         stop_timeout=timedelta(seconds=2),

@@ -72,7 +72,7 @@ def config(override: str = "respect", **hvac: Any) -> Config:
         hvac=HvacConfig(
             verify_interval=timedelta(minutes=5),
             restore_stagger=timedelta(minutes=10),
-            override=override,  # type: ignore[arg-type]
+            override=override,
             targets=hvac.pop("targets", targets()),
             **hvac,
         ),

@@ -41,7 +41,7 @@ class Rig:
         self.hvac = HvacController(
             self.becon,
             self.store,
-            self.targets,  # type: ignore[arg-type]  # Target has the TargetSpec shape
+            self.targets,
             self.settings,
             self.clock,
         )

@@ -46,8 +46,8 @@ async def test_no_hvac_has_nothing_due() -> None:
     await hvac.tick(NOW)
 
 
-def _engine(hvac: object, clock: FakeClock) -> Engine:
-    return Engine(FakeStore(), FakeDr(clock), clock, POLICY, hvac=hvac)  # type: ignore[arg-type]
+def _engine(hvac: RecordingHvac, clock: FakeClock) -> Engine:
+    return Engine(FakeStore(), FakeDr(clock), clock, POLICY, hvac=hvac)
 
 
 async def test_engine_wakes_for_hvac_and_ticks_it_then() -> None:

@@ -221,11 +221,11 @@ async def test_unknown_remote_status_is_logged_and_changes_nothing() -> None:
     w.store.add(plan_event("ev", T0 + timedelta(minutes=20)))
     await w.engine.tick()
     original = w.dr.status_of
-    w.dr.status_of = lambda rid: None  # type: ignore[assignment,return-value,method-assign]
+    w.dr.status_of = lambda rid: None  # type: ignore[assignment,return-value,method-assign]  # a service that knows no status
     w.clock.advance(timedelta(minutes=10))
     with capture_logs() as logs:
         await w.engine.tick()
-    w.dr.status_of = original  # type: ignore[method-assign]
+    w.dr.status_of = original  # type: ignore[method-assign]  # the fake's own method back
     assert w.store.status("ev") == Status.PENDING
     assert any(e["event"] == "dr.status_unknown" for e in logs)
 
@@ -247,7 +247,7 @@ async def test_a_failing_action_is_retried_after_a_pause_not_in_a_loop() -> None
     def broken(change: object) -> bool:
         raise RuntimeError("disk full")
 
-    w.store.record = broken  # type: ignore[method-assign,assignment]
+    w.store.record = broken  # type: ignore[method-assign]  # a store whose writes fail
     with capture_logs() as logs:
         decision = await w.engine.tick()
     assert decision.next_wake == T0 + POLICY.retry_delay

@@ -17,7 +17,7 @@ from datetime import timedelta
 import pytest
 
 from scheduler.domain.events import TempUnit
-from scheduler.domain.hvac import FacilityKey, Mode
+from scheduler.domain.hvac import FacilityKey, FacilityState, Mode
 from scheduler.domain.lifecycle import Status
 from scheduler.errors import StoreError
 from scheduler.hvac.records import HELD, ControlRecord, ControlState
@@ -27,9 +27,9 @@ from tests.support.harness.hvac_rig import SETTINGS, Rig
 S = ControlState
 
 
-def rig_with(*states: object) -> tuple[Rig, list[FacilityKey]]:
+def rig_with(*states: FacilityState) -> tuple[Rig, list[FacilityKey]]:
     rig = Rig()
-    keys = rig.becon.add("S1", "GW1", *states)  # type: ignore[arg-type]
+    keys = rig.becon.add("S1", "GW1", *states)
     return rig, keys
 
 

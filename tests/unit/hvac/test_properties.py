@@ -153,7 +153,7 @@ def _occupy(rig: Rig, key: FacilityKey, occupant: Occupant) -> None:
 
 
 async def _play(case: Scenario) -> tuple[Rig, list[FacilityKey], timedelta]:
-    rig = Rig(settings=replace(SETTINGS, override=case.policy))  # type: ignore[arg-type]
+    rig = Rig(settings=replace(SETTINGS, override=case.policy))  # type: ignore[arg-type]  # one of the two policies' literals
     keys = rig.becon.add("S1", "GW1", *case.states)
     plan = event(minutes=WINDOW.total_seconds() / 60, signal=case.signal)
     await rig.prepare(plan)

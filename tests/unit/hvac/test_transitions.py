@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ END = T0 + timedelta(hours=1)
 SETTINGS = Settings()
 
 
-def record(state: ControlState = S.APPLIED, **kw: object) -> ControlRecord:
+def record(state: ControlState = S.APPLIED, **kw: Any) -> ControlRecord:
     base = ControlRecord(
         "ev",
         KEY,
@@ -34,7 +35,7 @@ def record(state: ControlState = S.APPLIED, **kw: object) -> ControlRecord:
         target=78.0,
         applied_at=T0 if state is S.APPLIED else None,
     )
-    return replace(base, **kw)  # type: ignore[arg-type]
+    return replace(base, **kw)
 
 
 def test_plan_records_decides_each_facility() -> None:
