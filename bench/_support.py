@@ -1,8 +1,8 @@
 """What the benchmarks and the crash soak share: a simulator process, a fresh database,
 a daemon's memory.
 
-Imported as ``_support`` by the scripts in ``bench/`` (Python puts the
-script's folder first on ``sys.path``).
+Imported as ``bench._support`` by the scripts in ``bench/``, each run as a module from the
+repository root (``.venv/bin/python -m bench.<script>``).
 """
 
 from __future__ import annotations

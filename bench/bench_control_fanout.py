@@ -19,7 +19,7 @@ call per gateway), then ``start`` timed:
 The one-facility-at-a-time baseline sends one control per PUT, one PUT
 after the other, for ``--baseline`` facilities and extrapolates to all.
 
-Run: ``.venv/bin/python bench/bench_control_fanout.py [--runs 20] [--concurrency 16]``
+Run: ``.venv/bin/python -m bench.bench_control_fanout [--runs 20] [--concurrency 16]``
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ No event is within the engine's horizon (24 h + submit lead), so no call
 goes out; DESIGN rule 1 says memory should not grow with the plan. Linux
 only (``/proc``).
 
-Run: ``.venv/bin/python bench/bench_daemon_memory.py [--programs 80] [--url URL]``
+Run: ``.venv/bin/python -m bench.bench_daemon_memory [--programs 80] [--url URL]``
 (``--url``: a PostgreSQL server, as in ``bench_plan_apply.py``; a fresh
 database is created there and dropped after).
 """
@@ -31,8 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from _support import database, memory_kib
-from bench_plan_load import write_plan
+from bench._support import database, memory_kib
+from bench.bench_plan_load import write_plan
 
 READY_TIMEOUT_S = 180.0
 

@@ -8,7 +8,7 @@ POST (``/_sim/dr/calls``, recorded when the service handled it) minus that
 instant. Both run on this machine's clock. Printed: p50, p99 and max over
 the 200, and when the first and the last POST arrived.
 
-Run: ``.venv/bin/python bench/bench_first_action.py [--events 200] [--url URL]
+Run: ``.venv/bin/python -m bench.bench_first_action [--events 200] [--url URL]
 [--latency-ms 0] [--repeat 3]`` (``--url``: a PostgreSQL server; a fresh
 database is created there for each run and dropped after).
 """
@@ -28,7 +28,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from _support import database, simulator
+
+from bench._support import database, simulator
 
 SUBMIT_LEAD_S = 10
 #: From the daemon's launch to the due instant: start-up and plan apply fit well within.

@@ -6,7 +6,7 @@ transaction per round. Reports the time per round (median and max), the
 total, and the space the table and its indexes take (SQLite: the database
 file grows by; PostgreSQL: ``pg_total_relation_size``), per event and per row.
 
-Run: ``.venv/bin/python bench/bench_hvac_reads.py [--facilities 5000] [--hours 4]
+Run: ``.venv/bin/python -m bench.bench_hvac_reads [--facilities 5000] [--hours 4]
 [--url postgresql+psycopg://postgres@127.0.0.1:5432/test]`` (default: a
 temporary SQLite file). With PostgreSQL a database of its own is created on
 that server and dropped afterwards.
@@ -23,10 +23,10 @@ from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from _support import database  # bench/ is on sys.path when a script runs
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from bench._support import database
 from scheduler.domain.events import EventTarget, PlanEvent, Signal
 from scheduler.domain.hvac import FacilityKey
 from scheduler.domain.hvac_reads import HvacRead, ReadPhase

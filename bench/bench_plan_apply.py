@@ -5,7 +5,7 @@ Each run starts from an empty database (``db upgrade`` is not timed), times
 load + apply as ``drsched plan apply`` does them, then the same again on the
 now-current database (nothing to write). Budgets (issue 2): < 5 s and < 2 s.
 
-Run: ``.venv/bin/python bench/bench_plan_apply.py [--programs 80] [--repeat 3]
+Run: ``.venv/bin/python -m bench.bench_plan_apply [--programs 80] [--repeat 3]
 [--url postgresql+psycopg://postgres@127.0.0.1:5432/test]`` (default: a
 temporary SQLite file). A PostgreSQL URL's database is emptied first.
 """
@@ -19,9 +19,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench_plan_load import write_plan
 from sqlalchemy import text
 
+from bench.bench_plan_load import write_plan
 from scheduler.plans import load_plans
 from scheduler.store import is_sqlite, open_engine
 from scheduler.store.migrate import upgrade

@@ -5,7 +5,7 @@ run exercises recurrence, holidays, DST (the year crosses both changes),
 the duplicate-id and the per-VEN overlap checks. The plan budget is well
 under 2 s of the 5 s ``plan apply`` budget.
 
-Run: ``.venv/bin/python bench/bench_plan_load.py [--programs 80] [--repeat 3]``
+Run: ``.venv/bin/python -m bench.bench_plan_load [--programs 80] [--repeat 3]``
 """
 
 from __future__ import annotations

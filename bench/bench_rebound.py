@@ -15,7 +15,7 @@ Scenarios:
 
 Pre-conditioning is not run here: the controller does not apply it yet.
 
-Run: ``.venv/bin/python bench/bench_rebound.py --gateways 250 [--plot bench/rebound.png]``
+Run: ``.venv/bin/python -m bench.bench_rebound --gateways 250 [--plot bench/rebound.png]``
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Crash soak: the crash scenario of ``tests/crash`` for many seeds, on SQLite and PostgreSQL.
+"""Crash soak: the crash scenario of ``tests/support/crash`` for many seeds, SQLite and PostgreSQL.
 
 Each round runs the 20-event scenario (about a minute of real time) with the
 real ``drsched run`` SIGKILLed on the round's seeded schedule, against a
@@ -9,7 +9,7 @@ with problems leaves its full report (journal, daemon log tail) in
 
 Run from the repository root::
 
-    .venv/bin/python bench/crash_soak.py --rounds 10 --seed 100 --db both --faults both \\
+    .venv/bin/python -m bench.crash_soak --rounds 10 --seed 100 --db both --faults both \\
         --pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 ``--pg-url`` names a server (and a database to connect to for administration):
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -28,16 +27,10 @@ from pathlib import Path
 
 import structlog
 
-# The harness lives with the tests (tests/crash): make the repository importable.
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from _support import database, simulator  # noqa: E402  (bench/ is on sys.path)
-
-from tests.crash.checks import verify  # noqa: E402  (after the sys.path line above)
-from tests.crash.driver import RunConfig, run  # noqa: E402
-from tests.crash.scenario import VENS, Timing  # noqa: E402
+from bench._support import database, simulator
+from tests.support.crash.checks import verify
+from tests.support.crash.driver import RunConfig, run
+from tests.support.crash.scenario import VENS, Timing
 
 
 @dataclass

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.databases import PG_HINT, fresh_pg_database, postgres_url
 from tests.support.pace import pace
-
-PG_HINT = (
-    "PostgreSQL tests are skipped: set DRSCHED_TEST_PG_URL="
-    "postgresql+psycopg://postgres@127.0.0.1:5432/test (CI=true sets it for you)"
-)
 
 
 @pytest.hookimpl(trylast=True)  # after -k/-m deselection: calibrate only if needed
@@ -52,44 +46,13 @@ def pytest_terminal_summary(
         terminalreporter.write_line(f"pace: {line}")
 
 
-def postgres_url() -> str | None:
-    """The PostgreSQL URL for tests, or None when they should be skipped."""
-    url = os.environ.get("DRSCHED_TEST_PG_URL")
-    if url:
-        return url
-    if os.environ.get("CI") == "true":
-        return "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    return None
-
-
-def _fresh_pg_database(server_url: str) -> Iterator[str]:
-    """A new empty database for one test, dropped afterwards.
-
-    Tests (and several developers' runs) share one server: a database each keeps
-    them from seeing each other's tables or locks.
-    """
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    url = make_url(server_url)
-    name = f"drsched_t_{uuid.uuid4().hex[:12]}"
-    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """URL of a fresh PostgreSQL database (skips unless enabled, see PG_HINT)."""
     url = postgres_url()
     if url is None:
         pytest.skip(PG_HINT)
-    yield from _fresh_pg_database(url)
+    yield from fresh_pg_database(url)
 
 
 @pytest.fixture
@@ -106,4 +69,4 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     url = postgres_url()
     if url is None:
         pytest.skip(PG_HINT)
-    yield from _fresh_pg_database(url)
+    yield from fresh_pg_database(url)

@@ -1,13 +1,13 @@
 """The real ``drsched run``, SIGKILLed at seeded random moments, on SQLite and PostgreSQL.
 
-Each test runs the 20-event scenario of :mod:`tests.crash.scenario` in real
+Each test runs the 20-event scenario of :mod:`tests.support.crash.scenario` in real
 time (about a minute on a quiet machine: the windows are seconds long) against
 the simulator on a real socket, with a fixed seed so CI always replays the
 same schedule. Every window, delay and allowance is stretched by the
 machine's pace (:mod:`tests.support.pace`: a busy machine starts a daemon, and
 runs a CLI call, several times slower), and so is the timeout.
 ``bench/crash_soak.py`` runs many seeds. PostgreSQL runs need CI=true or
-DRSCHED_TEST_PG_URL (see tests/conftest.py).
+DRSCHED_TEST_PG_URL (see tests/support/databases.py).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import pytest
 
 from scheduler.simulator.options import SimOptions
 from scheduler.simulator.server import Running, serve_in_background
-from tests.crash.checks import Verdict, verify
-from tests.crash.driver import RunConfig, run
-from tests.crash.outcome import Outcome
-from tests.crash.scenario import VENS, Timing
+from tests.support.crash.checks import Verdict, verify
+from tests.support.crash.driver import RunConfig, run
+from tests.support.crash.outcome import Outcome
+from tests.support.crash.scenario import VENS, Timing
 from tests.support.pace import pace
 
 pytestmark = [pytest.mark.e2e, pytest.mark.realtime, pytest.mark.timeout(240)]

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from tests.deploy.conftest import DEPLOY, load_script
-from tests.deploy.metric_names import exported, referenced
+from tests.support.deploy import DEPLOY, load_script
+from tests.support.metric_names import exported, referenced
 
 alerts = load_script("prometheus/alerts.py")
 RULES = DEPLOY / "prometheus" / "drsched-alerts.yaml"

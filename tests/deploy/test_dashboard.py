@@ -6,8 +6,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from tests.deploy.conftest import DEPLOY, load_script
-from tests.deploy.metric_names import exported, referenced
+from tests.support.deploy import DEPLOY, load_script
+from tests.support.metric_names import exported, referenced
 
 dashboard = load_script("grafana/dashboard.py")
 SHIPPED = DEPLOY / "grafana" / "drsched-dashboard.json"

@@ -22,7 +22,6 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -38,6 +37,7 @@ from scheduler.store import open_engine
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
 from tests.support.pace import pace
+from tests.support.processes import Instance, free_port, wait_until
 
 pytestmark = [
     pytest.mark.e2e,
@@ -78,54 +78,6 @@ HVAC_TARGETS = [
 def _paced(quiet: timedelta) -> timedelta:
     """A quiet machine's duration at this machine's pace, in whole seconds (plan instants)."""
     return timedelta(seconds=round(pace().s(quiet.total_seconds())))
-
-
-def wait_until(check: Callable[[], bool], seconds: float, what: str) -> float:
-    """Poll an outside process's state until ``check`` holds; how long it took."""
-    started = time.monotonic()
-    while time.monotonic() - started < seconds:
-        if check():
-            return time.monotonic() - started
-        time.sleep(0.1)  # polling other processes, bounded by the deadline
-    raise AssertionError(f"timed out after {seconds:g}s waiting for {what}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Instance:
-    """One `drsched run` process and its health port."""
-
-    name: str
-    proc: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    def get(self, path: str) -> httpx.Response | None:
-        try:
-            return httpx.get(f"http://127.0.0.1:{self.port}{path}", timeout=5)
-        except httpx.TransportError:
-            return None
-
-    def health(self) -> dict[str, Any] | None:
-        response = self.get("/healthz")
-        return response.json() if response is not None and response.status_code == 200 else None
-
-    def metric(self, name: str) -> float | None:
-        response = self.get("/metrics")
-        if response is None:
-            return None
-        for line in response.text.splitlines():
-            if line.startswith(f"{name} "):
-                return float(line.split()[1])
-        return None
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
 
 
 @pytest.fixture

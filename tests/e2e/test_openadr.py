@@ -30,7 +30,7 @@ from scheduler.store import open_engine
 from scheduler.store.control import records_of
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
-from tests.integration.openadr.vtn import free_port
+from tests.support.processes import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -108,7 +108,7 @@ def test_vtn_events_run_through_drsched_to_hvac_and_back(tmp_path: Path, sim_url
         vtn_log,
         "openadr", "vtn", "--port", str(vtn_port), "--events", "2", "--lead", "10s",
         "--duration", "8s", "--gap", "2s", "--payload", "4", "--cancel-after", "3s",
-    )  # fmt: skip
+    )  # fmt: skip  # a command line: each flag next to its value
     run = drsched(run_log, "--config", str(config), "run")
     sql = open_engine(db_url)
     store = DaemonStore(sql)

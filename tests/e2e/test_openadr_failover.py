@@ -24,7 +24,7 @@ from scheduler.simulator.server import Running, serve_in_background
 from scheduler.store import open_engine
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
-from tests.e2e.test_failover import Instance, free_port, wait_until
+from tests.support.processes import Instance, free_port, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(180)]
 
@@ -89,7 +89,7 @@ def test_the_standby_takes_over_the_ven_with_its_stored_id(
         port = free_port()
         log = spawn(name, "--config", str(config), "run", extra={
             "DRSCHED_HTTP__LISTEN": f"127.0.0.1:{port}"
-        })  # fmt: skip
+        })  # fmt: skip  # the call reads as the command it runs
         return Instance(name, procs[-1], port, log)
 
     upgrade(pg_url)
@@ -98,7 +98,7 @@ def test_the_standby_takes_over_the_ven_with_its_stored_id(
     vtn_log = spawn(
         "vtn", "openadr", "vtn", "--port", str(vtn_port), "--events", "1", "--lead", "20s",
         "--duration", "4s",
-    )  # fmt: skip
+    )  # fmt: skip  # a command line: each flag next to its value
 
     def registrations() -> list[str]:
         return re.findall(r"registered drsched-failover as (\S+)", vtn_log.read_text())

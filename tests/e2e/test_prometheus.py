@@ -33,8 +33,8 @@ import pytest
 
 from scheduler.simulator.options import SimOptions
 from scheduler.simulator.server import Running, serve_in_background
-from tests.deploy.conftest import DEPLOY, load_script, prometheus_tool
-from tests.e2e.test_failover import Instance, free_port, wait_until
+from tests.support.deploy import DEPLOY, load_script, prometheus_tool
+from tests.support.processes import Instance, free_port, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from scheduler.store import open_engine
 from scheduler.store.control import records_of
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
+from tests.support.processes import free_port
 
 # One real run serves both tests; its waits are sized for a loaded machine.
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(400)]
@@ -65,12 +65,6 @@ def wait_until(check: Callable[[], bool], seconds: float, what: str) -> None:
             return
         time.sleep(0.2)  # polling other processes, bounded by the deadline
     raise AssertionError(f"timed out after {seconds:g}s waiting for {what}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def drsched(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:

@@ -93,7 +93,7 @@ class Daemon:
         control = FaultyStore(ControlStore(self.sql), self.outside, "control")
         controller = SimController(
             becon,
-            control,  # type: ignore[arg-type]  # the proxy has the port's methods
+            control,
             self.cfg.hvac.targets,
             settings_from(self.cfg),
             self.clock,
@@ -102,7 +102,7 @@ class Daemon:
             DaemonStore(self.sql), self.outside, "engine", SnapshotCache(self.writes)
         )
         self.engine = SimEngine(
-            store,  # type: ignore[arg-type]  # the proxy has the port's methods
+            store,
             api,
             self.clock,
             POLICY,

@@ -75,7 +75,7 @@ class PlanRace:
 
     def start(self) -> None:
         """Start the apply; return once it has diffed (or ended without diffing)."""
-        plan_apply.diff_plan = self._hook  # type: ignore[assignment]  # the seam
+        plan_apply.diff_plan = self._hook
         self.thread.start()
         deadline = time.monotonic() + WAIT
         while not self.diffed.wait(0.005) and self.thread.is_alive():

@@ -18,14 +18,14 @@ from concurrent.futures import Future
 
 import pytest
 
-from tests.conftest import PG_HINT, postgres_url
 from tests.sim.pg import fresh_database
 from tests.sim.pool import Verdict, default_jobs, pool, submit
 from tests.sim.run import run_seed
 from tests.sim.world import generate
+from tests.support.databases import PG_HINT, postgres_url
 
 DEFAULT_SEEDS = 300
-PG_URL = postgres_url() or ""  # CI=true or DRSCHED_TEST_PG_URL (tests/conftest.py)
+PG_URL = postgres_url() or ""  # CI=true or DRSCHED_TEST_PG_URL (tests/support/databases.py)
 SEEDS = int(os.environ.get("DRSCHED_SIM_SEEDS", DEFAULT_SEEDS))
 PENDING = "bugs of issue 10 not merged yet"
 #: seed → the bugs it finds on the current main (``python -m tests.sim --seed S``).
@@ -106,7 +106,7 @@ def test_worlds_differ_by_seed_and_cover_the_generator() -> None:
         "change", "remove", "cancel", "remote_cancel", "occupant", "narrow_range",
         "remove_facility", "expire_tokens", "crash", "dr_5xx", "dr_timeout", "dr_lost",
         "becon_5xx", "becon_timeout", "becon_lost", "db_write", "gateway_unreadable", "dr_lag",
-    }  # fmt: skip
+    }  # fmt: skip  # the generator's kinds, several a line
     assert any(e.event_id.endswith("-r2") for w in worlds for e in w.events)
     # Aimed at the HVAC start (bug 7) and at the daemon's moves (bug 9).
     targets = {f.target for w in worlds for f in w.faults}

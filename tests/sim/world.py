@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from scheduler.config import HvacTarget
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
-from tests.unit.hvac.fakes import load_control
+from tests.support.fakes.hvac import load_control
 
 T0 = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
 SUBMIT_LEAD = timedelta(hours=1)

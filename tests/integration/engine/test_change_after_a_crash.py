@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 from scheduler.domain.lifecycle import Status
 from scheduler.engine.model import Intent, IntentKind
-from tests.integration.engine.harness import World, world
-from tests.unit.engine.fakes import plan_event
+from tests.support.fakes.engine import plan_event
+from tests.support.harness.engine import World, world
 
 T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
 START = T0 + timedelta(minutes=50)

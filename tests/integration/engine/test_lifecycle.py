@@ -9,8 +9,8 @@ import pytest
 from scheduler import metrics
 from scheduler.domain.lifecycle import Source, Status
 from scheduler.engine.decide import MISSED_DETAIL
-from tests.integration.engine.harness import world
-from tests.unit.engine.fakes import plan_event
+from tests.support.fakes.engine import plan_event
+from tests.support.harness.engine import world
 
 T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
 

@@ -12,8 +12,8 @@ from scheduler.engine.runner import Engine
 from scheduler.store import open_engine
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
-from tests.integration.engine.harness import POLICY, world
-from tests.unit.engine.fakes import RecordingHvac, plan_event
+from tests.support.fakes.engine import RecordingHvac, plan_event
+from tests.support.harness.engine import POLICY, world
 
 T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
 

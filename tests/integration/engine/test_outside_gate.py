@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from scheduler.domain.lifecycle import Source, Status
-from tests.integration.engine.harness import world
-from tests.unit.engine.fakes import plan_event
+from tests.support.fakes.engine import plan_event
+from tests.support.harness.engine import world
 
 T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
 START = T0 + timedelta(minutes=50)

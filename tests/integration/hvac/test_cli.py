@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -16,13 +17,13 @@ from scheduler.store import open_engine
 from scheduler.store.control import ControlStore
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
-from tests.unit.hvac.fakes import event
+from tests.support.fakes.hvac import event
 
 S = ControlState
 T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
 
 
-def _record(n: int, state: ControlState, **kw: object) -> ControlRecord:
+def _record(n: int, state: ControlState, **kw: Any) -> ControlRecord:
     base = ControlRecord(
         "ev",
         FacilityKey("S001", "GW-01", "IDU", f"IDU-{n:04d}"),
@@ -36,7 +37,7 @@ def _record(n: int, state: ControlState, **kw: object) -> ControlRecord:
         original=24.0,
         target=26.0,
     )
-    return replace(base, **kw)  # type: ignore[arg-type]
+    return replace(base, **kw)
 
 
 @pytest.fixture

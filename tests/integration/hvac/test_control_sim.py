@@ -19,7 +19,7 @@ from scheduler.domain.lifecycle import Source, Status, Transition
 from scheduler.domain.shaping import Ramp, Shaping, facility_start
 from scheduler.hvac.records import ControlRecord, ControlState
 from scheduler.hvac.wiring import settings_from
-from tests.integration.hvac.harness import GATEWAYS, SITES, UNITS, World, config, peak, world
+from tests.support.harness.hvac import GATEWAYS, SITES, UNITS, World, config, peak, world
 
 S = ControlState
 T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from alembic import command
@@ -20,20 +19,12 @@ from scheduler.store import open_engine
 from scheduler.store.control import ControlStore, records_of, under_control
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import alembic_config, upgrade
-from tests.unit.hvac.fakes import event
+from tests.support.fakes.hvac import event
+from tests.support.harness.control_store import T0, stores
+
+__all__ = ["stores"]  # a fixture: pytest finds it here by name
 
 S = ControlState
-T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=10)
-
-
-@pytest.fixture
-def stores(db_url: str) -> Iterator[tuple[ControlStore, DaemonStore]]:
-    upgrade(db_url)
-    engine = open_engine(db_url)
-    try:
-        yield ControlStore(engine), DaemonStore(engine)
-    finally:
-        engine.dispose()
 
 
 def record(event_id: str, n: int, state: ControlState = S.PLANNED) -> ControlRecord:

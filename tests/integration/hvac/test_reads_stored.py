@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from scheduler.domain.hvac_reads import ReadPhase
 from scheduler.hvac.records import ControlState
 from scheduler.store.reads import HvacReadRow, ReadStore, reads_for
-from tests.integration.hvac.harness import GATEWAYS, SITES, UNITS, config, peak, world
+from tests.support.harness.hvac import GATEWAYS, SITES, UNITS, config, peak, world
 
 T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
 START = T0 + timedelta(minutes=10)

@@ -18,7 +18,7 @@ from scheduler.domain.evidence import EventEvidence
 from scheduler.domain.hvac import FacilityKey
 from scheduler.reports.totals import totals
 from scheduler.store.evidence import evidence_of
-from tests.integration.hvac.harness import World, config, peak, world
+from tests.support.harness.hvac import World, config, peak, world
 
 T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
 START = T0 + timedelta(minutes=10)

@@ -16,8 +16,8 @@ from scheduler.domain.lifecycle import Source, Status, Transition
 from scheduler.engine.model import Intent, IntentKind
 from scheduler.store.control import ControlStore
 from scheduler.store.daemon import DaemonStore
-from tests.integration.hvac.test_control_store import T0, stores
-from tests.unit.hvac.fakes import event
+from tests.support.fakes.hvac import event
+from tests.support.harness.control_store import T0, stores
 
 __all__ = ["stores"]
 

@@ -12,7 +12,7 @@ from scheduler.hvac.wiring import settings_from
 
 
 def _config(url: str, **hvac: object) -> Config:
-    return Config(database=DatabaseConfig(url=url), hvac=HvacConfig(**hvac))  # type: ignore[arg-type]
+    return Config(database=DatabaseConfig(url=url), hvac=HvacConfig(**hvac))
 
 
 def test_settings_follow_the_config(sqlite_url: str) -> None:

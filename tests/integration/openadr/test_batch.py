@@ -12,9 +12,8 @@ import scheduler.openadr.ven as ven_module
 from scheduler.clock import SystemClock
 from scheduler.openadr.ven import Ven
 from scheduler.store.openadr import Answer
-
-from .conftest import ven_config
-from .vtn import CONTEXT, at
+from tests.support.openadr.vens import ven_config
+from tests.support.openadr.vtn import CONTEXT, at
 
 
 class RecordingClient:

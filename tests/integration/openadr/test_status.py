@@ -13,8 +13,7 @@ from scheduler.health import HealthChecks, Heartbeat, health_report
 from scheduler.openadr.health import ven_check
 from scheduler.store import transaction
 from scheduler.store.openadr import save_ven
-
-from .conftest import ven_config
+from tests.support.openadr.vens import ven_config
 
 URL = "http://127.0.0.1:1/OpenADR2/Simple/2.0b"
 NOW = datetime(2026, 7, 15, 14, tzinfo=UTC)

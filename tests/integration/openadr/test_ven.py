@@ -20,10 +20,10 @@ from scheduler.openadr.ven import Ven
 from scheduler.store import events as repo
 from scheduler.store.models import EventRow
 from scheduler.store.openadr import all_vens
-
-from .certs import Pair, make_pki
-from .conftest import Vens, ven_config
-from .vtn import CONTEXT, VTN_ID, Vtn, at, free_port, wait_until
+from tests.support.openadr.certs import Pair, make_pki
+from tests.support.openadr.vens import Vens, ven_config
+from tests.support.openadr.vtn import CONTEXT, VTN_ID, Vtn, at, wait_until
+from tests.support.processes import free_port
 
 # openleadr's VTN keys its aiohttp app with a str (issue 12): this one warning only.
 pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")

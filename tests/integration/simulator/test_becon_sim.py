@@ -223,7 +223,7 @@ async def test_the_inventory_mixes_units_modes_power_and_setpoints() -> None:
     assert {s["power"] for s in states} == {"on", "off"}
     assert {s["facilityType"] for s in states} == {
         "IDU", "ODU", "VENT", "AWHP", "AHU", "CHILLER", "AIRCARE",
-    }  # fmt: skip
+    }  # fmt: skip  # a set of names, several a line
     without = [s for s in states if "setTemp" not in s]
     assert without
     assert {s["facilityType"] for s in without} == {"ODU", "VENT", "AIRCARE"}
@@ -241,7 +241,7 @@ async def test_state_of_one_and_of_a_gateway(sim: Sim) -> None:
     assert set(one) == {
         "facilityId", "facilityType", "power", "operationMode", "setTemp", "roomTemp", "unit",
         "setTempRange",
-    }  # fmt: skip
+    }  # fmt: skip  # a set of names, several a line
     every = (await sim.get("/site/S001/gw/GW-01/facilities/state")).json()["data"]
     assert len(every) == 12
     assert every[0] == one
@@ -414,7 +414,7 @@ async def test_admin_reads_every_facility(sim: Sim) -> None:
     first = every[0]
     assert (first["site"], first["gateway"], first["facilityId"], first["offline"]) == (
         "S001", "GW-01", "IDU-0101", False,
-    )  # fmt: skip
+    )  # fmt: skip  # one row, as the admin API lists it
     one = (await sim.admin("GET", "/facilities/S001/GW-01/IDU-0101")).json()
     assert one == first
     assert (await sim.admin("GET", "/facilities/S001/GW-01/NOPE")).status_code == 404

@@ -15,7 +15,7 @@ from scheduler.store import open_engine
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
 from scheduler.store.models import EventRow
-from tests.integration.store.test_plan_apply import NOW, event
+from tests.support.stored_events import NOW, event
 
 
 @pytest.fixture

@@ -2,52 +2,23 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
-from scheduler.domain.lifecycle import Source, Status, Transition
+from scheduler.domain.events import TempUnit
+from scheduler.domain.lifecycle import Status
 from scheduler.domain.shaping import PreCondition, Ramp, Shaping
 from scheduler.errors import PlanError
 from scheduler.store import open_engine
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
 from scheduler.store.models import EventRow, SignalRow
-
-NOW = datetime(2026, 7, 1, 12, tzinfo=UTC)
-
-
-def event(event_id: str, hours_ahead: float = 2, **changes: object) -> PlanEvent:
-    start = NOW + timedelta(hours=hours_ahead)
-    base = PlanEvent(
-        event_id=event_id,
-        vtn_id="vtn01",
-        start=start,
-        end=start + timedelta(hours=1),
-        signals=(
-            Signal(
-                "1",
-                "LOAD_CONTROL",
-                "x-loadControlLevelOffset",
-                ("x-DEVICE_AIR_CONDITIONER",),
-                min_temp=70,
-                max_temp=80,
-                temp_offset=4,
-                unit=TempUnit.F,
-            ),
-            Signal("2", "SIMPLE", "level", ("x-DEVICE_TV",)),
-        ),
-        targets=(EventTarget("CE-02"), EventTarget("CE-01", ("CE-TV", "CE-ESS"))),
-        name="peak",
-        source="plans/a.yaml:5",
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+from tests.support.stored_events import NOW, event, move
 
 
 @pytest.fixture
@@ -56,15 +27,6 @@ def store(db_url: str) -> Iterator[DaemonStore]:
     engine = open_engine(db_url)
     yield DaemonStore(engine)
     engine.dispose()
-
-
-def move(store: DaemonStore, event_id: str, *path: Status) -> None:
-    for before, after in itertools.pairwise(path):
-        assert store.record(Transition(event_id, before, after, NOW, Source.API, "test"))
-
-
-def status(store: DaemonStore, event_id: str) -> Status:
-    return next(r.status for r in store.overview() if r.event_id == event_id)
 
 
 def test_events_round_trip_with_signals_and_targets(store: DaemonStore) -> None:

@@ -32,7 +32,7 @@ from scheduler.engine.model import Intent, IntentKind
 from scheduler.store import is_sqlite, open_engine, plan_apply
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
-from tests.integration.store.test_plan_apply import NOW, event, move, status
+from tests.support.stored_events import NOW, event, move, status
 
 WAIT = 30.0  # seconds; the hook normally returns within milliseconds
 

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from scheduler.domain.events import PlanEvent
 from scheduler.domain.sources import openadr_source
 from scheduler.errors import PlanError
 from scheduler.plans.diff import Change
@@ -14,8 +15,7 @@ from scheduler.store import open_engine
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
 from scheduler.store.plan_apply import preview
-
-from .test_plan_apply import NOW, event
+from tests.support.stored_events import NOW, event
 
 
 @pytest.fixture
@@ -26,12 +26,12 @@ def store(db_url: str) -> Iterator[DaemonStore]:
     engine.dispose()
 
 
-def vtn_event(event_id: str) -> object:
+def vtn_event(event_id: str) -> PlanEvent:
     return replace(event(event_id, 5), source=openadr_source("VTN-1", event_id, 2))
 
 
 def test_apply_never_removes_or_changes_an_event_from_a_vtn(store: DaemonStore) -> None:
-    store.apply_events([vtn_event("oadr-1")], NOW)  # type: ignore[list-item]
+    store.apply_events([vtn_event("oadr-1")], NOW)
     diff = store.apply_events([event("plan-1")], NOW)
     assert [i.event_id for i in diff.writes] == ["plan-1"]
     assert {s.event_id: s.source for s in store.overview()} == {
@@ -44,7 +44,7 @@ def test_apply_never_removes_or_changes_an_event_from_a_vtn(store: DaemonStore) 
 
 
 def test_an_id_clash_with_a_vtn_event_is_refused_naming_both(store: DaemonStore) -> None:
-    store.apply_events([vtn_event("peak")], NOW)  # type: ignore[list-item]
+    store.apply_events([vtn_event("peak")], NOW)
     with pytest.raises(PlanError) as caught:
         store.apply_events([event("peak"), event("other", 9)], NOW)
     assert str(caught.value) == (

@@ -28,7 +28,7 @@ from scheduler.errors import (
     PermanentApiError,
     RetryableApiError,
 )
-from tests.unit.clients.becon_fixtures import STATE, FakeBecon, fail, make_client, ok
+from tests.support.fakes.becon_api import STATE, FakeBecon, fail, make_client, ok
 
 KEY = FacilityKey("S001", "GW-01", "IDU", "IDU-0001")
 

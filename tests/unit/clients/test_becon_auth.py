@@ -20,7 +20,7 @@ from scheduler.clients.http import RetryPolicy
 from scheduler.clock import FakeClock
 from scheduler.config import BeconConfig
 from scheduler.errors import AuthError, ConfigError, NotFoundError, RetryableApiError
-from tests.unit.clients.becon_fixtures import (
+from tests.support.fakes.becon_api import (
     SECRET_KEY,
     SERVER_TIME,
     SERVICE_ID,

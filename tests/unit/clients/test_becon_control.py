@@ -14,7 +14,7 @@ from scheduler.clients.http import RetryPolicy
 from scheduler.domain.events import TempUnit
 from scheduler.domain.hvac import Batch, Control, FacilityKey
 from scheduler.errors import NotFoundError, RetryableApiError
-from tests.unit.clients.becon_fixtures import FakeBecon, controls, fail, make_client, ok
+from tests.support.fakes.becon_api import FakeBecon, controls, fail, make_client, ok
 
 
 def _puts(fake: FakeBecon) -> list[tuple[str, int]]:

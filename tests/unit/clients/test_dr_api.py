@@ -16,7 +16,7 @@ from scheduler.clients.dr_api import DrApiClient, read_request, request_body
 from scheduler.domain.events import SIGNAL_TYPES, EventTarget
 from scheduler.domain.lifecycle import Status
 from scheduler.errors import ApiError, NotFoundError, PermanentApiError, RetryableApiError
-from tests.unit.clients.dr_fixtures import (
+from tests.support.fakes.dr_api import (
     BASE,
     END_MS,
     EVENT,

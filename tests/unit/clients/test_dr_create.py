@@ -19,7 +19,7 @@ from scheduler.errors import (
     PermanentApiError,
     RetryableApiError,
 )
-from tests.unit.clients.dr_fixtures import BASE, END_MS, EVENT, START_MS, client, ok, stored
+from tests.support.fakes.dr_api import BASE, END_MS, EVENT, START_MS, client, ok, stored
 
 RID = EVENT.event_id
 NOT_FOUND = httpx.Response(404, json={"code": 4302, "message": "request not found"})

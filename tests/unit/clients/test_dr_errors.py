@@ -19,7 +19,7 @@ from scheduler.errors import (
     PermanentApiError,
     RetryableApiError,
 )
-from tests.unit.clients.dr_fixtures import BASE, client, ok, stored
+from tests.support.fakes.dr_api import BASE, client, ok, stored
 
 #: (HTTP status, code, error class): the spec's table, row by row.
 TABLE: list[tuple[int, int | None, type[ApiError]]] = [

@@ -11,32 +11,13 @@ import pytest
 from structlog.testing import capture_logs
 
 from scheduler import metrics
-from scheduler.clock import SystemClock
 from scheduler.domain.lifecycle import Status
-from scheduler.engine.daemon import Daemon
-from scheduler.engine.decide import Policy
+from scheduler.engine.decide import Decision
 from scheduler.engine.lock import DaemonLock, sqlite_lock_path
-from scheduler.engine.runner import Engine
 from scheduler.engine.timer import REVISION_JOB, WAKE_JOB
 from scheduler.errors import AlreadyRunningError, PlanError, Problem
-from scheduler.systemd import Notifier
-from tests.unit.engine.fakes import FakeDr, FakeStore, plan_event
-
-
-def make_daemon(
-    notifier: Notifier | None = None, apply_plans: object = None
-) -> tuple[Daemon, FakeStore]:
-    store = FakeStore()
-    clock = SystemClock()
-    engine = Engine(store, FakeDr(clock), clock, Policy(submit_lead=timedelta(hours=1)))
-    daemon = Daemon(
-        engine,
-        apply_plans=apply_plans,  # type: ignore[arg-type]
-        notifier=notifier,
-        revision_interval=timedelta(milliseconds=50),
-        stop_timeout=timedelta(seconds=2),
-    )
-    return daemon, store
+from tests.support.fakes.engine import plan_event
+from tests.support.harness.engine_on_fakes import make_daemon
 
 
 async def wait_for(predicate: Callable[[], bool], seconds: float = 5) -> None:
@@ -92,13 +73,13 @@ async def test_graceful_stop_waits_for_the_tick_in_flight() -> None:
     original = daemon.engine.tick
     finished: list[bool] = []
 
-    async def slow_tick():  # type: ignore[no-untyped-def]
+    async def slow_tick() -> Decision:
         await release.wait()
         decision = await original()
         finished.append(True)
         return decision
 
-    daemon.engine.tick = slow_tick  # type: ignore[method-assign]
+    daemon.engine.tick = slow_tick  # type: ignore[method-assign]  # a tick held until released
     task = asyncio.create_task(daemon.run())
     await asyncio.wait_for(daemon.ready.wait(), 5)
     await asyncio.sleep(0.05)
@@ -114,10 +95,10 @@ async def test_stop_timeout_bounds_a_stuck_tick() -> None:
     daemon, _ = make_daemon()
     daemon._stop_timeout = timedelta(milliseconds=100)
 
-    async def stuck_tick():  # type: ignore[no-untyped-def]
+    async def stuck_tick() -> None:
         await asyncio.Event().wait()
 
-    daemon.engine.tick = stuck_tick  # type: ignore[method-assign]
+    daemon.engine.tick = stuck_tick  # type: ignore[method-assign,assignment]  # a tick that never ends
     task = asyncio.create_task(daemon.run())
     await asyncio.wait_for(daemon.ready.wait(), 5)
     await asyncio.sleep(0.05)

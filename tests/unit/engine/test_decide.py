@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -21,11 +22,11 @@ START = NOW + timedelta(hours=2)
 END = START + timedelta(hours=1)
 
 
-def view(status: Status = Status.PLANNED, **kw: object) -> EventView:
+def view(status: Status = Status.PLANNED, **kw: Any) -> EventView:
     base = EventView("ev", status, START, END)
     if status not in (Status.PLANNED,):
         base = replace(base, request_id="ev", submitted_revision=1)
-    return replace(base, **kw)  # type: ignore[arg-type]
+    return replace(base, **kw)
 
 
 def only(event: EventView, tracking: Tracking | None = None, now: datetime = NOW) -> list[object]:

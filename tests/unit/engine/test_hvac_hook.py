@@ -10,7 +10,7 @@ from scheduler.clock import FakeClock
 from scheduler.engine.decide import Policy, decide
 from scheduler.engine.hvac import NoHvac
 from scheduler.engine.runner import Engine
-from tests.unit.engine.fakes import T0, FakeDr, FakeStore, RecordingHvac
+from tests.support.fakes.engine import T0, FakeDr, FakeStore, RecordingHvac
 
 NOW = datetime(2026, 7, 15, 12, 0, tzinfo=UTC)
 POLICY = Policy(submit_lead=timedelta(hours=1))
@@ -46,8 +46,8 @@ async def test_no_hvac_has_nothing_due() -> None:
     await hvac.tick(NOW)
 
 
-def _engine(hvac: object, clock: FakeClock) -> Engine:
-    return Engine(FakeStore(), FakeDr(clock), clock, POLICY, hvac=hvac)  # type: ignore[arg-type]
+def _engine(hvac: RecordingHvac, clock: FakeClock) -> Engine:
+    return Engine(FakeStore(), FakeDr(clock), clock, POLICY, hvac=hvac)
 
 
 async def test_engine_wakes_for_hvac_and_ticks_it_then() -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from scheduler.domain.lifecycle import Source, Status
-from tests.unit.engine.fakes import T0, plan_event
-from tests.unit.engine.test_runner import World
+from tests.support.fakes.engine import T0, plan_event
+from tests.support.harness.engine_on_fakes import World
 
 START = T0 + timedelta(minutes=30)
 END = START + timedelta(minutes=30)

@@ -9,7 +9,7 @@ from rich.console import Console
 from scheduler.commands.demo import DEADLINE, SUBMIT_LEAD, demo_events
 from scheduler.domain.lifecycle import Source, Status, Transition
 from scheduler.engine.progress import EventRow, events_table, timeline_table
-from tests.unit.engine.fakes import T0
+from tests.support.fakes.engine import T0
 
 
 def rendered(renderable: object) -> str:

@@ -8,38 +8,13 @@ from datetime import datetime, timedelta
 import pytest
 from structlog.testing import capture_logs
 
-from scheduler.clock import FakeClock
 from scheduler.domain.events import PlanEvent
 from scheduler.domain.lifecycle import Source, Status
-from scheduler.engine.decide import MISSED_DETAIL, Policy
+from scheduler.engine.decide import MISSED_DETAIL
 from scheduler.engine.model import HvacPhase
-from scheduler.engine.runner import Engine
 from scheduler.errors import PermanentApiError, StoreError
-from tests.unit.engine.fakes import T0, FakeDr, FakeStore, RecordingHvac, plan_event
-
-POLICY = Policy(submit_lead=timedelta(hours=1), prefetch_lead=timedelta(seconds=60))
-
-
-class World:
-    def __init__(self, start: datetime = T0) -> None:
-        self.clock = FakeClock(start)
-        self.store = FakeStore()
-        self.dr = FakeDr(self.clock)
-        self.hvac = RecordingHvac()
-        self.engine = self.new_engine()
-
-    def new_engine(self) -> Engine:
-        """A fresh engine on the same store and DR service: a daemon restart."""
-        return Engine(self.store, self.dr, self.clock, POLICY, hvac=self.hvac, max_concurrency=2)
-
-    async def run_until(self, until: datetime, max_ticks: int = 2000) -> None:
-        """Tick at every wake-up the engine asks for, moving the fake clock there."""
-        for _ in range(max_ticks):
-            decision = await self.engine.tick()
-            if self.clock.now() >= until:
-                return
-            self.clock.set(min(max(decision.next_wake, self.clock.now()), until))
-        raise AssertionError("engine did not settle")
+from tests.support.fakes.engine import T0, RecordingHvac, plan_event
+from tests.support.harness.engine_on_fakes import POLICY, World
 
 
 async def test_full_lifecycle_with_hvac_call_points() -> None:
@@ -246,11 +221,11 @@ async def test_unknown_remote_status_is_logged_and_changes_nothing() -> None:
     w.store.add(plan_event("ev", T0 + timedelta(minutes=20)))
     await w.engine.tick()
     original = w.dr.status_of
-    w.dr.status_of = lambda rid: None  # type: ignore[assignment,return-value,method-assign]
+    w.dr.status_of = lambda rid: None  # type: ignore[assignment,return-value,method-assign]  # a service that knows no status
     w.clock.advance(timedelta(minutes=10))
     with capture_logs() as logs:
         await w.engine.tick()
-    w.dr.status_of = original  # type: ignore[method-assign]
+    w.dr.status_of = original  # type: ignore[method-assign]  # the fake's own method back
     assert w.store.status("ev") == Status.PENDING
     assert any(e["event"] == "dr.status_unknown" for e in logs)
 
@@ -272,7 +247,7 @@ async def test_a_failing_action_is_retried_after_a_pause_not_in_a_loop() -> None
     def broken(change: object) -> bool:
         raise RuntimeError("disk full")
 
-    w.store.record = broken  # type: ignore[method-assign,assignment]
+    w.store.record = broken  # type: ignore[method-assign]  # a store whose writes fail
     with capture_logs() as logs:
         decision = await w.engine.tick()
     assert decision.next_wake == T0 + POLICY.retry_delay

@@ -17,19 +17,19 @@ from datetime import timedelta
 import pytest
 
 from scheduler.domain.events import TempUnit
-from scheduler.domain.hvac import FacilityKey, Mode
+from scheduler.domain.hvac import FacilityKey, FacilityState, Mode
 from scheduler.domain.lifecycle import Status
 from scheduler.errors import StoreError
 from scheduler.hvac.records import HELD, ControlRecord, ControlState
-from tests.unit.hvac.fakes import T0, Target, event, idu, no_setpoint
-from tests.unit.hvac.rig import SETTINGS, Rig
+from tests.support.fakes.hvac import T0, Target, event, idu, no_setpoint
+from tests.support.harness.hvac_rig import SETTINGS, Rig
 
 S = ControlState
 
 
-def rig_with(*states: object) -> tuple[Rig, list[FacilityKey]]:
+def rig_with(*states: FacilityState) -> tuple[Rig, list[FacilityKey]]:
     rig = Rig()
-    keys = rig.becon.add("S1", "GW1", *states)  # type: ignore[arg-type]
+    keys = rig.becon.add("S1", "GW1", *states)
     return rig, keys
 
 

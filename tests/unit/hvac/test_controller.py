@@ -8,20 +8,20 @@ from datetime import datetime, timedelta
 import pytest
 
 from scheduler.domain.events import PlanEvent, TempUnit
-from scheduler.domain.hvac import FacilityKey, Mode
+from scheduler.domain.hvac import FacilityKey, FacilityState, Mode
 from scheduler.domain.lifecycle import Status
 from scheduler.domain.shaping import Ramp, Shaping, facility_start
 from scheduler.hvac.records import ControlState
 from scheduler.metrics import isolated_metrics
-from tests.unit.hvac.fakes import T0, Target, event, idu, no_setpoint
-from tests.unit.hvac.rig import SETTINGS, Rig
+from tests.support.fakes.hvac import T0, Target, event, idu, no_setpoint
+from tests.support.harness.hvac_rig import SETTINGS, Rig
 
 S = ControlState
 
 
-def rig_with(*states: object, gateway: str = "GW1") -> tuple[Rig, list[FacilityKey]]:
+def rig_with(*states: FacilityState, gateway: str = "GW1") -> tuple[Rig, list[FacilityKey]]:
     rig = Rig()
-    keys = rig.becon.add("S1", gateway, *states)  # type: ignore[arg-type]
+    keys = rig.becon.add("S1", gateway, *states)
     return rig, keys
 
 

@@ -7,7 +7,7 @@ import pytest
 from scheduler.domain.events import EventTarget
 from scheduler.domain.hvac import FacilityKey
 from scheduler.hvac.mapping import GatewayRead, gateway_reads, mapped, targets_for
-from tests.unit.hvac.fakes import Target, event
+from tests.support.fakes.hvac import Target, event
 
 PLAIN = Target("CE-02", "S1", "GW1")
 FLOOR = Target("CE-03", "S1", "GW2", facilities=("IDU-0201",), resource="FLOOR-2")

@@ -29,8 +29,8 @@ from scheduler.domain.lifecycle import Status
 from scheduler.domain.setpoints import event_bounds
 from scheduler.domain.units import exact, resolution
 from scheduler.hvac.planning import Settings
-from tests.unit.hvac.fakes import T0, event, load_control
-from tests.unit.hvac.rig import Rig
+from tests.support.fakes.hvac import T0, event, load_control
+from tests.support.harness.hvac_rig import Rig
 
 WINDOW = timedelta(minutes=30)
 SETTINGS = Settings(
@@ -153,7 +153,7 @@ def _occupy(rig: Rig, key: FacilityKey, occupant: Occupant) -> None:
 
 
 async def _play(case: Scenario) -> tuple[Rig, list[FacilityKey], timedelta]:
-    rig = Rig(settings=replace(SETTINGS, override=case.policy))  # type: ignore[arg-type]
+    rig = Rig(settings=replace(SETTINGS, override=case.policy))  # type: ignore[arg-type]  # one of the two policies' literals
     keys = rig.becon.add("S1", "GW1", *case.states)
     plan = event(minutes=WINDOW.total_seconds() / 60, signal=case.signal)
     await rig.prepare(plan)

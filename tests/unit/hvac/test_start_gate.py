@@ -12,8 +12,8 @@ from datetime import timedelta
 import pytest
 
 from scheduler.domain.lifecycle import Status
-from tests.unit.hvac.fakes import event, idu
-from tests.unit.hvac.rig import Rig
+from tests.support.fakes.hvac import event, idu
+from tests.support.harness.hvac_rig import Rig
 
 
 @pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "not-prepared"])

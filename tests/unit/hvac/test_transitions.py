@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from scheduler.domain.hvac import FacilityKey, Mode
 from scheduler.hvac import transitions as move
 from scheduler.hvac.planning import Settings, plan_records, restore_slots
 from scheduler.hvac.records import ControlRecord, ControlState
-from tests.unit.hvac.fakes import T0, idu, load_control
+from tests.support.fakes.hvac import T0, idu, load_control
 
 S = ControlState
 KEY = FacilityKey("S1", "GW1", "IDU", "IDU-1")
@@ -20,7 +21,7 @@ END = T0 + timedelta(hours=1)
 SETTINGS = Settings()
 
 
-def record(state: ControlState = S.APPLIED, **kw: object) -> ControlRecord:
+def record(state: ControlState = S.APPLIED, **kw: Any) -> ControlRecord:
     base = ControlRecord(
         "ev",
         KEY,
@@ -34,7 +35,7 @@ def record(state: ControlState = S.APPLIED, **kw: object) -> ControlRecord:
         target=78.0,
         applied_at=T0 if state is S.APPLIED else None,
     )
-    return replace(base, **kw)  # type: ignore[arg-type]
+    return replace(base, **kw)
 
 
 def test_plan_records_decides_each_facility() -> None:

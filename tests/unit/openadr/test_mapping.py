@@ -23,7 +23,7 @@ CONTEXT = MarketContextMap.model_validate(
             {"signal": "SIMPLE", "targets": ["x-DEVICE_TV"]},
         ],
     }
-)  # fmt: skip
+)  # fmt: skip  # one signal a line, as in a plan file
 
 
 def raw(*signals: tuple[str, str, list[float]], context: str = "oadr://u/peak") -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from scheduler.domain.events import EventTarget, Signal, TempUnit
-from tests.unit.plans.helpers import by_id, doc, problems
+from tests.support.plans import by_id, doc, problems
 
 EVENT = """\
 events:

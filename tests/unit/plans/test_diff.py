@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -29,11 +30,11 @@ def event(event_id: str = "ev", hours_ahead: int = 2, name: str = "peak") -> Pla
     )
 
 
-def stored(status: Status, content: PlanEvent | None = None, **kw: object) -> StoredEvent:
+def stored(status: Status, content: PlanEvent | None = None, **kw: Any) -> StoredEvent:
     content = content or event()
     return replace(
         StoredEvent("ev", status, content.fingerprint(), content.source),
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 

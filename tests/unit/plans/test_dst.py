@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.unit.plans.helpers import by_id, problems
+from tests.support.plans import by_id, problems
 
 BASE = """\
 timezone: {zone}

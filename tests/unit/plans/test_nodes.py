@@ -10,7 +10,7 @@ import pytest
 import scheduler.plans.nodes
 from scheduler.plans.nodes import YNode, compose
 from scheduler.plans.problems import Problems
-from tests.unit.plans.helpers import by_id, problems
+from tests.support.plans import by_id, problems
 
 
 def nodes(text: str) -> tuple[YNode | None, list[str]]:

@@ -17,7 +17,7 @@ from scheduler.domain.dr_programs import CountedEvent, Period, ProgramRules, Sea
 from scheduler.errors import PlanError
 from scheduler.plans import parse_plan
 from scheduler.plans.rule_check import check_rules, refuse_violations
-from tests.unit.plans.helpers import HEADER, problems
+from tests.support.plans import HEADER, problems
 
 NY = ZoneInfo("America/New_York")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from tests.unit.plans.helpers import by_id, doc, events, problems
+from tests.support.plans import by_id, doc, events, problems
 
 SUMMER = """\
 programs:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.plans.helpers import HEADER, doc, events, problems
+from tests.support.plans import HEADER, doc, events, problems
 
 
 class Bare(str):

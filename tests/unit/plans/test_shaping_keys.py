@@ -8,7 +8,7 @@ import pytest
 
 from scheduler.domain.events import TempUnit
 from scheduler.domain.shaping import PreCondition, Ramp, Shaping
-from tests.unit.plans.helpers import doc, events, problems
+from tests.support.plans import doc, events, problems
 
 EVENT = """\
 events:
