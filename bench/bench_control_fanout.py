@@ -47,11 +47,11 @@ from scheduler import logging as drsched_logging
 from scheduler.clients.becon import BeconClient
 from scheduler.clock import SystemClock
 from scheduler.config import BeconConfig, HvacTarget
+from scheduler.domain.control_records import ControlState
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.hvac import Batch, Control
 from scheduler.hvac.controller import HvacController
 from scheduler.hvac.planning import Settings
-from scheduler.hvac.records import ControlState
 from scheduler.simulator.options import SimOptions
 from scheduler.simulator.server import serve_in_background
 from scheduler.store import open_engine

@@ -32,6 +32,7 @@ import structlog
 
 from scheduler import metrics
 from scheduler.config import Config
+from scheduler.domain.lateness import Lateness
 from scheduler.engine.leadership import Election, StartDaemon, run_as_leader
 from scheduler.systemd import Notifier
 
@@ -170,7 +171,7 @@ async def _publish_counts(sql: Engine, election: Election, config: Config) -> No
     def controls_hvac(event: PlanEvent) -> bool:
         return event.load_control() is not None and bool(targets_for(event, config.hvac.targets))
 
-    def count() -> tuple[dict[str, int], metrics.Lateness]:
+    def count() -> tuple[dict[str, int], Lateness]:
         with Session(sql) as session:
             counts = {status.value: n for status, n in repo.counts_by_status(session).items()}
             now = datetime.now(UTC)

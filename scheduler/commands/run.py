@@ -14,18 +14,24 @@ import argparse
 import asyncio
 import importlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import structlog
+from sqlalchemy import Engine as SqlEngine
+from sqlalchemy.orm import Session
 
+from scheduler import metrics
 from scheduler.clock import Clock, SystemClock
 from scheduler.commands._common import get_config
 from scheduler.commands._supervise import supervise
 from scheduler.config import Config
+from scheduler.domain.dr_programs import ProgramRules
+from scheduler.domain.plan_diff import describe
 from scheduler.engine.daemon import Daemon
 from scheduler.engine.decide import Policy
 from scheduler.engine.hvac import HvacControl
@@ -33,6 +39,9 @@ from scheduler.engine.leadership import Fence
 from scheduler.engine.lock import DaemonLock
 from scheduler.engine.runner import Engine
 from scheduler.errors import ConfigError, DrschedError, FencedError
+from scheduler.plans import load_plans, resolve_plan_paths
+from scheduler.store.plan_apply import apply_plan
+from scheduler.store.programs import program_events
 from scheduler.systemd import Notifier
 
 log = structlog.get_logger("scheduler.run")
@@ -156,7 +165,7 @@ async def wired(
                     hvac_wiring.hvac_control(config, sql, clock, transport=transport, fence=fence)
                 )
             engine = Engine(
-                daemon_store.DaemonStore(sql, fence),
+                daemon_store.DaemonStore(sql, fence, metrics.record_transition),
                 api,
                 clock,
                 policy_from(config),
@@ -166,12 +175,35 @@ async def wired(
             rules = config.program_rules()
             yield Wiring(
                 engine,
-                daemon_store.plan_applier(sql, clock, fence, rules),
+                plan_applier(sql, clock, fence, rules),
                 sql,
                 _on_stop(config, hvac, clock),
             )
     finally:
         sql.dispose()
+
+
+def plan_applier(
+    engine: SqlEngine,
+    clock: Clock,
+    fence: Fence | None = None,
+    programs: Sequence[ProgramRules] = (),
+) -> Callable[[list[str]], str]:
+    """``apply(patterns) -> summary``: what the daemon runs at start-up and on SIGHUP.
+
+    The plan's events are checked against the DR program rules (``programs``
+    from the config plus the files'), counting the stored events of each program.
+    """
+
+    def apply(patterns: list[str]) -> str:
+        paths: list[Path] = resolve_plan_paths(patterns)
+        with Session(engine) as session:
+            past = program_events(session, for_plan=True)
+        events = load_plans(paths, programs=programs, past=past)
+        diff = apply_plan(engine, events, clock.now(), fence)
+        return describe(diff)
+
+    return apply
 
 
 @asynccontextmanager

@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Protocol
 
 from scheduler.domain.events import PlanEvent
+from scheduler.domain.intents import EventView, Intent
 from scheduler.domain.lifecycle import Status, Transition
-from scheduler.engine.model import EventView, Intent
 
 
 class EngineStore(Protocol):

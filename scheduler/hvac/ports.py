@@ -15,11 +15,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from scheduler.domain.control_records import ControlRecord
 from scheduler.domain.events import PlanEvent
 from scheduler.domain.hvac import Batch, FacilityKey, FacilityState
 from scheduler.domain.hvac_reads import HvacRead
 from scheduler.domain.lifecycle import Status
-from scheduler.hvac.records import ControlRecord
 
 
 class Reading(Protocol):

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from scheduler import metrics
 from scheduler.clients.dr_api import DrApiClient
 from scheduler.clock import FakeClock
 from scheduler.config import DrApiConfig
@@ -105,7 +106,7 @@ async def world(db_url: str, start: datetime) -> AsyncIterator[World]:
             DrApiClient.from_config(config, transport=transport) as api,
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim") as sim,
         ):
-            store = DaemonStore(sql)
+            store = DaemonStore(sql, counted=metrics.record_transition)
             hvac = RecordingHvac()
             engine = Engine(store, api, clock, POLICY, hvac=hvac)
             yield World(clock, store, sim, transport, api, hvac, engine)

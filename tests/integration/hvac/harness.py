@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session
 
 from scheduler.clock import FakeClock
 from scheduler.config import BeconConfig, Config, DrApiConfig, HvacConfig, HvacTarget
+from scheduler.domain.control_records import ControlRecord
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.hvac import FacilityKey
 from scheduler.domain.lifecycle import Status
 from scheduler.engine.decide import Policy
 from scheduler.engine.runner import Engine
-from scheduler.hvac.records import ControlRecord
 from scheduler.hvac.wiring import hvac_control
 from scheduler.simulator.app import Simulator
 from scheduler.simulator.options import SimOptions

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from scheduler.domain.control_records import ControlState
 from scheduler.domain.events import PlanEvent, TempUnit
 from scheduler.domain.hvac import FacilityKey, Mode
 from scheduler.domain.lifecycle import Status
 from scheduler.domain.shaping import Ramp, Shaping, facility_start
-from scheduler.hvac.records import ControlState
 from scheduler.metrics import isolated_metrics
 from tests.unit.hvac.fakes import T0, Target, event, idu, no_setpoint
 from tests.unit.hvac.rig import SETTINGS, Rig
