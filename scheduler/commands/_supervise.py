@@ -8,7 +8,7 @@ this order:
    and the database answers);
 2. bring the schema to head (the election needs ``leader_lease``; two
    instances starting at once queue on the migration lock);
-3. :func:`~scheduler.engine.leadership.run_as_leader`: stand by until
+3. :func:`~scheduler.leadership.run.run_as_leader`: stand by until
    elected, then run the daemon fenced by the epoch.
 
 It also feeds systemd's watchdog and the health heartbeat from the loop for
@@ -22,9 +22,6 @@ runs, it handles them itself).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -33,15 +30,14 @@ import structlog
 from scheduler import metrics
 from scheduler.config import Config
 from scheduler.domain.lateness import Lateness
-from scheduler.engine.leadership import Election, StartDaemon, run_as_leader
+from scheduler.leadership.run import Election, StartDaemon, fenced_first_by, run_as_leader
+from scheduler.leadership.standby import standby_signals
 from scheduler.systemd import Notifier
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
-    from sqlalchemy.orm import Session
 
     from scheduler.domain.events import PlanEvent
-    from scheduler.engine.leadership import Fence
     from scheduler.health import Heartbeat
     from scheduler.store.identity import DatabaseGuard
 
@@ -68,7 +64,7 @@ async def supervise(
     """
     # here, not at the top: `drsched --help` and the other commands never need uvicorn
     from scheduler.health import HealthChecks, Heartbeat, ping_database, serve_health
-    from scheduler.leader import elector_for
+    from scheduler.leadership.postgres import elector_for
     from scheduler.store import open_engine
     from scheduler.store.identity import DatabaseGuard
     from scheduler.store.migrate import upgrade
@@ -93,22 +89,13 @@ async def supervise(
     )
     stop = asyncio.Event()
 
-    async def start_guarded(fence: Fence) -> None:
-        """The daemon, every write of it refused once the database is lost."""
-
-        def both(session: Session) -> None:
-            guard.fence(session)
-            fence(session)
-
-        await start_daemon(both)
-
     try:
         async with serve_health(config.http.listen, checks):
             background = [
                 asyncio.create_task(_keepalive(heartbeat, notifier), name="drsched-beat"),
             ]
             try:
-                with _signals(stop):
+                with standby_signals(stop):
                     notifier.status("migrating the database schema")
                     await asyncio.to_thread(upgrade, url)
                     await asyncio.to_thread(guard.remember)
@@ -119,7 +106,11 @@ async def supervise(
                         asyncio.create_task(_watch(guard), name="drsched-db-guard"),
                     ]
                     await run_as_leader(
-                        election, start_guarded, notifier, stop, ready_after=ready_after
+                        election,
+                        fenced_first_by(guard.fence, start_daemon),
+                        notifier,
+                        stop,
+                        ready_after=ready_after,
                     )
             finally:
                 for task in background:
@@ -191,28 +182,3 @@ async def _publish_counts(sql: Engine, election: Election, config: Config) -> No
                     log.warning("metrics.event_counts_failed", error=str(exc)[:200])
                 failing = True
         await asyncio.sleep(COUNTS_INTERVAL)
-
-
-@contextlib.contextmanager
-def _signals(stop: asyncio.Event) -> Iterator[None]:
-    """SIGTERM/SIGINT stop a standby; SIGHUP (``systemctl reload``) must not kill it.
-
-    The daemon replaces these handlers with its own while it runs.
-    """
-    loop = asyncio.get_running_loop()
-    handlers = {signal.SIGTERM: stop.set, signal.SIGINT: stop.set, signal.SIGHUP: _hup}
-    installed = []
-    for sig, handler in handlers.items():
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
-            loop.add_signal_handler(sig, handler)
-            installed.append(sig)
-    try:
-        yield
-    finally:
-        for sig in installed:
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(sig)
-
-
-def _hup() -> None:
-    log.info("supervise.reload_ignored", reason="not leading: plans are read when elected")

@@ -39,6 +39,7 @@ from rich.live import Live
 from scheduler.clock import Clock, SystemClock
 from scheduler.commands import demo_hvac
 from scheduler.commands._common import console
+from scheduler.commands.progress import EventRow, events_table, timeline_table
 from scheduler.commands.run import require, wired
 from scheduler.config import BeconConfig, Config, DatabaseConfig, DrApiConfig
 from scheduler.domain.control_records import ControlRecord, ControlState
@@ -46,7 +47,6 @@ from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.hvac import FacilityKey
 from scheduler.domain.lifecycle import Status
 from scheduler.engine.daemon import Daemon
-from scheduler.engine.progress import EventRow, events_table, timeline_table
 from scheduler.logging import configure as configure_logging
 from scheduler.simulator.options import SimOptions
 from scheduler.store.events import EventSummary

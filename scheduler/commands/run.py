@@ -35,11 +35,11 @@ from scheduler.domain.plan_diff import describe
 from scheduler.engine.daemon import Daemon
 from scheduler.engine.decide import Policy
 from scheduler.engine.hvac import HvacControl
-from scheduler.engine.leadership import Fence
-from scheduler.engine.lock import DaemonLock
 from scheduler.engine.runner import Engine
 from scheduler.errors import ConfigError, DrschedError, FencedError
+from scheduler.leadership.sqlite_lock import DaemonLock
 from scheduler.plans import load_plans, resolve_plan_paths
+from scheduler.store.fenced import Fence
 from scheduler.store.plan_apply import apply_plan
 from scheduler.store.programs import program_events
 from scheduler.systemd import Notifier

@@ -19,9 +19,9 @@ from structlog.testing import capture_logs
 
 from scheduler.commands._supervise import supervise
 from scheduler.config import Config, DatabaseConfig, HttpConfig
-from scheduler.engine.leadership import Fence
 from scheduler.errors import StoreError
 from scheduler.store import open_engine, transaction
+from scheduler.store.fenced import Fence
 from scheduler.store.identity import DatabaseGuard, DatabaseLostError
 from scheduler.store.migrate import upgrade
 from scheduler.systemd import Notifier

@@ -11,8 +11,8 @@ from structlog.testing import capture_logs
 
 from scheduler.commands._supervise import supervise
 from scheduler.config import Config, DatabaseConfig, HttpConfig
-from scheduler.engine.leadership import Fence
 from scheduler.store import migrate
+from scheduler.store.fenced import Fence
 from scheduler.store.migrate import upgrade
 from scheduler.systemd import Notifier
 from tests.integration.test_supervise import free_port

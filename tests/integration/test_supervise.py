@@ -22,10 +22,11 @@ from scheduler import metrics
 from scheduler.commands import _supervise
 from scheduler.commands._supervise import supervise
 from scheduler.config import Config, DatabaseConfig, HttpConfig
-from scheduler.engine.leadership import STANDBY_STATUS, Fence
 from scheduler.errors import FencedError
-from scheduler.leader import PostgresElector, Timing
+from scheduler.leadership.postgres import PostgresElector, Timing
+from scheduler.leadership.run import STANDBY_STATUS
 from scheduler.store import open_engine, transaction
+from scheduler.store.fenced import Fence
 from scheduler.store.migrate import upgrade
 from scheduler.systemd import Notifier
 from tests.support.pace import pace

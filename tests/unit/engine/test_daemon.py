@@ -15,10 +15,10 @@ from scheduler.clock import SystemClock
 from scheduler.domain.lifecycle import Status
 from scheduler.engine.daemon import Daemon
 from scheduler.engine.decide import Policy
-from scheduler.engine.lock import DaemonLock, sqlite_lock_path
 from scheduler.engine.runner import Engine
 from scheduler.engine.timer import REVISION_JOB, WAKE_JOB
 from scheduler.errors import AlreadyRunningError, PlanError, Problem
+from scheduler.leadership.sqlite_lock import DaemonLock, sqlite_lock_path
 from scheduler.systemd import Notifier
 from tests.unit.engine.fakes import FakeDr, FakeStore, plan_event
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 from rich.console import Console
 
 from scheduler.commands.demo import DEADLINE, SUBMIT_LEAD, demo_events
+from scheduler.commands.progress import EventRow, events_table, timeline_table
 from scheduler.domain.lifecycle import Source, Status, Transition
-from scheduler.engine.progress import EventRow, events_table, timeline_table
 from tests.unit.engine.fakes import T0
 
 
