@@ -58,6 +58,7 @@ from scheduler.store import open_engine
 from scheduler.store.control import ControlStore, records_of
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
+from scheduler.wiring_clients import becon_client
 
 SITES, GATEWAYS, UNITS = 5, 50, 20
 
@@ -239,7 +240,7 @@ async def bench(args: argparse.Namespace) -> None:
         transport = TimingTransport(args.concurrency)
         config = BeconConfig(base_url=sim_url, max_concurrency=args.concurrency)
         results = Results()
-        async with BeconClient.from_config(config, transport=transport) as client:
+        async with becon_client(config, transport=transport) as client:
             async with httpx.AsyncClient(base_url=sim_url) as admin:
                 for run in range(args.runs):
                     (await admin.post("/_sim/becon/reset")).raise_for_status()

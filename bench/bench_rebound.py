@@ -32,7 +32,6 @@ from typing import Any
 
 import httpx
 
-from scheduler.clients.becon import BeconClient
 from scheduler.clock import FakeClock
 from scheduler.config import BeconConfig, HvacTarget
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
@@ -46,6 +45,7 @@ from scheduler.store import open_engine
 from scheduler.store.control import ControlStore
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
+from scheduler.wiring_clients import becon_client
 
 START = datetime(2026, 7, 15, 18, 0, tzinfo=UTC)
 PREFETCH = timedelta(seconds=60)
@@ -92,7 +92,7 @@ async def run(gateways: int, window: timedelta, shaping: Shaping | None) -> list
         DaemonStore(sql).apply_events([plan], clock.now())
         becon = BeconConfig(base_url="http://sim", max_concurrency=16)
         settings = Settings(restore_stagger=timedelta(minutes=10), max_concurrency=16)
-        async with BeconClient.from_config(becon, transport=transport, clock=clock) as client:
+        async with becon_client(becon, transport=transport, clock=clock) as client:
             hvac = HvacController(client, ControlStore(sql), targets, settings, clock)
             await hvac.prepare(plan, clock.now())
             clock.set(plan.start)

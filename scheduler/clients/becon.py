@@ -31,7 +31,7 @@ import structlog
 from pydantic import SecretStr
 
 from scheduler.clients import becon_contract as contract
-from scheduler.clients.becon_auth import Signer, TokenCache, load_signer
+from scheduler.clients.becon_auth import Signer, TokenCache
 from scheduler.clients.becon_contract import ShapeError, hmac_sha256_signer
 from scheduler.clients.becon_types import (
     ControlOutcome,
@@ -46,12 +46,11 @@ from scheduler.clients.becon_types import (
 from scheduler.clients.http import (
     ApiCaller,
     Call,
+    Connection,
     RetryPolicy,
-    client_from_settings,
     new_message_id,
 )
 from scheduler.clock import Clock, SystemClock
-from scheduler.config import BeconConfig
 from scheduler.domain.hvac import Batch, Control, FacilityKey, plan_control_batches
 from scheduler.errors import ApiError, AuthError, PermanentApiError, RetryableApiError
 
@@ -64,7 +63,7 @@ TITLE = contract.TITLE
 
 
 class BeconClient:
-    """BECON Connect over an ``httpx.AsyncClient`` (owned only when :meth:`from_config` made it)."""
+    """BECON Connect over an ``httpx.AsyncClient`` (owned only when :meth:`connect` made it)."""
 
     def __init__(
         self,
@@ -90,24 +89,28 @@ class BeconClient:
         self._owns_http = False
 
     @classmethod
-    def from_config(
+    def connect(
         cls,
-        config: BeconConfig,
+        connection: Connection,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        service_id: str,
+        service_key: SecretStr,
+        secret_key: SecretStr,
+        signer: Signer = hmac_sha256_signer,
         clock: Clock | None = None,
+        max_concurrency: int = 16,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> BeconClient:
-        """A client with its own pooled connection; limits, retries and signer from ``config``."""
-        signer = load_signer(config.signer)  # a ConfigError before any connection is made
+        """A client with its own pooled connection (timeouts, limits, retries of ``connection``)."""
         client = cls(
-            client_from_settings(config, transport=transport),
-            service_id=config.service_id,
-            service_key=config.service_key,
-            secret_key=config.secret_key,
+            connection.client(transport),
+            service_id=service_id,
+            service_key=service_key,
+            secret_key=secret_key,
             signer=signer,
             clock=clock,
-            retry=RetryPolicy.from_settings(config),
-            max_concurrency=config.max_concurrency,
+            retry=connection.retry,
+            max_concurrency=max_concurrency,
         )
         client._owns_http = True
         return client

@@ -31,16 +31,15 @@ from scheduler.clients.dr_types import CreateResult, DeleteResult, DrRequest, re
 from scheduler.clients.http import (
     ApiCaller,
     Call,
+    Connection,
     RetryPolicy,
     body_excerpt,
-    client_from_settings,
     error_class_for_status,
     error_from_response,
     new_message_id,
     path_segment,
 )
 from scheduler.clock import from_epoch, to_epoch_ms
-from scheduler.config import DrApiConfig
 from scheduler.domain.events import SIGNAL_TYPES, EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.lifecycle import API_STATUS, Status
 from scheduler.errors import (
@@ -282,7 +281,7 @@ class DrApiClient:
     Every call sends ``x-service-id``, ``x-service-token``, ``x-country-code``,
     ``Accept`` and a fresh ``x-message-id`` (logged with its outcome and quoted
     in errors), and is retried under ``retry``. The client owns ``http`` only
-    when :meth:`from_config` made it (then use it as ``async with``).
+    when :meth:`connect` made it (then use it as ``async with``).
     """
 
     def __init__(
@@ -304,16 +303,22 @@ class DrApiClient:
         self._owns_http = False
 
     @classmethod
-    def from_config(
-        cls, config: DrApiConfig, *, transport: httpx.AsyncBaseTransport | None = None
+    def connect(
+        cls,
+        connection: Connection,
+        *,
+        service_id: str,
+        service_token: SecretStr,
+        country_code: str,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> DrApiClient:
-        """A client with its own pooled connection (timeouts, limits, retries from ``config``)."""
+        """A client with its own pooled connection (timeouts, limits, retries of ``connection``)."""
         client = cls(
-            client_from_settings(config, transport=transport),
-            service_id=config.service_id,
-            service_token=config.service_token,
-            country_code=config.country_code,
-            retry=RetryPolicy.from_settings(config),
+            connection.client(transport),
+            service_id=service_id,
+            service_token=service_token,
+            country_code=country_code,
+            retry=connection.retry,
         )
         client._owns_http = True
         return client

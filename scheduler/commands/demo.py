@@ -40,7 +40,6 @@ from scheduler.clock import Clock, SystemClock
 from scheduler.commands import demo_hvac
 from scheduler.commands._common import console
 from scheduler.commands.progress import EventRow, events_table, timeline_table
-from scheduler.commands.run import require, wired
 from scheduler.config import BeconConfig, Config, DatabaseConfig, DrApiConfig
 from scheduler.domain.control_records import ControlRecord, ControlState
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
@@ -49,7 +48,9 @@ from scheduler.domain.lifecycle import Status
 from scheduler.engine.daemon import Daemon
 from scheduler.logging import configure as configure_logging
 from scheduler.simulator.options import SimOptions
+from scheduler.simulator.server import serve_in_background
 from scheduler.store.events import EventSummary
+from scheduler.wiring import wired
 
 SUBMIT_LEAD = timedelta(seconds=5)
 STANDBY_LEAD = timedelta(seconds=2)
@@ -146,7 +147,6 @@ def demo_config(tmp: Path, dr_base_url: str, becon_base_url: str) -> Config:
 
 async def run_demo(out: Console, clock: Clock | None = None) -> bool:
     """Run the whole demo; True when every event ended as expected."""
-    serve_in_background = require("scheduler.simulator.server").serve_in_background
     clock = clock or SystemClock()
     options = SimOptions(standby_lead=STANDBY_LEAD, clock=clock, gateways=demo_hvac.GATEWAYS)
     with (

@@ -14,13 +14,13 @@ from datetime import timedelta
 from typing import Any
 
 from scheduler import logging as drsched_logging
-from scheduler.clients.becon import BeconClient
 from scheduler.clients.becon_inventory import Inventory, fetch_inventory
 from scheduler.clients.becon_types import FacilityReading
 from scheduler.commands._common import get_config, print_json
 from scheduler.commands.hvac_report import Report, build_report, print_report
 from scheduler.config import BeconConfig, Config
 from scheduler.errors import ApiError
+from scheduler.wiring_clients import becon_client
 
 #: An operator waits at the terminal: fail fast rather than retry for ``becon.retry_total``.
 INTERACTIVE_ATTEMPTS = 2
@@ -44,7 +44,7 @@ def quiet_logs(config: Config) -> None:
 
 
 async def read_inventory(config: Config, *, states: bool) -> Inventory:
-    async with BeconClient.from_config(interactive(config.becon)) as client:
+    async with becon_client(interactive(config.becon)) as client:
         return await fetch_inventory(client, states=states)
 
 

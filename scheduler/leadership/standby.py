@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import structlog
 
-log = structlog.get_logger("scheduler.supervise")
+log = structlog.get_logger("scheduler.supervision")
 
 
 @contextlib.contextmanager

@@ -17,13 +17,13 @@ import pytest
 from sqlalchemy import Engine, text
 from structlog.testing import capture_logs
 
-from scheduler.commands._supervise import supervise
 from scheduler.config import Config, DatabaseConfig, HttpConfig
 from scheduler.errors import StoreError
 from scheduler.store import open_engine, transaction
 from scheduler.store.fenced import Fence
 from scheduler.store.identity import DatabaseGuard, DatabaseLostError
 from scheduler.store.migrate import upgrade
+from scheduler.supervision import supervise
 from scheduler.systemd import Notifier
 from tests.integration.test_supervise import free_port, healthz
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from scheduler.commands._supervise import supervise
 from scheduler.config import Config, DatabaseConfig, HttpConfig
 from scheduler.store import migrate
 from scheduler.store.fenced import Fence
 from scheduler.store.migrate import upgrade
+from scheduler.supervision import supervise
 from scheduler.systemd import Notifier
 from tests.integration.test_supervise import free_port
 

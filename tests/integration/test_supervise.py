@@ -18,9 +18,7 @@ import pytest
 from sqlalchemy import Engine, text
 from structlog.testing import capture_logs
 
-from scheduler import metrics
-from scheduler.commands import _supervise
-from scheduler.commands._supervise import supervise
+from scheduler import metrics, supervision
 from scheduler.config import Config, DatabaseConfig, HttpConfig
 from scheduler.errors import FencedError
 from scheduler.leadership.postgres import PostgresElector, Timing
@@ -28,6 +26,7 @@ from scheduler.leadership.run import STANDBY_STATUS
 from scheduler.store import open_engine, transaction
 from scheduler.store.fenced import Fence
 from scheduler.store.migrate import upgrade
+from scheduler.supervision import supervise
 from scheduler.systemd import Notifier
 from tests.support.pace import pace
 
@@ -254,7 +253,7 @@ async def test_a_fresh_postgresql_database_is_migrated_before_the_election(pg_ur
 async def test_the_leader_publishes_event_counts_and_late_work_a_standby_does_not(
     pg_url: str, pg_sql: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_supervise, "COUNTS_INTERVAL", 0.05)
+    monkeypatch.setattr(supervision, "COUNTS_INTERVAL", 0.05)
     with pg_sql.begin() as conn:
         conn.execute(
             text(

@@ -25,6 +25,7 @@ from scheduler.simulator.app import Simulator
 from scheduler.simulator.becon import BeconSim
 from scheduler.simulator.options import SimOptions
 from scheduler.simulator.server import serve_in_background
+from scheduler.wiring_clients import becon_client
 
 T0 = datetime(2026, 7, 15, 12, 0, tzinfo=UTC)
 SIGNAL = Signal(
@@ -60,7 +61,7 @@ async def _setup(**options: Any) -> AsyncIterator[Setup]:
     config = BeconConfig(base_url="http://sim", retry_attempts=3)
     assert isinstance(simulator.becon, BeconSim)
     async with (
-        BeconClient.from_config(config, transport=transport, clock=clock) as client,
+        becon_client(config, transport=transport, clock=clock) as client,
         httpx.AsyncClient(transport=transport, base_url="http://sim") as admin,
     ):
         with stamina.set_testing(True, attempts=3):
@@ -175,7 +176,7 @@ async def test_simulated_server_errors_are_retried(setup: Setup) -> None:
 async def test_over_a_real_socket_with_a_timeout() -> None:
     async with serve_in_background(SimOptions(facilities=5, timeout_hang_s=5)) as running:
         config = BeconConfig(base_url=running.url, timeout="300ms", retry_attempts=1)
-        async with BeconClient.from_config(config) as client, httpx.AsyncClient() as admin:
+        async with becon_client(config) as client, httpx.AsyncClient() as admin:
             readings = await client.gateway_states("S001", "GW-02")
             assert [r.key.facility_id for r in readings][:2] == ["IDU-0201", "IDU-0202"]
             script = {"next": [{"fault": "timeout", "path": "/tms/"}]}

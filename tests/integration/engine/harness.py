@@ -28,6 +28,7 @@ from scheduler.simulator.options import SimOptions
 from scheduler.store import open_engine
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
+from scheduler.wiring_clients import dr_client
 from tests.unit.engine.fakes import RecordingHvac
 
 POLICY = Policy(submit_lead=timedelta(hours=1), prefetch_lead=timedelta(seconds=60))
@@ -103,7 +104,7 @@ async def world(db_url: str, start: datetime) -> AsyncIterator[World]:
     )
     try:
         async with (
-            DrApiClient.from_config(config, transport=transport) as api,
+            dr_client(config, transport=transport) as api,
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim") as sim,
         ):
             store = DaemonStore(sql, counted=metrics.record_transition)

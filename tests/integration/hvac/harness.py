@@ -26,7 +26,6 @@ from scheduler.domain.hvac import FacilityKey
 from scheduler.domain.lifecycle import Status
 from scheduler.engine.decide import Policy
 from scheduler.engine.runner import Engine
-from scheduler.hvac.wiring import hvac_control
 from scheduler.simulator.app import Simulator
 from scheduler.simulator.options import SimOptions
 from scheduler.simulator.server import serve_in_background
@@ -34,6 +33,8 @@ from scheduler.store import open_engine
 from scheduler.store.control import records_of
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
+from scheduler.wiring import hvac_control
+from scheduler.wiring_clients import dr_client
 
 
 class CountingTransport(httpx.AsyncBaseTransport):
@@ -176,9 +177,8 @@ class World:
 
 @asynccontextmanager
 async def _dr_client(config: Config, transport: httpx.AsyncBaseTransport | None) -> Any:
-    from scheduler.clients.dr_api import DrApiClient
 
-    async with DrApiClient.from_config(config.dr_api, transport=transport) as api:
+    async with dr_client(config.dr_api, transport=transport) as api:
         yield api
 
 

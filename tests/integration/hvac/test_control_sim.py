@@ -18,7 +18,7 @@ from scheduler.domain.events import TempUnit
 from scheduler.domain.hvac import FacilityKey
 from scheduler.domain.lifecycle import Source, Status, Transition
 from scheduler.domain.shaping import Ramp, Shaping, facility_start
-from scheduler.hvac.wiring import settings_from
+from scheduler.wiring import settings_from
 from tests.integration.hvac.harness import GATEWAYS, SITES, UNITS, World, config, peak, world
 
 S = ControlState

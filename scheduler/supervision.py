@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from scheduler.health import Heartbeat
     from scheduler.store.identity import DatabaseGuard
 
-log = structlog.get_logger("scheduler.supervise")
+log = structlog.get_logger("scheduler.supervision")
 
 #: How often the loop proves it is alive (heartbeat, and the watchdog if asked more rarely).
 BEAT_INTERVAL = 5.0
