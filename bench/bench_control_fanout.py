@@ -44,7 +44,7 @@ import httpx
 from sqlalchemy.orm import Session
 
 from scheduler import logging as drsched_logging
-from scheduler.clients.becon import BeconClient
+from scheduler.clients.becon.client import BeconClient
 from scheduler.clock import SystemClock
 from scheduler.config import BeconConfig, HvacTarget
 from scheduler.domain.control_records import ControlState

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import httpx
 
-from scheduler.clients.becon import BeconClient
-from scheduler.clients.becon_auth import load_signer
-from scheduler.clients.dr_api import DrApiClient
+from scheduler.clients.becon.auth import load_signer
+from scheduler.clients.becon.client import BeconClient
+from scheduler.clients.dr.client import DrApiClient
 from scheduler.clients.http import Connection, RetryPolicy
 from scheduler.clock import Clock
 from scheduler.config import BeconConfig, DrApiConfig

@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -212,6 +212,40 @@ class ApiCaller:
 # -- clients -------------------------------------------------------------------
 
 
+class OwnedClient:
+    """The lifecycle both vendor clients share around their :class:`ApiCaller`.
+
+    Use it as ``async with``; :meth:`aclose` closes the ``httpx.AsyncClient``
+    only when the client made it (its ``connect``, through :meth:`_owning`):
+    one passed in belongs to whoever made it (STYLE 3).
+    """
+
+    _caller: ApiCaller
+    _service_id: str
+    _owns_http = False
+
+    def _owning(self) -> Self:
+        self._owns_http = True
+        return self
+
+    @property
+    def base_url(self) -> str:
+        return str(self._caller.client.base_url)
+
+    def __repr__(self) -> str:  # never the credentials
+        return f"{type(self).__name__}(base_url={self.base_url!r}, service_id={self._service_id!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._caller.client.aclose()
+
+
 @dataclass(frozen=True)
 class Connection:
     """Where and how to reach one vendor API, as plain values (the wiring reads the config)."""
@@ -262,6 +296,7 @@ __all__ = [
     "ApiCaller",
     "Call",
     "Connection",
+    "OwnedClient",
     "RetryPolicy",
     "RetrySettings",
     "body_excerpt",

@@ -14,8 +14,8 @@ from datetime import timedelta
 from typing import Any
 
 from scheduler import logging as drsched_logging
-from scheduler.clients.becon_inventory import Inventory, fetch_inventory
-from scheduler.clients.becon_types import FacilityReading
+from scheduler.clients.becon.inventory import Inventory, fetch_inventory
+from scheduler.clients.becon.types import FacilityReading
 from scheduler.commands._common import get_config, print_json
 from scheduler.commands.hvac_report import Report, build_report, print_report
 from scheduler.config import BeconConfig, Config

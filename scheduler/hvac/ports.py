@@ -1,6 +1,6 @@
 """What the HVAC controller needs from BECON and from the database, as Protocols.
 
-``scheduler.clients.becon.BeconClient`` is a :class:`BeconPort` as it is (its
+``scheduler.clients.becon.client.BeconClient`` is a :class:`BeconPort` as it is (its
 ``FacilityReading`` and ``ControlResult`` have the shapes below);
 ``scheduler.store.control.ControlStore`` is the :class:`ControlStorePort`.
 Tests use in-memory fakes of both.

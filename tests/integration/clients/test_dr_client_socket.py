@@ -27,7 +27,7 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from scheduler import logging as drsched_logging
-from scheduler.clients.dr_api import DrApiClient
+from scheduler.clients.dr.client import DrApiClient
 from scheduler.clock import FakeClock
 from scheduler.config import DrApiConfig
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from scheduler import metrics
-from scheduler.clients.dr_api import DrApiClient
+from scheduler.clients.dr.client import DrApiClient
 from scheduler.clock import FakeClock
 from scheduler.config import DrApiConfig
 from scheduler.domain.events import PlanEvent

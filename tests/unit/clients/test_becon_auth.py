@@ -13,9 +13,9 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from scheduler import metrics
-from scheduler.clients.becon import hmac_sha256_signer
-from scheduler.clients.becon_auth import TokenCache, load_signer
-from scheduler.clients.becon_types import TokenGrant
+from scheduler.clients.becon.auth import TokenCache, load_signer
+from scheduler.clients.becon.contract import hmac_sha256_signer
+from scheduler.clients.becon.types import TokenGrant
 from scheduler.clients.http import RetryPolicy
 from scheduler.clock import FakeClock
 from scheduler.config import BeconConfig

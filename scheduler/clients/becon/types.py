@@ -3,7 +3,7 @@
 Facilities are named by :class:`~scheduler.domain.hvac.FacilityKey` and a
 state reads into :class:`~scheduler.domain.hvac.FacilityState` through
 :func:`facility_state`; the JSON shapes they come from are "Contract" and
-live in :mod:`scheduler.clients.becon_contract`.
+live in :mod:`scheduler.clients.becon.contract`.
 """
 
 from __future__ import annotations
