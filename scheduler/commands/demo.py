@@ -39,8 +39,8 @@ from rich.live import Live
 from scheduler.clock import Clock, SystemClock
 from scheduler.commands import demo_hvac
 from scheduler.commands._common import console
+from scheduler.commands.demo_setup import demo_config
 from scheduler.commands.progress import EventRow, events_table, timeline_table
-from scheduler.config import BeconConfig, Config, DatabaseConfig, DrApiConfig
 from scheduler.domain.control_records import ControlRecord, ControlState
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.hvac import FacilityKey
@@ -52,7 +52,6 @@ from scheduler.simulator.server import serve_in_background
 from scheduler.store.events import EventSummary
 from scheduler.wiring import wired
 
-SUBMIT_LEAD = timedelta(seconds=5)
 STANDBY_LEAD = timedelta(seconds=2)
 DEADLINE = timedelta(seconds=40)
 #: How soon the daemon notices the demo's plan change (2 s in `drsched run`).
@@ -132,17 +131,6 @@ def demo_events(now: datetime) -> list[DemoEvent]:
             "moved while pending: re-submitted as -r2",
         ),
     ]
-
-
-def demo_config(tmp: Path, dr_base_url: str, becon_base_url: str) -> Config:
-    return Config(
-        database=DatabaseConfig(url=f"sqlite:///{tmp / 'demo.db'}"),
-        dr_api=DrApiConfig(
-            base_url=dr_base_url, submit_lead=SUBMIT_LEAD, retry_total=timedelta(seconds=5)
-        ),
-        becon=BeconConfig(base_url=becon_base_url, retry_total=timedelta(seconds=5)),
-        hvac=demo_hvac.demo_hvac_config(),
-    )
 
 
 async def run_demo(out: Console, clock: Clock | None = None) -> bool:

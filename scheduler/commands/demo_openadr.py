@@ -22,7 +22,7 @@ from rich.console import Console
 
 from scheduler.clock import SystemClock
 from scheduler.commands import demo_hvac
-from scheduler.commands.demo import demo_config
+from scheduler.commands.demo_setup import demo_config
 from scheduler.config import MarketContextMap, OpenadrConfig
 from scheduler.domain.lifecycle import Status
 from scheduler.engine.daemon import Daemon
