@@ -151,6 +151,8 @@ class Wiring:
     apply_plans: Callable[[list[str]], str]
     #: The database (SQLAlchemy engine), for parts beside the engine (the OpenADR VEN).
     sql: SqlEngine
+    #: The engine's store, for the demos' views and plan changes (through ``engine.db``).
+    store: DaemonStore
     #: ``hvac.on_stop: restore``: restores every facility under control (None: hand_over).
     on_stop: Callable[[], Awaitable[str]] | None = None
 
@@ -182,8 +184,9 @@ async def wired(
                 hvac = await stack.enter_async_context(
                     hvac_control(config, sql, clock, transport=transport, fence=fence)
                 )
+            store = DaemonStore(sql, fence, metrics.record_transition)
             engine = Engine(
-                DaemonStore(sql, fence, metrics.record_transition),
+                store,
                 api,
                 clock,
                 policy_from(config),
@@ -195,6 +198,7 @@ async def wired(
                 engine,
                 plan_applier(sql, clock, fence, rules),
                 sql,
+                store,
                 _on_stop(config, hvac, clock),
             )
     finally:

@@ -15,7 +15,6 @@ import socket
 import tempfile
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 from rich.console import Console
@@ -24,13 +23,15 @@ from scheduler.clock import SystemClock
 from scheduler.commands import demo_hvac
 from scheduler.commands.demo_setup import demo_config
 from scheduler.config import MarketContextMap, OpenadrConfig
+from scheduler.domain.control_records import ControlRecord
 from scheduler.domain.lifecycle import Status
 from scheduler.engine.daemon import Daemon
 from scheduler.openadr.ven import Ven
 from scheduler.openadr.vtn import DemoPlan, DemoVtn
 from scheduler.simulator.options import SimOptions
 from scheduler.simulator.server import serve_in_background
-from scheduler.wiring import wired
+from scheduler.store.events import EventSummary
+from scheduler.wiring import Wiring, wired
 
 CONTEXT = "oadr://drsched.demo/peak"
 DEADLINE = 90.0
@@ -99,14 +100,16 @@ async def run_openadr_demo(out: Console) -> bool:
             await vtn.stop()
 
 
-async def _drive(out: Console, parts: Any, daemon: Daemon, ven: Any, admin: Any) -> bool:
-    engine, store = parts.engine, parts.engine.store
+async def _drive(
+    out: Console, parts: Wiring, daemon: Daemon, ven: Ven, admin: httpx.AsyncClient
+) -> bool:
+    engine, store = parts.engine, parts.store
     tasks = [asyncio.create_task(daemon.run()), asyncio.create_task(ven.run())]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + DEADLINE
     seen: dict[str, Status] = {}
-    rows: list[Any] = []
-    records: list[Any] = []
+    rows: list[EventSummary] = []
+    records: list[ControlRecord] = []
     while loop.time() < deadline:
         rows = await engine.db(store.overview)
         for row in rows:
