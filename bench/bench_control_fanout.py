@@ -47,6 +47,7 @@ from scheduler import logging as drsched_logging
 from scheduler.clients.becon.client import BeconClient
 from scheduler.clock import SystemClock
 from scheduler.config import BeconConfig, HvacTarget
+from scheduler.config_values import becon_client
 from scheduler.domain.control_records import ControlState
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.hvac import Batch, Control
@@ -58,7 +59,6 @@ from scheduler.store import open_engine
 from scheduler.store.control import ControlStore, records_of
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
-from scheduler.wiring_clients import becon_client
 
 SITES, GATEWAYS, UNITS = 5, 50, 20
 

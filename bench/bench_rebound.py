@@ -34,6 +34,7 @@ import httpx
 
 from scheduler.clock import FakeClock
 from scheduler.config import BeconConfig, HvacTarget
+from scheduler.config_values import becon_client
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.shaping import Ramp, Shaping
 from scheduler.durations import parse_duration
@@ -45,7 +46,6 @@ from scheduler.store import open_engine
 from scheduler.store.control import ControlStore
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
-from scheduler.wiring_clients import becon_client
 
 START = datetime(2026, 7, 15, 18, 0, tzinfo=UTC)
 PREFETCH = timedelta(seconds=60)

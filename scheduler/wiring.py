@@ -3,9 +3,9 @@
 The one place that joins the engine to the store, the vendor clients, HVAC
 control, the plans, the OpenADR VEN, leadership and systemd, so it may import
 anything and nothing imports it but the commands. It also translates the
-config into the plain values the parts take (URLs, credentials, timeouts;
-the vendor clients' in :mod:`scheduler.wiring_clients`): no client or
-controller reads the config itself.
+config into the plain values the parts take (URLs, credentials, timeouts),
+with :mod:`scheduler.config_values` beside it: no client or controller
+reads the config itself.
 
 Schema: the daemon brings the database to the current schema at start-up
 (Alembic ``upgrade head``, a no-op when it is current), exactly as
@@ -19,7 +19,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -30,64 +30,38 @@ from sqlalchemy.orm import Session
 from scheduler import metrics
 from scheduler.clock import Clock, SystemClock
 from scheduler.config import Config
+from scheduler.config_values import becon_client, dr_client, policy_from, settings_from
 from scheduler.domain.dr_programs import ProgramRules
-from scheduler.domain.hvac import DEFAULT_RESTORE_SPACING
+from scheduler.domain.events import PlanEvent
+from scheduler.domain.lateness import Lateness
 from scheduler.domain.plan_diff import describe
 from scheduler.engine.daemon import Daemon
-from scheduler.engine.decide import Policy
 from scheduler.engine.hvac import HvacControl, NoHvac
 from scheduler.engine.runner import Engine
 from scheduler.errors import ConfigError
+from scheduler.health import HealthChecks, Heartbeat, ping_database
 from scheduler.hvac.controller import HvacController
-from scheduler.hvac.planning import Settings
+from scheduler.hvac.mapping import targets_for
+from scheduler.leadership.postgres import elector_for
+from scheduler.leadership.run import Election, StartDaemon
 from scheduler.leadership.sqlite_lock import DaemonLock
+from scheduler.leadership.supervision import CountWork, Supervised, supervise
+from scheduler.openadr.health import ven_check
 from scheduler.openadr.ven import Ven
 from scheduler.plans import load_plans, resolve_plan_paths
-from scheduler.plans.shaping import parse_ramp
-from scheduler.store import open_engine
+from scheduler.store import events as repo
+from scheduler.store import open_engine, watch
 from scheduler.store.control import ControlStore
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.fenced import Fence
+from scheduler.store.identity import DatabaseGuard
 from scheduler.store.migrate import upgrade
 from scheduler.store.plan_apply import apply_plan
 from scheduler.store.programs import program_events
 from scheduler.store.reads import ReadStore
-from scheduler.supervision import supervise
 from scheduler.systemd import Notifier
-from scheduler.wiring_clients import becon_client, dr_client
 
 log = structlog.get_logger("scheduler.run")
-
-#: Restore slots: at most this many over ``hvac.restore_stagger`` (30 s apart over 10 min)...
-RESTORE_SLOTS = 20
-#: ...and never closer than this (each slot costs a state read and a PUT per gateway).
-MIN_RESTORE_SPACING = timedelta(seconds=1)
-
-
-# -- config → plain values -------------------------------------------------------
-
-
-def policy_from(config: Config) -> Policy:
-    return Policy(submit_lead=config.dr_api.submit_lead, prefetch_lead=config.hvac.prefetch_lead)
-
-
-def settings_from(config: Config) -> Settings:
-    """The controller's settings; restore slots scale with the stagger (1 s to 30 s apart)."""
-    hvac = config.hvac
-    spacing = min(
-        DEFAULT_RESTORE_SPACING, max(hvac.restore_stagger / RESTORE_SLOTS, MIN_RESTORE_SPACING)
-    )
-    return Settings(
-        verify_interval=hvac.verify_interval,
-        restore_stagger=hvac.restore_stagger,
-        randomize_start=hvac.randomize_start,
-        ramp=parse_ramp(hvac.restore_ramp) if hvac.restore_ramp else None,
-        override=hvac.override,
-        auto_mode=hvac.auto_mode,
-        max_concurrency=config.becon.max_concurrency,
-        restore_spacing=spacing,
-    )
-
 
 # -- the parts -------------------------------------------------------------------
 
@@ -304,4 +278,65 @@ async def serve(
                 await daemon.run()
 
     with DaemonLock(config.database.url):
-        await supervise(config, start_daemon, notifier=notifier)
+        await supervise_daemon(config, start_daemon, notifier=notifier)
+
+
+async def supervise_daemon(
+    config: Config,
+    start_daemon: StartDaemon,
+    *,
+    notifier: Notifier,
+    elector: Election | None = None,
+    ready_after: float = 1.0,
+) -> None:
+    """The daemon under :func:`~scheduler.leadership.supervision.supervise`, from the config.
+
+    Raises :class:`~scheduler.errors.FencedError` when leadership was lost.
+    """
+    async with supervised(config, elector) as parts:
+        await supervise(parts, start_daemon, notifier=notifier, ready_after=ready_after)
+
+
+@asynccontextmanager
+async def supervised(config: Config, elector: Election | None = None) -> AsyncIterator[Supervised]:
+    """The supervisor's parts: the election (PostgreSQL) and the database, closed after."""
+    url = config.database.url
+    election = elector or elector_for(url)
+    sql = open_engine(url, busy_timeout=config.database.busy_timeout.total_seconds())
+    try:
+        heartbeat = Heartbeat()
+        guard = DatabaseGuard(sql, url)
+
+        def leading() -> bool:
+            return election.epoch is not None
+
+        extra = {}
+        if config.openadr is not None:
+            extra["openadr"] = ven_check(sql, config.openadr.vtn_url, leading)
+        checks = HealthChecks(
+            heartbeat,
+            ping_database(sql, lambda: guard.check(prove_write=False)),
+            leader=leading,
+            extra=extra,
+        )
+        work = _count_work(config, sql)
+        yield Supervised(url, config.http.listen, election, guard, heartbeat, checks, work)
+    finally:
+        await election.close()  # idempotent; covers a failed upgrade
+        sql.dispose()
+
+
+def _count_work(config: Config, sql: SqlEngine) -> CountWork:
+    """Events per status and the late work (:mod:`scheduler.store.watch`), for the metrics."""
+
+    def controls_hvac(event: PlanEvent) -> bool:
+        return event.load_control() is not None and bool(targets_for(event, config.hvac.targets))
+
+    def count() -> tuple[dict[str, int], Lateness]:
+        with Session(sql) as session:
+            counts = {status.value: n for status, n in repo.counts_by_status(session).items()}
+            now = datetime.now(UTC)
+            lead = config.dr_api.submit_lead
+            return counts, watch.lateness(session, now, lead, controls_hvac)
+
+    return count

@@ -6,5 +6,5 @@ spec leaves open, in one module: DESIGN "keep it in the adapter") and
 they share: httpx errors converted into ``scheduler.errors`` at the boundary,
 bounded retries, one log event per call, and :class:`~scheduler.clients.http.OwnedClient`,
 the connection lifecycle both clients share. Clients take plain values; the
-config is read by the composition root (:mod:`scheduler.wiring_clients`).
+config is read by the composition root (:mod:`scheduler.config_values`).
 """

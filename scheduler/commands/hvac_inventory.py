@@ -19,8 +19,8 @@ from scheduler.clients.becon.types import FacilityReading
 from scheduler.commands._common import get_config, print_json
 from scheduler.commands.hvac_report import Report, build_report, print_report
 from scheduler.config import BeconConfig, Config
+from scheduler.config_values import becon_client
 from scheduler.errors import ApiError
-from scheduler.wiring_clients import becon_client
 
 #: An operator waits at the terminal: fail fast rather than retry for ``becon.retry_total``.
 INTERACTIVE_ATTEMPTS = 2

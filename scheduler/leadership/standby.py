@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import structlog
 
-log = structlog.get_logger("scheduler.supervision")
+log = structlog.get_logger("scheduler.supervise")
 
 
 @contextlib.contextmanager

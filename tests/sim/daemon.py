@@ -20,13 +20,12 @@ from sqlalchemy import Engine as SqlEngine
 
 from scheduler.clock import FakeClock
 from scheduler.config import BeconConfig, Config, DrApiConfig, HvacConfig, HvacTarget
+from scheduler.config_values import becon_client, dr_client, settings_from
 from scheduler.engine.decide import Policy
 from scheduler.engine.runner import Engine
 from scheduler.hvac.controller import HvacController
 from scheduler.store.control import ControlStore
 from scheduler.store.daemon import DaemonStore
-from scheduler.wiring import settings_from
-from scheduler.wiring_clients import becon_client, dr_client
 from tests.sim.outside import FaultyStore, FaultyTransport
 from tests.sim.reads import SnapshotCache, Writes
 from tests.sim.world import SUBMIT_LEAD

@@ -17,6 +17,7 @@ from scheduler.clients.becon.client import BeconClient
 from scheduler.clients.becon.inventory import fetch_inventory
 from scheduler.clock import FakeClock
 from scheduler.config import BeconConfig
+from scheduler.config_values import becon_client
 from scheduler.domain.events import Signal, TempUnit
 from scheduler.domain.hvac import Control, FacilityKey
 from scheduler.domain.setpoints import Change, decide_setpoint
@@ -25,7 +26,6 @@ from scheduler.simulator.app import Simulator
 from scheduler.simulator.becon import BeconSim
 from scheduler.simulator.options import SimOptions
 from scheduler.simulator.server import serve_in_background
-from scheduler.wiring_clients import becon_client
 from tests.unit.clients.becon_fixtures import fan_out
 
 T0 = datetime(2026, 7, 15, 12, 0, tzinfo=UTC)

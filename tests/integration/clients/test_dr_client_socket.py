@@ -30,6 +30,7 @@ from scheduler import logging as drsched_logging
 from scheduler.clients.dr.client import DrApiClient
 from scheduler.clock import FakeClock
 from scheduler.config import DrApiConfig
+from scheduler.config_values import dr_client
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.lifecycle import Status
 from scheduler.errors import (
@@ -40,7 +41,6 @@ from scheduler.errors import (
 )
 from scheduler.simulator.options import SimOptions
 from scheduler.simulator.server import Running, serve_in_background
-from scheduler.wiring_clients import dr_client
 
 T0 = datetime(2026, 7, 15, 12, 0, tzinfo=UTC)
 START, END = T0 + timedelta(hours=1), T0 + timedelta(hours=3)

@@ -19,6 +19,7 @@ from scheduler import metrics
 from scheduler.clients.dr.client import DrApiClient
 from scheduler.clock import FakeClock
 from scheduler.config import DrApiConfig
+from scheduler.config_values import dr_client
 from scheduler.domain.events import PlanEvent
 from scheduler.domain.lifecycle import Status, Transition
 from scheduler.engine.decide import Policy
@@ -28,7 +29,6 @@ from scheduler.simulator.options import SimOptions
 from scheduler.store import open_engine
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
-from scheduler.wiring_clients import dr_client
 from tests.unit.engine.fakes import RecordingHvac
 
 POLICY = Policy(submit_lead=timedelta(hours=1), prefetch_lead=timedelta(seconds=60))

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from scheduler.clock import FakeClock
 from scheduler.config import BeconConfig, Config, DrApiConfig, HvacConfig, HvacTarget
+from scheduler.config_values import dr_client
 from scheduler.domain.control_records import ControlRecord
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.hvac import FacilityKey
@@ -34,7 +35,6 @@ from scheduler.store.control import records_of
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
 from scheduler.wiring import hvac_control
-from scheduler.wiring_clients import dr_client
 
 
 class CountingTransport(httpx.AsyncBaseTransport):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from scheduler.config import Config, DatabaseConfig, HvacConfig, HvacTarget
+from scheduler.config_values import settings_from
 from scheduler.engine.hvac import NoHvac
 from scheduler.hvac.controller import HvacController
-from scheduler.wiring import settings_from, wired
+from scheduler.wiring import wired
 
 
 def _config(url: str, **hvac: object) -> Config:

@@ -19,8 +19,8 @@ from scheduler.clients.becon.types import TokenGrant
 from scheduler.clients.http import RetryPolicy
 from scheduler.clock import FakeClock
 from scheduler.config import BeconConfig
+from scheduler.config_values import becon_client
 from scheduler.errors import AuthError, ConfigError, NotFoundError, RetryableApiError
-from scheduler.wiring_clients import becon_client
 from tests.unit.clients.becon_fixtures import (
     SECRET_KEY,
     SERVER_TIME,
