@@ -1,1 +1,2 @@
-"""Who may act: the PostgreSQL election with its fencing epoch, the SQLite file lock, standby."""
+"""Who may act, and the process around it: the PostgreSQL election with its fencing epoch,
+the SQLite file lock, the standby, and the supervision (health, schema, then the daemon)."""
