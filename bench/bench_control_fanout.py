@@ -44,14 +44,15 @@ import httpx
 from sqlalchemy.orm import Session
 
 from scheduler import logging as drsched_logging
-from scheduler.clients.becon import BeconClient
+from scheduler.clients.becon.client import BeconClient
 from scheduler.clock import SystemClock
 from scheduler.config import BeconConfig, HvacTarget
+from scheduler.config_values import becon_client
+from scheduler.domain.control_records import ControlState
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.hvac import Batch, Control
 from scheduler.hvac.controller import HvacController
 from scheduler.hvac.planning import Settings
-from scheduler.hvac.records import ControlState
 from scheduler.simulator.options import SimOptions
 from scheduler.simulator.server import serve_in_background
 from scheduler.store import open_engine
@@ -239,7 +240,7 @@ async def bench(args: argparse.Namespace) -> None:
         transport = TimingTransport(args.concurrency)
         config = BeconConfig(base_url=sim_url, max_concurrency=args.concurrency)
         results = Results()
-        async with BeconClient.from_config(config, transport=transport) as client:
+        async with becon_client(config, transport=transport) as client:
             async with httpx.AsyncClient(base_url=sim_url) as admin:
                 for run in range(args.runs):
                     (await admin.post("/_sim/becon/reset")).raise_for_status()

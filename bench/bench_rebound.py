@@ -32,9 +32,9 @@ from typing import Any
 
 import httpx
 
-from scheduler.clients.becon import BeconClient
 from scheduler.clock import FakeClock
 from scheduler.config import BeconConfig, HvacTarget
+from scheduler.config_values import becon_client
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.shaping import Ramp, Shaping
 from scheduler.durations import parse_duration
@@ -92,7 +92,7 @@ async def run(gateways: int, window: timedelta, shaping: Shaping | None) -> list
         DaemonStore(sql).apply_events([plan], clock.now())
         becon = BeconConfig(base_url="http://sim", max_concurrency=16)
         settings = Settings(restore_stagger=timedelta(minutes=10), max_concurrency=16)
-        async with BeconClient.from_config(becon, transport=transport, clock=clock) as client:
+        async with becon_client(becon, transport=transport, clock=clock) as client:
             hvac = HvacController(client, ControlStore(sql), targets, settings, clock)
             await hvac.prepare(plan, clock.now())
             clock.set(plan.start)

@@ -41,7 +41,6 @@ from __future__ import annotations
 import platform
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
 
@@ -55,6 +54,7 @@ from prometheus_client import (
     ProcessCollector,
 )
 
+from scheduler.domain.lateness import Lateness
 from scheduler.domain.lifecycle import Status
 
 #: Latency buckets for vendor API calls (seconds): fast LAN to slow retries.
@@ -67,23 +67,6 @@ LATE_WORK = {
     "windows_uncontrolled": "Event windows under way whose HVAC control has not started",
     "facilities_held_past_end": "Facilities still held by an event whose window has ended",
 }
-
-
-@dataclass(frozen=True)
-class Overdue:
-    """How many things are late, and by how much the latest one is (0 when none)."""
-
-    count: int = 0
-    max_seconds: float = 0.0
-
-
-@dataclass(frozen=True)
-class Lateness:
-    """The store's late work the operator's alerts watch (see ``scheduler.store.watch``)."""
-
-    submissions: Overdue = Overdue()
-    windows_uncontrolled: Overdue = Overdue()
-    held_past_end: Overdue = Overdue()
 
 
 def _version() -> str:

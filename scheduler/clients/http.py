@@ -14,8 +14,9 @@
   status, duration, message id — never headers, so never a token), plus
   ``http.failing`` when a run of retryable failures starts and
   ``http.recovered`` when the API answers again: not one warning per retry.
-- **Pooled clients** (:func:`make_client`) with timeouts and limits from the
-  config and an injectable ``transport``; whoever makes a client closes it.
+- **Pooled clients** (:func:`make_client`, :class:`Connection`) with timeouts and
+  limits as plain values and an injectable ``transport``; whoever makes a client
+  closes it.
 
 Errors live in :mod:`scheduler.clients.http_errors` and retries in
 :mod:`scheduler.clients.retries`; this module re-exports both, so clients
@@ -29,7 +30,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -211,17 +212,57 @@ class ApiCaller:
 # -- clients -------------------------------------------------------------------
 
 
-class ClientSettings(Protocol):
-    """What a config section says about its HTTP connections."""
+class OwnedClient:
+    """The lifecycle both vendor clients share around their :class:`ApiCaller`.
+
+    Use it as ``async with``; :meth:`aclose` closes the ``httpx.AsyncClient``
+    only when the client made it (its ``connect``, through :meth:`_owning`):
+    one passed in belongs to whoever made it (STYLE 3).
+    """
+
+    _caller: ApiCaller
+    _service_id: str
+    _owns_http = False
+
+    def _owning(self) -> Self:
+        self._owns_http = True
+        return self
 
     @property
-    def base_url(self) -> str: ...
+    def base_url(self) -> str:
+        return str(self._caller.client.base_url)
 
-    @property
-    def timeout(self) -> timedelta: ...
+    def __repr__(self) -> str:  # never the credentials
+        return f"{type(self).__name__}(base_url={self.base_url!r}, service_id={self._service_id!r})"
 
-    @property
-    def max_concurrency(self) -> int: ...
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._caller.client.aclose()
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where and how to reach one vendor API, as plain values (the wiring reads the config)."""
+
+    base_url: str
+    timeout: timedelta = timedelta(seconds=10)
+    max_connections: int = 10
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def client(self, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+        """:func:`make_client` for this API: a pooled client its maker closes."""
+        return make_client(
+            base_url=self.base_url,
+            timeout=self.timeout,
+            max_connections=self.max_connections,
+            transport=transport,
+        )
 
 
 def make_client(
@@ -248,29 +289,17 @@ def make_client(
     )
 
 
-def client_from_settings(
-    settings: ClientSettings, *, transport: httpx.AsyncBaseTransport | None = None
-) -> httpx.AsyncClient:
-    """:func:`make_client` from a config section (``dr_api``, ``becon``)."""
-    return make_client(
-        base_url=settings.base_url,
-        timeout=settings.timeout,
-        max_connections=settings.max_concurrency,
-        transport=transport,
-    )
-
-
 __all__ = [
     "EXCERPT_CHARS",
     "NO_RETRY",
     "RETRY_AFTER_MAX",
     "ApiCaller",
     "Call",
-    "ClientSettings",
+    "Connection",
+    "OwnedClient",
     "RetryPolicy",
     "RetrySettings",
     "body_excerpt",
-    "client_from_settings",
     "error_class_for_status",
     "error_from_response",
     "error_from_transport",

@@ -34,7 +34,7 @@ def register(subparsers: Any) -> None:
 
 
 def check_config(args: argparse.Namespace) -> int:
-    from scheduler.clients.becon_auth import load_signer
+    from scheduler.clients.becon.auth import load_signer
 
     config = get_config(args)
     load_signer(config.becon.signer)  # a plug-in that cannot be imported is a config error

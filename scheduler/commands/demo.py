@@ -39,19 +39,19 @@ from rich.live import Live
 from scheduler.clock import Clock, SystemClock
 from scheduler.commands import demo_hvac
 from scheduler.commands._common import console
-from scheduler.commands.run import require, wired
-from scheduler.config import BeconConfig, Config, DatabaseConfig, DrApiConfig
+from scheduler.commands.demo_setup import demo_config
+from scheduler.commands.progress import EventRow, events_table, timeline_table
+from scheduler.domain.control_records import ControlRecord, ControlState
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.hvac import FacilityKey
 from scheduler.domain.lifecycle import Status
 from scheduler.engine.daemon import Daemon
-from scheduler.engine.progress import EventRow, events_table, timeline_table
-from scheduler.hvac.records import ControlRecord, ControlState
 from scheduler.logging import configure as configure_logging
 from scheduler.simulator.options import SimOptions
+from scheduler.simulator.server import serve_in_background
 from scheduler.store.events import EventSummary
+from scheduler.wiring import Wiring, wired
 
-SUBMIT_LEAD = timedelta(seconds=5)
 STANDBY_LEAD = timedelta(seconds=2)
 DEADLINE = timedelta(seconds=40)
 #: How soon the daemon notices the demo's plan change (2 s in `drsched run`).
@@ -133,20 +133,8 @@ def demo_events(now: datetime) -> list[DemoEvent]:
     ]
 
 
-def demo_config(tmp: Path, dr_base_url: str, becon_base_url: str) -> Config:
-    return Config(
-        database=DatabaseConfig(url=f"sqlite:///{tmp / 'demo.db'}"),
-        dr_api=DrApiConfig(
-            base_url=dr_base_url, submit_lead=SUBMIT_LEAD, retry_total=timedelta(seconds=5)
-        ),
-        becon=BeconConfig(base_url=becon_base_url, retry_total=timedelta(seconds=5)),
-        hvac=demo_hvac.demo_hvac_config(),
-    )
-
-
 async def run_demo(out: Console, clock: Clock | None = None) -> bool:
     """Run the whole demo; True when every event ended as expected."""
-    serve_in_background = require("scheduler.simulator.server").serve_in_background
     clock = clock or SystemClock()
     options = SimOptions(standby_lead=STANDBY_LEAD, clock=clock, gateways=demo_hvac.GATEWAYS)
     with (
@@ -163,13 +151,13 @@ async def run_demo(out: Console, clock: Clock | None = None) -> bool:
             httpx.AsyncClient(base_url=sim.url) as admin,
         ):
             daemon = Daemon(parts.engine, revision_interval=REVISION_INTERVAL)
-            return await _drive(out, parts.engine, daemon, admin, clock)
+            return await _drive(out, parts, daemon, admin, clock)
 
 
 async def _drive(
-    out: Console, engine: Any, daemon: Daemon, admin: httpx.AsyncClient, clock: Clock
+    out: Console, parts: Wiring, daemon: Daemon, admin: httpx.AsyncClient, clock: Clock
 ) -> bool:
-    store = engine.store
+    engine, store = parts.engine, parts.store
     events = demo_events(clock.now())
     expected = {d.event.event_id: d for d in events}
     await engine.db(store.apply_events, [d.event for d in events], clock.now())
@@ -189,7 +177,7 @@ async def _drive(
                 live.update(view)
             if all(r.status.is_terminal for r in rows) and demo_hvac.settled(hvac):
                 break
-            await script.step(rows, engine, admin, clock)
+            await script.step(rows, parts, admin, clock)
             await asyncio.sleep(0.25)
     if live is None and view is not None:
         out.print(view)
@@ -211,7 +199,7 @@ class _Script:
         self._canceled = False
 
     async def step(
-        self, rows: list[EventSummary], engine: Any, admin: httpx.AsyncClient, clock: Clock
+        self, rows: list[EventSummary], parts: Wiring, admin: httpx.AsyncClient, clock: Clock
     ) -> None:
         now = clock.now()
         status = {r.event_id: r.status for r in rows}
@@ -219,7 +207,7 @@ class _Script:
             self._changed = True
             moved = _moved(self._events["demo-change"], timedelta(seconds=1))
             plan = [moved if e.event_id == moved.event_id else e for e in self._events.values()]
-            await engine.db(engine.store.apply_events, plan, now)
+            await parts.engine.db(parts.store.apply_events, plan, now)
         remote = self._events["demo-remote"]
         if (
             not self._canceled

@@ -20,8 +20,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from scheduler.config import HvacConfig, HvacTarget
+from scheduler.domain.control_records import HELD, OPEN, ControlRecord, ControlState
 from scheduler.domain.hvac import FacilityKey
-from scheduler.hvac.records import HELD, OPEN, ControlRecord, ControlState
 from scheduler.store.control import records_of
 
 DEMO_VENS = ("CE-01", "CE-02", "CE-03")

@@ -15,19 +15,23 @@ import socket
 import tempfile
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 from rich.console import Console
 
 from scheduler.clock import SystemClock
 from scheduler.commands import demo_hvac
-from scheduler.commands.demo import demo_config
-from scheduler.commands.run import require, wired
+from scheduler.commands.demo_setup import demo_config
 from scheduler.config import MarketContextMap, OpenadrConfig
+from scheduler.domain.control_records import ControlRecord
 from scheduler.domain.lifecycle import Status
 from scheduler.engine.daemon import Daemon
+from scheduler.openadr.ven import Ven
+from scheduler.openadr.vtn import DemoPlan, DemoVtn
 from scheduler.simulator.options import SimOptions
+from scheduler.simulator.server import serve_in_background
+from scheduler.store.events import EventSummary
+from scheduler.wiring import Wiring, wired
 
 CONTEXT = "oadr://drsched.demo/peak"
 DEADLINE = 90.0
@@ -64,11 +68,8 @@ def openadr_config(url: str) -> OpenadrConfig:
 
 
 async def run_openadr_demo(out: Console) -> bool:
-    serve_in_background = require("scheduler.simulator.server").serve_in_background
-    vtn_module = require("scheduler.openadr.vtn")
-    ven_module = require("scheduler.openadr.ven")
     clock = SystemClock()
-    plan = vtn_module.DemoPlan(
+    plan = DemoPlan(
         market_context=CONTEXT,
         events=2,
         lead=timedelta(seconds=8),
@@ -76,14 +77,15 @@ async def run_openadr_demo(out: Console) -> bool:
         gap=timedelta(seconds=2),
         cancel_last=True,
     )
-    vtn = vtn_module.DemoVtn("DEMO-VTN", "127.0.0.1", _free_port(), plan, say=out.print)
+    vtn = DemoVtn("DEMO-VTN", "127.0.0.1", _free_port(), plan, say=out.print)
     options = SimOptions(standby_lead=timedelta(seconds=2), gateways=demo_hvac.GATEWAYS)
     with (
         tempfile.TemporaryDirectory(prefix="drsched-demo-") as tmp,
         serve_in_background(options, "127.0.0.1", port=0) as sim,
     ):
         base = demo_config(Path(tmp), f"{sim.url}/dr", sim.url)
-        config = base.model_copy(update={"openadr": openadr_config(vtn.url)})
+        openadr = openadr_config(vtn.url)
+        config = base.model_copy(update={"openadr": openadr})
         out.print(f"[bold]drsched demo --openadr[/]: simulator {sim.url}, VTN {vtn.url}")
         await vtn.start()
         try:
@@ -92,20 +94,22 @@ async def run_openadr_demo(out: Console) -> bool:
                 httpx.AsyncClient(base_url=sim.url) as admin,
             ):
                 daemon = Daemon(parts.engine, revision_interval=timedelta(seconds=0.5))
-                ven = ven_module.Ven(config.openadr, parts.sql, clock)
+                ven = Ven(openadr, parts.sql, clock)
                 return await _drive(out, parts, daemon, ven, admin)
         finally:
             await vtn.stop()
 
 
-async def _drive(out: Console, parts: Any, daemon: Daemon, ven: Any, admin: Any) -> bool:
-    engine, store = parts.engine, parts.engine.store
+async def _drive(
+    out: Console, parts: Wiring, daemon: Daemon, ven: Ven, admin: httpx.AsyncClient
+) -> bool:
+    engine, store = parts.engine, parts.store
     tasks = [asyncio.create_task(daemon.run()), asyncio.create_task(ven.run())]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + DEADLINE
     seen: dict[str, Status] = {}
-    rows: list[Any] = []
-    records: list[Any] = []
+    rows: list[EventSummary] = []
+    records: list[ControlRecord] = []
     while loop.time() < deadline:
         rows = await engine.db(store.overview)
         for row in rows:

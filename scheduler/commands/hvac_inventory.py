@@ -14,12 +14,12 @@ from datetime import timedelta
 from typing import Any
 
 from scheduler import logging as drsched_logging
-from scheduler.clients.becon import BeconClient
-from scheduler.clients.becon_inventory import Inventory, fetch_inventory
-from scheduler.clients.becon_types import FacilityReading
+from scheduler.clients.becon.inventory import Inventory, fetch_inventory
+from scheduler.clients.becon.types import FacilityReading
 from scheduler.commands._common import get_config, print_json
 from scheduler.commands.hvac_report import Report, build_report, print_report
 from scheduler.config import BeconConfig, Config
+from scheduler.config_values import becon_client
 from scheduler.errors import ApiError
 
 #: An operator waits at the terminal: fail fast rather than retry for ``becon.retry_total``.
@@ -44,7 +44,7 @@ def quiet_logs(config: Config) -> None:
 
 
 async def read_inventory(config: Config, *, states: bool) -> Inventory:
-    async with BeconClient.from_config(interactive(config.becon)) as client:
+    async with becon_client(interactive(config.becon)) as client:
         return await fetch_inventory(client, states=states)
 
 

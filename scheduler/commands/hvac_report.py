@@ -1,6 +1,6 @@
 """The ``drsched hvac inventory`` report: the inventory, who maps what, and target problems.
 
-Built from an :class:`~scheduler.clients.becon_inventory.Inventory` and the
+Built from an :class:`~scheduler.clients.becon.inventory.Inventory` and the
 config's ``hvac.targets`` with the pure rules of :mod:`scheduler.domain.targets`;
 printed as rich tables (the JSON form is in :mod:`scheduler.commands.hvac`).
 """
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scheduler.clients.becon_inventory import GatewayInventory, Inventory
-from scheduler.clients.becon_types import FacilityReading
+from scheduler.clients.becon.inventory import GatewayInventory, Inventory
+from scheduler.clients.becon.types import FacilityReading
 from scheduler.commands._common import console, print_table
 from scheduler.domain.hvac import FacilityKey
 from scheduler.domain.targets import TargetSpec, covers, mapped_by, target_label, target_problems

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from scheduler.commands._common import get_config, open_store, print_json, print_table, utc
+from scheduler.domain.control_records import ControlRecord, ControlState
 from scheduler.domain.units import format_temperature
-from scheduler.hvac.records import ControlRecord, ControlState
 from scheduler.store.control import under_control
 
 _NEXT = {

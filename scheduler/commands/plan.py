@@ -24,9 +24,9 @@ from scheduler.commands._common import (
 )
 from scheduler.domain.dr_programs import CountedEvent
 from scheduler.domain.events import PlanEvent
+from scheduler.domain.plan_diff import Change, PlanDiff, describe
 from scheduler.errors import PlanError, Problem
 from scheduler.plans import load_plans, plan_json_schema, resolve_plan_paths
-from scheduler.plans.diff import Change, PlanDiff, describe
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine

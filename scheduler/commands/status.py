@@ -71,8 +71,8 @@ class _Schema:
 
 def gather(config: Config, now: datetime, *, limit: int = 10) -> dict[str, Any]:
     """Everything ``status`` shows, as JSON-ready data (``render`` draws it)."""
-    from scheduler.leader import is_postgres
     from scheduler.store import open_engine
+    from scheduler.store.advisory import is_postgres
     from scheduler.store.migrate import current, head
 
     url = config.database.url
@@ -129,7 +129,7 @@ def _missing_sqlite_file(url: str) -> Path | None:
 
 
 def _sqlite_leadership(url: str) -> dict[str, Any]:
-    from scheduler.engine.lock import lock_state
+    from scheduler.leadership.sqlite_lock import lock_state
 
     state = lock_state(url)
     return {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scheduler.engine.model import Intent
+from scheduler.domain.intents import Intent
 
 
 @dataclass(frozen=True)

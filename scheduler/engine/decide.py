@@ -17,8 +17,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from scheduler.domain.intents import EventView, Intent, IntentKind
 from scheduler.domain.lifecycle import Status
 from scheduler.domain.outside import OutsideCall
+from scheduler.domain.request_ids import request_id_for
 from scheduler.engine.actions import (
     Action,
     CancelLocally,
@@ -33,14 +35,7 @@ from scheduler.engine.actions import (
     Resubmit,
     Submit,
 )
-from scheduler.engine.model import (
-    EventView,
-    HvacPhase,
-    Intent,
-    IntentKind,
-    Tracking,
-    request_id_for,
-)
+from scheduler.engine.model import HvacPhase, Tracking
 from scheduler.engine.polling import next_poll_at
 
 MISSED_DETAIL = "window missed: daemon was not running / submitted too late"

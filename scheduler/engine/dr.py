@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from scheduler.domain.intents import EventView, Intent, IntentKind
 from scheduler.domain.lifecycle import Source, Status, Transition, transition
 from scheduler.domain.outside import OutsideCall, Verdict
+from scheduler.domain.request_ids import request_id_for
 from scheduler.engine import actions as act
 from scheduler.engine.decide import MISSED_DETAIL
-from scheduler.engine.model import EventView, HvacPhase, Intent, IntentKind, request_id_for
+from scheduler.engine.model import HvacPhase
 from scheduler.engine.ports import DrApi, RemoteRequest
 from scheduler.engine.remote import HvacCall, on_remote_status
 from scheduler.errors import ApiError, NotFoundError, PermanentApiError, RetryableApiError

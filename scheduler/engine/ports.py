@@ -1,7 +1,7 @@
 """What the engine needs from the database and the DR Requests API, as Protocols.
 
 The real implementations are ``scheduler.store.daemon.DaemonStore`` (SQL)
-and ``scheduler.clients.dr_api.DrApiClient``; tests use small in-memory
+and ``scheduler.clients.dr.client.DrApiClient``; tests use small in-memory
 fakes. Store methods are synchronous (SQLAlchemy sessions): the engine calls
 them through one ``asyncio.to_thread`` bridge, one at a time.
 """
@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Protocol
 
 from scheduler.domain.events import PlanEvent
+from scheduler.domain.intents import EventView, Intent
 from scheduler.domain.lifecycle import Status, Transition
-from scheduler.engine.model import EventView, Intent
 
 
 class EngineStore(Protocol):
@@ -69,7 +69,7 @@ class RemoteRequest(Protocol):
 
 
 class DrApi(Protocol):
-    """The DR Requests API client (``scheduler.clients.dr_api.DrApiClient``).
+    """The DR Requests API client (``scheduler.clients.dr.client.DrApiClient``).
 
     Errors are ``scheduler.errors`` ones: ``RetryableApiError`` when the
     outcome is unknown or worth retrying, ``NotFoundError`` for 404,

@@ -20,13 +20,14 @@ import structlog
 
 from scheduler import metrics
 from scheduler.clock import Clock
+from scheduler.domain.intents import EventView
 from scheduler.domain.lifecycle import Source, Status, transition
 from scheduler.domain.outside import OutsideCall
 from scheduler.engine import actions as act
 from scheduler.engine.decide import Decision, Policy, decide
 from scheduler.engine.dr import DrEffects
 from scheduler.engine.hvac import HvacControl, NoHvac
-from scheduler.engine.model import EventView, HvacPhase, Tracking
+from scheduler.engine.model import HvacPhase, Tracking
 from scheduler.engine.ports import DrApi, EngineStore
 
 T = TypeVar("T")

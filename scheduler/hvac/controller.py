@@ -41,6 +41,7 @@ import structlog
 
 from scheduler import metrics
 from scheduler.clock import Clock
+from scheduler.domain.control_records import ControlRecord, ControlState
 from scheduler.domain.events import PlanEvent, Signal
 from scheduler.domain.hvac import Batch, FacilityKey, FacilityState, plan_control_batches
 from scheduler.domain.hvac_reads import ReadPhase, reads_of
@@ -62,7 +63,6 @@ from scheduler.hvac.planning import (
 )
 from scheduler.hvac.ports import BeconPort, ControlStorePort, ReadSink
 from scheduler.hvac.reading import read_gateways, read_records
-from scheduler.hvac.records import ControlRecord, ControlState
 
 log = structlog.get_logger("scheduler.hvac")
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from scheduler.domain.control_records import HELD, UNDER_CONTROL, ControlRecord
 from scheduler.domain.hvac import FacilityKey
-from scheduler.hvac.records import HELD, UNDER_CONTROL, ControlRecord
 
 
 class OpenRecords:
     def __init__(self) -> None:
         self._by_event: dict[str, dict[FacilityKey, ControlRecord]] = {}
-        #: Records in :data:`~scheduler.hvac.records.UNDER_CONTROL` states.
+        #: Records in :data:`~scheduler.domain.control_records.UNDER_CONTROL` states.
         self.under_control = 0
 
     def __iter__(self) -> Iterator[ControlRecord]:

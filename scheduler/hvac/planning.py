@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from scheduler.domain.control_records import HELD, ControlRecord, ControlState
 from scheduler.domain.events import Signal
 from scheduler.domain.hvac import (
     DEFAULT_RESTORE_SPACING,
@@ -33,7 +34,6 @@ from scheduler.domain.hvac import (
 )
 from scheduler.domain.setpoints import Change, decide_setpoint
 from scheduler.domain.shaping import Ramp, recovery_schedule
-from scheduler.hvac.records import HELD, ControlRecord, ControlState
 
 
 @dataclass(frozen=True)

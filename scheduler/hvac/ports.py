@@ -1,6 +1,6 @@
 """What the HVAC controller needs from BECON and from the database, as Protocols.
 
-``scheduler.clients.becon.BeconClient`` is a :class:`BeconPort` as it is (its
+``scheduler.clients.becon.client.BeconClient`` is a :class:`BeconPort` as it is (its
 ``FacilityReading`` and ``ControlResult`` have the shapes below);
 ``scheduler.store.control.ControlStore`` is the :class:`ControlStorePort`.
 Tests use in-memory fakes of both.
@@ -15,11 +15,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from scheduler.domain.control_records import ControlRecord
 from scheduler.domain.events import PlanEvent
 from scheduler.domain.hvac import Batch, FacilityKey, FacilityState
 from scheduler.domain.hvac_reads import HvacRead
 from scheduler.domain.lifecycle import Status
-from scheduler.hvac.records import ControlRecord
 
 
 class Reading(Protocol):

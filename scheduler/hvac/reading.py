@@ -16,11 +16,11 @@ from collections.abc import Sequence
 
 import structlog
 
+from scheduler.domain.control_records import ControlRecord
 from scheduler.domain.hvac import FacilityKey, FacilityState
 from scheduler.errors import ApiError
 from scheduler.hvac.mapping import GatewayRead
 from scheduler.hvac.ports import BeconPort
-from scheduler.hvac.records import ControlRecord
 
 log = structlog.get_logger("scheduler.hvac")
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from scheduler.domain.control_records import ControlRecord, ControlState
 from scheduler.domain.events import Signal
 from scheduler.domain.hvac import Control, FacilityState
 from scheduler.domain.overrides import (
@@ -37,7 +38,6 @@ from scheduler.domain.units import (
     within_tolerance,
 )
 from scheduler.hvac.planning import Settings, apply_control, planned, restore_control
-from scheduler.hvac.records import ControlRecord, ControlState
 
 #: Per-facility reasons that a retry cannot cure (BECON Contract).
 PERMANENT_REASONS = frozenset({"out_of_range", "not_supported", "not_found", "invalid"})

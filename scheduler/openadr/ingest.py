@@ -6,7 +6,7 @@ so a restart neither stores an event twice nor answers it differently. The
 same modification number seen again gets the stored answer and changes nothing.
 
 Lifecycle (issue 12): new -> stored (the daemon submits it as any event); a
-higher modification -> :func:`~scheduler.plans.diff.diff_plan` decides as for a
+higher modification -> :func:`~scheduler.domain.plan_diff.diff_plan` decides as for a
 plan change (planned: update; pending: delete and re-submit; from standby on:
 refused, and drsched opts out of the change with a note in the timeline);
 ``cancelled`` -> a cancel request (the daemon deletes or cancels locally and
@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 from scheduler.config import MarketContextMap
 from scheduler.domain.events import PlanEvent
 from scheduler.domain.lifecycle import Source, Status, Transition
+from scheduler.domain.plan_diff import Change, StoredEvent, diff_plan
 from scheduler.domain.sources import openadr_source
-from scheduler.plans.diff import Change, StoredEvent, diff_plan
 from scheduler.store import events as repo
 from scheduler.store import transaction
 from scheduler.store.fenced import Fence

@@ -1,7 +1,7 @@
 """HVAC control records in SQL: the ``facility_controls`` table and the controller's store.
 
 One row per (event, facility): the original and DR setpoints, the state
-(:class:`~scheduler.hvac.records.ControlState`), why, and when. It is
+(:class:`~scheduler.domain.control_records.ControlState`), why, and when. It is
 written before a PUT and after it (DESIGN rule 2), so a restart knows what
 is still at a DR setpoint.
 
@@ -43,12 +43,12 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
+from scheduler.domain.control_records import HELD, OPEN, ControlRecord, ControlState
 from scheduler.domain.events import PlanEvent, TempUnit
 from scheduler.domain.hvac import FacilityKey, Mode
 from scheduler.domain.lifecycle import Status
 from scheduler.domain.outside import OutsideCall, may_touch_outside
 from scheduler.errors import StoreError
-from scheduler.hvac.records import HELD, OPEN, ControlRecord, ControlState
 from scheduler.store import events as repo
 from scheduler.store.fenced import FencedStore
 from scheduler.store.models import Base, EventRow, UtcDateTime
@@ -63,7 +63,7 @@ HELD_INDEX = "uq_facility_controls_held"
 
 
 class FacilityControlRow(Base):
-    """One facility in one event (see :class:`~scheduler.hvac.records.ControlRecord`)."""
+    """One facility in one event (see :class:`~scheduler.domain.control_records.ControlRecord`)."""
 
     __tablename__ = "facility_controls"
 

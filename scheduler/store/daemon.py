@@ -9,27 +9,32 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from scheduler import metrics
-from scheduler.clock import Clock
-from scheduler.domain.dr_programs import ProgramRules
 from scheduler.domain.events import PlanEvent
+from scheduler.domain.intents import EventView, Intent, IntentKind
 from scheduler.domain.lifecycle import TERMINAL, Source, Status, Transition
-from scheduler.engine.model import EventView, Intent, IntentKind
-from scheduler.plans import load_plans, resolve_plan_paths
-from scheduler.plans.diff import PlanDiff, describe
+from scheduler.domain.plan_diff import PlanDiff
 from scheduler.store import events as repo
 from scheduler.store.fenced import Fence, FencedStore
 from scheduler.store.models import EventRow, IntentRow
 from scheduler.store.plan_apply import apply_plan
-from scheduler.store.programs import program_events
+
+#: Told of every committed lifecycle transition: ``(from_status, to_status, source)``.
+TransitionCounter = Callable[[str, str, str], None]
 
 
 class DaemonStore(FencedStore):
+    """The engine's store; ``counted`` hears of each committed transition (the metrics)."""
+
+    def __init__(
+        self, engine: Engine, fence: Fence | None = None, counted: TransitionCounter | None = None
+    ) -> None:
+        super().__init__(engine, fence)
+        self._counted = counted
+
     # -- EngineStore ---------------------------------------------------------
 
     def plan_revision(self) -> int:
@@ -79,7 +84,7 @@ class DaemonStore(FencedStore):
             if intent.kind == IntentKind.CREATE:
                 _record_submission(session, intent, at)
             moved = change is not None and repo.move(session, change)
-        _count(change, moved)
+        self._count(change, moved)
 
     def end_intent(
         self, intent: Intent, outcome: str, change: Transition | None, at: datetime
@@ -98,12 +103,12 @@ class DaemonStore(FencedStore):
                 row.outcome = outcome
                 row.ended_at = at
             moved = change is not None and repo.move(session, change)
-        _count(change, moved)
+        self._count(change, moved)
 
     def record(self, change: Transition) -> bool:
         with self._write() as session:
             moved = repo.move(session, change)
-        _count(change, moved)
+        self._count(change, moved)
         return moved
 
     # -- plans, views and admin requests (CLI, demo, tests) ---------------------
@@ -122,6 +127,13 @@ class DaemonStore(FencedStore):
     def request_cancel(self, event_id: str, now: datetime) -> str:
         with self._write() as session:
             return request_cancel(session, event_id, now)
+
+    def _count(self, change: Transition | None, moved: bool) -> None:
+        """``drsched_transitions_total``, once the transition is committed (notes don't count)."""
+        if self._counted is None or change is None or not moved:
+            return
+        if change.from_status != change.to_status:
+            self._counted(change.from_status, change.to_status, change.source)
 
     def _open_intents(self, session: Session, event_ids: Sequence[str]) -> dict[str, Intent]:
         found: dict[str, Intent] = {}
@@ -151,12 +163,6 @@ def _record_submission(session: Session, intent: Intent, at: datetime) -> None:
     row.submitted_revision = row.revision
     row.submitted_content = repo.submitted_content(repo.to_plan_event(row), row.revision)
     row.updated_at = at
-
-
-def _count(change: Transition | None, moved: bool) -> None:
-    """``drsched_transitions_total``, once the transition is committed (notes don't count)."""
-    if change is not None and moved and change.from_status != change.to_status:
-        metrics.record_transition(change.from_status, change.to_status, change.source)
 
 
 def request_cancel(session: Session, event_id: str, now: datetime) -> str:
@@ -208,26 +214,3 @@ def _view(row: EventRow, intent: Intent | None) -> EventView:
 
 def _intent(row: IntentRow) -> Intent:
     return Intent(row.event_id, IntentKind(row.kind), row.request_id, row.revision)
-
-
-def plan_applier(
-    engine: Engine,
-    clock: Clock,
-    fence: Fence | None = None,
-    programs: Sequence[ProgramRules] = (),
-) -> Callable[[list[str]], str]:
-    """``apply(patterns) -> summary``: what the daemon runs at start-up and on SIGHUP.
-
-    The plan's events are checked against the DR program rules (``programs``
-    from the config plus the files'), counting the stored events of each program.
-    """
-
-    def apply(patterns: list[str]) -> str:
-        paths: list[Path] = resolve_plan_paths(patterns)
-        with Session(engine) as session:
-            past = program_events(session, for_plan=True)
-        events = load_plans(paths, programs=programs, past=past)
-        diff = apply_plan(engine, events, clock.now(), fence)
-        return describe(diff)
-
-    return apply

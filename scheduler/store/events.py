@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.lifecycle import TERMINAL, Source, Status, Transition
 from scheduler.domain.outside import running_revision
+from scheduler.domain.plan_diff import StoredEvent
 from scheduler.domain.shaping import Shaping
 from scheduler.errors import UnknownEventError
-from scheduler.plans.diff import StoredEvent
 from scheduler.store.models import (
     Base,
     EventRow,

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scheduler.domain.control_records import ControlRecord
 from scheduler.domain.evidence import EventEvidence, FacilityEvidence
-from scheduler.hvac.records import ControlRecord
 from scheduler.store.control import records_of
 from scheduler.store.events import get_row, timeline, to_plan_event
 from scheduler.store.models import EventRow

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from scheduler.store import transaction
 
-#: Called first in every write transaction (the leader's fencing check); may raise.
+#: Called first in every write transaction (the leader's fencing check); raises once this
+#: instance no longer leads. The one definition: the election hands its fence to the store.
 Fence = Callable[[Session], None]
 
 

@@ -21,8 +21,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from scheduler.errors import StoreError
-from scheduler.leader import migration_lock
 from scheduler.store import missing_database, open_engine
+from scheduler.store.advisory import migration_lock
 
 
 @cache

@@ -189,7 +189,8 @@ class PlanStateRow(Base):
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
 
 
-#: The leader's fencing epoch (see :mod:`scheduler.leader`); one row, PostgreSQL only in use.
+#: The leader's fencing epoch (see :mod:`scheduler.leadership.postgres`); one row,
+#: PostgreSQL only in use.
 leader_lease = Table(
     "leader_lease",
     metadata,

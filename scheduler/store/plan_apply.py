@@ -1,6 +1,6 @@
 """``plan apply``: one transaction that makes the stored events match the plan files.
 
-All or nothing: a refused change (see :mod:`scheduler.plans.diff`) writes
+All or nothing: a refused change (see :mod:`scheduler.domain.plan_diff`) writes
 nothing. The statuses the diff is decided from are locked until the commit
 (``SELECT ... FOR UPDATE`` on PostgreSQL): the daemon's status moves and
 submissions wait for the apply, or the apply sees them (issue 10, bug 9).
@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from scheduler.domain.events import PlanEvent
 from scheduler.domain.lifecycle import Source, Status, Transition
+from scheduler.domain.plan_diff import Change, Item, PlanDiff, diff_plan
 from scheduler.domain.sources import owned_by_plan
 from scheduler.errors import Problem
-from scheduler.plans.diff import Change, Item, PlanDiff, diff_plan
 from scheduler.store import transaction
 from scheduler.store.events import (
     bulk_insert,

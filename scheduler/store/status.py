@@ -22,8 +22,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from scheduler.domain.lifecycle import Status
-from scheduler.leader import LEADER_LOCK_KEY
 from scheduler.store import events as repo
+from scheduler.store.advisory import LEADER_LOCK_KEY
 from scheduler.store.models import EventRow, TransitionRow, leader_lease
 
 #: Statuses with a request at the DR service (or being created there).

@@ -1,7 +1,7 @@
 """Late work, read from the database for the operator's alerts (``deploy/prometheus``).
 
 Three things an operator must act on, each as a count and the age of the
-oldest (:class:`~scheduler.metrics.Overdue`), so an alert's threshold is a
+oldest (:class:`~scheduler.domain.lateness.Overdue`), so an alert's threshold is a
 number of seconds the operator chooses:
 
 - **submissions overdue**: events still ``planned`` or ``submitting`` after
@@ -29,10 +29,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from scheduler.domain.control_records import HELD, ControlState
 from scheduler.domain.events import PlanEvent
+from scheduler.domain.lateness import Lateness, Overdue
 from scheduler.domain.lifecycle import Status
-from scheduler.hvac.records import HELD, ControlState
-from scheduler.metrics import Lateness, Overdue
 from scheduler.store import events as repo
 from scheduler.store.control import FacilityControlRow
 from scheduler.store.models import EventRow

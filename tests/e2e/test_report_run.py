@@ -24,9 +24,9 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session
 
+from scheduler.domain.control_records import ControlRecord, ControlState
 from scheduler.domain.hvac import FacilityKey
 from scheduler.domain.lifecycle import Status
-from scheduler.hvac.records import ControlRecord, ControlState
 from scheduler.simulator.options import SimOptions
 from scheduler.simulator.server import serve_in_background
 from scheduler.store import open_engine

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.engine.lock import DaemonLock
+from scheduler.leadership.sqlite_lock import DaemonLock
 from tests.support.pace import pace
 
 pytestmark = [pytest.mark.e2e, pytest.mark.realtime]

@@ -1,6 +1,6 @@
 """One life of the daemon in the simulation: the real engine, controller and clients.
 
-Built as ``drsched run`` builds them (``scheduler.hvac.wiring``), with two
+Built as ``drsched run`` builds them (``scheduler.wiring``), with two
 differences that keep the simulation deterministic: store calls run inline
 through :class:`~tests.sim.outside.FaultyStore` instead of a thread
 (``Engine.db`` and ``HvacController._db`` are the one bridge each; the
@@ -18,14 +18,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine as SqlEngine
 
-from scheduler.clients.becon import BeconClient
-from scheduler.clients.dr_api import DrApiClient
 from scheduler.clock import FakeClock
 from scheduler.config import BeconConfig, Config, DrApiConfig, HvacConfig, HvacTarget
+from scheduler.config_values import becon_client, dr_client, settings_from
 from scheduler.engine.decide import Policy
 from scheduler.engine.runner import Engine
 from scheduler.hvac.controller import HvacController
-from scheduler.hvac.wiring import settings_from
 from scheduler.store.control import ControlStore
 from scheduler.store.daemon import DaemonStore
 from tests.sim.outside import FaultyStore, FaultyTransport
@@ -85,11 +83,9 @@ class Daemon:
 
     async def build(self, transport: FaultyTransport) -> SimEngine:
         becon = await self.stack.enter_async_context(
-            BeconClient.from_config(self.cfg.becon, transport=transport, clock=self.clock)
+            becon_client(self.cfg.becon, transport=transport, clock=self.clock)
         )
-        api = await self.stack.enter_async_context(
-            DrApiClient.from_config(self.cfg.dr_api, transport=transport)
-        )
+        api = await self.stack.enter_async_context(dr_client(self.cfg.dr_api, transport=transport))
         control = FaultyStore(ControlStore(self.sql), self.outside, "control")
         controller = SimController(
             becon,

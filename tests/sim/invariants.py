@@ -27,13 +27,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduler.clock import from_epoch
+from scheduler.domain.control_records import HELD, OPEN
 from scheduler.domain.events import PlanEvent, TempUnit
 from scheduler.domain.hvac import FacilityKey
 from scheduler.domain.lifecycle import Status
 from scheduler.domain.targets import covers
 from scheduler.domain.units import convert_temperature, exact
 from scheduler.hvac.mapping import targets_for
-from scheduler.hvac.records import HELD, OPEN
 from scheduler.simulator.app import Simulator
 from scheduler.store.control import FacilityControlRow
 from scheduler.store.daemon import DaemonStore

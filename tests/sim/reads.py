@@ -23,8 +23,8 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
+from scheduler.domain.intents import EventView
 from scheduler.domain.lifecycle import Status
-from scheduler.engine.model import EventView
 
 #: The snapshot's bound for the cached read: later than any world's events.
 FAR = datetime(2100, 1, 1, tzinfo=UTC)

@@ -13,10 +13,11 @@ import httpx
 import pytest
 import stamina
 
-from scheduler.clients.becon import BeconClient
-from scheduler.clients.becon_inventory import fetch_inventory
+from scheduler.clients.becon.client import BeconClient
+from scheduler.clients.becon.inventory import fetch_inventory
 from scheduler.clock import FakeClock
 from scheduler.config import BeconConfig
+from scheduler.config_values import becon_client
 from scheduler.domain.events import Signal, TempUnit
 from scheduler.domain.hvac import Control, FacilityKey
 from scheduler.domain.setpoints import Change, decide_setpoint
@@ -25,6 +26,7 @@ from scheduler.simulator.app import Simulator
 from scheduler.simulator.becon import BeconSim
 from scheduler.simulator.options import SimOptions
 from scheduler.simulator.server import serve_in_background
+from tests.support.fakes.becon_api import fan_out
 
 T0 = datetime(2026, 7, 15, 12, 0, tzinfo=UTC)
 SIGNAL = Signal(
@@ -60,7 +62,7 @@ async def _setup(**options: Any) -> AsyncIterator[Setup]:
     config = BeconConfig(base_url="http://sim", retry_attempts=3)
     assert isinstance(simulator.becon, BeconSim)
     async with (
-        BeconClient.from_config(config, transport=transport, clock=clock) as client,
+        becon_client(config, transport=transport, clock=clock) as client,
         httpx.AsyncClient(transport=transport, base_url="http://sim") as admin,
     ):
         with stamina.set_testing(True, attempts=3):
@@ -85,7 +87,7 @@ async def test_inventory_states_and_a_dr_window_worth_of_controls(setup: Setup) 
         if isinstance(decision, Change):
             changes.append(Control(reading.key, decision.target, decision.unit))
     assert changes, "the generated inventory has facilities to control"
-    results = await setup.client.control(changes)
+    results = await fan_out(setup.client, changes)
     assert [r.outcome for r in results] == ["success"] * len(changes)
     groups = Counter((c.key.site, c.key.gateway, c.key.facility_type) for c in changes)
     log = await setup.log()
@@ -110,8 +112,8 @@ async def test_more_than_100_controls_on_a_gateway_are_split() -> None:
             for r in idus
             if r.set_temp_range and r.unit and r.set_temp != r.set_temp_range[0]
         ]
-        results = await setup.client.control(controls)
-        assert all(r.ok for r in results)
+        results = await fan_out(setup.client, controls)
+        assert all(r.outcome == "success" for r in results)
         sizes = sorted(len(e["controls"]) for e in await setup.log())
         assert len(sizes) == math.ceil(len(controls) / 100)
         assert max(sizes) == 100
@@ -122,12 +124,13 @@ async def test_partial_failures_come_back_as_values(setup: Setup) -> None:
     await setup.admin.post("/_sim/becon/facilities/S001/GW-02/IDU-0201", json={"offline": True})
     key = FacilityKey("S001", "GW-02", "IDU", "IDU-0201")
     other = FacilityKey("S001", "GW-02", "IDU", "IDU-0202")
-    results = await setup.client.control(
+    results = await fan_out(
+        setup.client,
         [
             Control(key, 26.0, TempUnit.C),
             Control(other, 45.0, TempUnit.C),
             Control(FacilityKey("S001", "GW-02", "IDU", "IDU-0205"), 26.0, TempUnit.C),
-        ]
+        ],
     )
     assert [(r.key.facility_id, r.outcome, r.reason) for r in results] == [
         ("IDU-0201", "fail", "offline"),
@@ -175,7 +178,7 @@ async def test_simulated_server_errors_are_retried(setup: Setup) -> None:
 async def test_over_a_real_socket_with_a_timeout() -> None:
     async with serve_in_background(SimOptions(facilities=5, timeout_hang_s=5)) as running:
         config = BeconConfig(base_url=running.url, timeout="300ms", retry_attempts=1)
-        async with BeconClient.from_config(config) as client, httpx.AsyncClient() as admin:
+        async with becon_client(config) as client, httpx.AsyncClient() as admin:
             readings = await client.gateway_states("S001", "GW-02")
             assert [r.key.facility_id for r in readings][:2] == ["IDU-0201", "IDU-0202"]
             script = {"next": [{"fault": "timeout", "path": "/tms/"}]}

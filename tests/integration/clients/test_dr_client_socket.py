@@ -27,9 +27,10 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from scheduler import logging as drsched_logging
-from scheduler.clients.dr_api import DrApiClient
+from scheduler.clients.dr.client import DrApiClient
 from scheduler.clock import FakeClock
 from scheduler.config import DrApiConfig
+from scheduler.config_values import dr_client
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.lifecycle import Status
 from scheduler.errors import (
@@ -129,7 +130,7 @@ def _config(sim: Sim, token: str = TOKEN, attempts: int = 5) -> DrApiConfig:
 
 @pytest.fixture
 async def api(sim: Sim) -> AsyncIterator[DrApiClient]:
-    async with DrApiClient.from_config(_config(sim)) as client:
+    async with dr_client(_config(sim)) as client:
         yield client
 
 
@@ -240,7 +241,7 @@ async def test_seeded_server_errors_are_retried_and_each_request_is_posted_once(
 ) -> None:
     await sim.faults(fail_rate=0.4, seed=3)
     ids = [f"ev-{n}" for n in range(8)]
-    async with DrApiClient.from_config(_config(sim, attempts=12)) as api:
+    async with dr_client(_config(sim, attempts=12)) as api:
         with capture_logs() as logs:
             for request_id in ids:
                 assert (await api.create(EVENT, request_id)).outcome == "created"
@@ -260,7 +261,7 @@ async def test_the_same_seed_gives_the_same_calls(sim: Sim, slept: list[float]) 
     async def run() -> list[tuple[str, str, int]]:
         await sim.admin.post("/_sim/dr/reset")
         await sim.faults(fail_rate=0.4, seed=11)
-        async with DrApiClient.from_config(_config(sim, attempts=12)) as api:
+        async with dr_client(_config(sim, attempts=12)) as api:
             for request_id in ("a", "b", "c"):
                 await api.create(EVENT, request_id)
         return [(c["method"], c["request_id"], c["status"]) for c in await sim.calls()]
@@ -271,7 +272,7 @@ async def test_the_same_seed_gives_the_same_calls(sim: Sim, slept: list[float]) 
 
 async def test_retries_give_up_after_the_configured_attempts(sim: Sim, slept: list[float]) -> None:
     await sim.faults(fail_rate=1.0)
-    async with DrApiClient.from_config(_config(sim, attempts=3)) as api:
+    async with dr_client(_config(sim, attempts=3)) as api:
         with pytest.raises(RetryableApiError) as info:
             await api.get("ev-1")
     assert (info.value.code, info.value.http_status) == ("5000", 500)
@@ -354,7 +355,7 @@ async def test_an_invalid_body_is_reported_verbatim_and_not_retried(
 
 
 async def test_a_wrong_token_is_an_auth_error_that_does_not_quote_it(sim: Sim) -> None:
-    async with DrApiClient.from_config(_config(sim, token=WRONG_TOKEN)) as api:
+    async with dr_client(_config(sim, token=WRONG_TOKEN)) as api:
         with pytest.raises(AuthError) as info:
             await api.get("ev-1")
         assert WRONG_TOKEN not in repr(api)
@@ -376,7 +377,7 @@ async def _everything(sim: Sim) -> None:
             {"fault": "throttle", "retry_after": 1, "method": "GET"},
         ]
     )
-    async with DrApiClient.from_config(_config(sim)) as api:
+    async with dr_client(_config(sim)) as api:
         await api.create(EVENT, "ev-1")
         await api.get("ev-1")
         await api.delete("ev-1")
@@ -384,7 +385,7 @@ async def _everything(sim: Sim) -> None:
             await api.get("ev-1")
         with pytest.raises(PermanentApiError):
             await api.create(dataclasses.replace(EVENT, end=START), "ev-2")
-    async with DrApiClient.from_config(_config(sim, token=WRONG_TOKEN)) as wrong:
+    async with dr_client(_config(sim, token=WRONG_TOKEN)) as wrong:
         with pytest.raises(AuthError):
             await wrong.get("ev-1")
 

@@ -15,8 +15,8 @@ from scheduler.commands.status import gather
 from scheduler.config import Config, DatabaseConfig, DrApiConfig
 from scheduler.domain.events import EventTarget, PlanEvent, Signal
 from scheduler.domain.lifecycle import Source, Status, Transition
-from scheduler.engine.lock import DaemonLock
-from scheduler.leader import PostgresElector, Timing
+from scheduler.leadership.postgres import PostgresElector, Timing
+from scheduler.leadership.sqlite_lock import DaemonLock
 from scheduler.store import open_engine
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import head, upgrade

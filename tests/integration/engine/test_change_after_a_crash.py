@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from scheduler.domain.intents import Intent, IntentKind
 from scheduler.domain.lifecycle import Status
-from scheduler.engine.model import Intent, IntentKind
 from tests.support.fakes.engine import plan_event
 from tests.support.harness.engine import World, world
 

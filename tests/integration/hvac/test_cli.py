@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from scheduler.cli import main
+from scheduler.domain.control_records import ControlRecord, ControlState
 from scheduler.domain.events import TempUnit
 from scheduler.domain.hvac import FacilityKey, Mode
-from scheduler.hvac.records import ControlRecord, ControlState
 from scheduler.store import open_engine
 from scheduler.store.control import ControlStore
 from scheduler.store.daemon import DaemonStore

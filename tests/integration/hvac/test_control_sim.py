@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from scheduler.config_values import settings_from
+from scheduler.domain.control_records import ControlRecord, ControlState
 from scheduler.domain.events import TempUnit
 from scheduler.domain.hvac import FacilityKey
 from scheduler.domain.lifecycle import Source, Status, Transition
 from scheduler.domain.shaping import Ramp, Shaping, facility_start
-from scheduler.hvac.records import ControlRecord, ControlState
-from scheduler.hvac.wiring import settings_from
 from tests.support.harness.hvac import GATEWAYS, SITES, UNITS, World, config, peak, world
 
 S = ControlState

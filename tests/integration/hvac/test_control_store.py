@@ -11,10 +11,10 @@ from sqlalchemy import Engine, inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from scheduler.domain.control_records import HELD, ControlRecord, ControlState
 from scheduler.domain.events import TempUnit
 from scheduler.domain.hvac import FacilityKey, Mode
 from scheduler.domain.lifecycle import Source, Status, Transition
-from scheduler.hvac.records import HELD, ControlRecord, ControlState
 from scheduler.store import open_engine
 from scheduler.store.control import ControlStore, records_of, under_control
 from scheduler.store.daemon import DaemonStore

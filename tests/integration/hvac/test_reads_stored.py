@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from scheduler.domain.control_records import ControlState
 from scheduler.domain.hvac_reads import ReadPhase
-from scheduler.hvac.records import ControlState
 from scheduler.store.reads import HvacReadRow, ReadStore, reads_for
 from tests.support.harness.hvac import GATEWAYS, SITES, UNITS, config, peak, world
 

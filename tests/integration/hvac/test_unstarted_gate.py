@@ -12,8 +12,8 @@ from __future__ import annotations
 import itertools
 from datetime import timedelta
 
+from scheduler.domain.intents import Intent, IntentKind
 from scheduler.domain.lifecycle import Source, Status, Transition
-from scheduler.engine.model import Intent, IntentKind
 from scheduler.store.control import ControlStore
 from scheduler.store.daemon import DaemonStore
 from tests.support.fakes.hvac import event

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from scheduler.commands.run import wired
 from scheduler.config import Config, DatabaseConfig, HvacConfig, HvacTarget
+from scheduler.config_values import settings_from
 from scheduler.engine.hvac import NoHvac
 from scheduler.hvac.controller import HvacController
-from scheduler.hvac.wiring import settings_from
+from scheduler.wiring import wired
 
 
 def _config(url: str, **hvac: object) -> Config:

@@ -14,15 +14,15 @@ from sqlalchemy.orm import Session
 
 from scheduler import metrics
 from scheduler.errors import FencedError, StoreError
-from scheduler.leader import (
+from scheduler.leadership.postgres import (
     PostgresElector,
     SingleInstance,
     Timing,
     assert_fenced,
     elector_for,
-    leader_lease,
-    migration_lock,
 )
+from scheduler.store.advisory import migration_lock
+from scheduler.store.models import leader_lease
 from tests.support.pace import pace
 
 pytestmark = pytest.mark.realtime

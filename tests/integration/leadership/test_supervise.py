@@ -1,4 +1,4 @@
-"""supervise(): health server for the whole life, schema, election, fenced daemon, take-over.
+"""supervise_daemon(): health server for the whole life, schema, election, fenced daemon, take-over.
 
 Real sockets, real databases; the daemon is a stand-in that writes through
 the fence it is given, so the test can check whose writes landed when.
@@ -18,15 +18,16 @@ from sqlalchemy import Engine, text
 from structlog.testing import capture_logs
 
 from scheduler import metrics
-from scheduler.commands import _supervise
-from scheduler.commands._supervise import supervise
 from scheduler.config import Config, DatabaseConfig, HttpConfig
-from scheduler.engine.leadership import STANDBY_STATUS, Fence
 from scheduler.errors import FencedError
-from scheduler.leader import PostgresElector, Timing
+from scheduler.leadership import supervision
+from scheduler.leadership.postgres import PostgresElector, Timing
+from scheduler.leadership.run import STANDBY_STATUS
 from scheduler.store import open_engine, transaction
+from scheduler.store.fenced import Fence
 from scheduler.store.migrate import upgrade
 from scheduler.systemd import Notifier
+from scheduler.wiring import supervise_daemon
 from tests.support.pace import pace
 from tests.support.processes import free_port, healthz
 
@@ -117,7 +118,7 @@ async def test_one_leads_one_stands_by_then_the_standby_takes_over_fenced(
     a, b = Writer(pg_sql, "a"), Writer(pg_sql, "b")
     notify_b = RecordingNotifier()
     leading = asyncio.create_task(
-        supervise(
+        supervise_daemon(
             config_for(pg_url, ports[0]),
             a.run,
             notifier=RecordingNotifier(),
@@ -127,7 +128,7 @@ async def test_one_leads_one_stands_by_then_the_standby_takes_over_fenced(
     )
     await asyncio.wait_for(a.started.wait(), pace().s(10))
     standing_by = asyncio.create_task(
-        supervise(
+        supervise_daemon(
             config_for(pg_url, ports[1]),
             b.run,
             notifier=notify_b,
@@ -178,7 +179,7 @@ async def test_a_standby_survives_sighup_and_stops_cleanly_on_sigterm(
     writer, notifier, port = Writer(pg_sql, "me"), RecordingNotifier(), free_port()
     with capture_logs() as logs:
         task = asyncio.create_task(
-            supervise(
+            supervise_daemon(
                 config_for(pg_url, port),
                 writer.run,
                 notifier=notifier,
@@ -207,7 +208,7 @@ async def test_on_sqlite_the_single_instance_leads_at_once_and_is_healthy(
         conn.execute(text("CREATE TABLE writes (id integer PRIMARY KEY, holder text NOT NULL)"))
     writer, notifier, port = Writer(sql, "only"), RecordingNotifier(), free_port()
     task = asyncio.create_task(
-        supervise(config_for(sqlite_url, port), writer.run, notifier=notifier)
+        supervise_daemon(config_for(sqlite_url, port), writer.run, notifier=notifier)
     )
     await asyncio.wait_for(writer.started.wait(), pace().s(10))
     response = await healthz(port)
@@ -227,7 +228,7 @@ async def test_a_fresh_postgresql_database_is_migrated_before_the_election(pg_ur
 
     ports = free_port(), free_port()
     runs = [
-        supervise(
+        supervise_daemon(
             config_for(pg_url, port),
             daemon,
             notifier=RecordingNotifier(),
@@ -242,7 +243,7 @@ async def test_a_fresh_postgresql_database_is_migrated_before_the_election(pg_ur
 async def test_the_leader_publishes_event_counts_and_late_work_a_standby_does_not(
     pg_url: str, pg_sql: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_supervise, "COUNTS_INTERVAL", 0.05)
+    monkeypatch.setattr(supervision, "COUNTS_INTERVAL", 0.05)
     with pg_sql.begin() as conn:
         conn.execute(
             text(
@@ -260,7 +261,7 @@ async def test_the_leader_publishes_event_counts_and_late_work_a_standby_does_no
     notifier = RecordingNotifier()
     with metrics.isolated_metrics() as m:
         task = asyncio.create_task(
-            supervise(
+            supervise_daemon(
                 config_for(pg_url, port),
                 writer.run,
                 notifier=notifier,

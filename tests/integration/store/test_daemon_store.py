@@ -8,8 +8,8 @@ from datetime import UTC, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from scheduler.domain.intents import Intent, IntentKind
 from scheduler.domain.lifecycle import Source, Status, Transition
-from scheduler.engine.model import Intent, IntentKind
 from scheduler.errors import FencedError
 from scheduler.store import open_engine
 from scheduler.store.daemon import DaemonStore

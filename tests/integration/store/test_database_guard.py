@@ -17,14 +17,14 @@ import pytest
 from sqlalchemy import Engine, text
 from structlog.testing import capture_logs
 
-from scheduler.commands._supervise import supervise
 from scheduler.config import Config, DatabaseConfig, HttpConfig
-from scheduler.engine.leadership import Fence
 from scheduler.errors import StoreError
 from scheduler.store import open_engine, transaction
+from scheduler.store.fenced import Fence
 from scheduler.store.identity import DatabaseGuard, DatabaseLostError
 from scheduler.store.migrate import upgrade
 from scheduler.systemd import Notifier
+from scheduler.wiring import supervise_daemon
 from tests.support.processes import free_port, healthz
 
 
@@ -137,7 +137,7 @@ async def test_supervise_goes_unhealthy_and_refuses_writes_once_the_file_is_dele
     config = Config(database=DatabaseConfig(url=url), http=HttpConfig(listen=f"127.0.0.1:{port}"))
     with capture_logs() as logs:
         task = asyncio.create_task(
-            supervise(config, daemon.run, notifier=Notifier({}), ready_after=0.1)
+            supervise_daemon(config, daemon.run, notifier=Notifier({}), ready_after=0.1)
         )
         try:
             await asyncio.wait_for(daemon.wrote.wait(), 20)

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from scheduler.commands._supervise import supervise
 from scheduler.config import Config, DatabaseConfig, HttpConfig
-from scheduler.engine.leadership import Fence
 from scheduler.store import migrate
+from scheduler.store.fenced import Fence
 from scheduler.store.migrate import upgrade
 from scheduler.systemd import Notifier
+from scheduler.wiring import supervise_daemon
 from tests.support.processes import free_port
 
 
@@ -44,7 +44,7 @@ async def test_a_first_start_does_not_count_events_before_the_schema_exists(
         await asyncio.Event().wait()
 
     with capture_logs() as logs:
-        task = asyncio.create_task(supervise(config, daemon, notifier=Notifier({})))
+        task = asyncio.create_task(supervise_daemon(config, daemon, notifier=Notifier({})))
         try:
             await asyncio.wait_for(started.wait(), 20)
             await asyncio.sleep(0.3)  # the first count runs at once

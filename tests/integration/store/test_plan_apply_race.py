@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
+from scheduler.domain.intents import Intent, IntentKind
 from scheduler.domain.lifecycle import Source, Status, Transition
-from scheduler.engine.model import Intent, IntentKind
 from scheduler.store import is_sqlite, open_engine, plan_apply
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade

@@ -8,9 +8,9 @@ from dataclasses import replace
 import pytest
 
 from scheduler.domain.events import PlanEvent
+from scheduler.domain.plan_diff import Change
 from scheduler.domain.sources import openadr_source
 from scheduler.errors import PlanError
-from scheduler.plans.diff import Change
 from scheduler.store import open_engine
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade

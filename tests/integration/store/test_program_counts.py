@@ -137,7 +137,7 @@ def test_the_daemon_reload_checks_config_programs_and_stored_events(
     from scheduler.clock import FakeClock
     from scheduler.domain.dr_programs import Period, ProgramRules
     from scheduler.errors import PlanError
-    from scheduler.store.daemon import plan_applier
+    from scheduler.wiring import plan_applier
 
     db_url, _, plan = setup
     text = events(("a", 1)).replace("program: cbp", "program: vtn-cbp")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from scheduler.domain.events import EventTarget, PlanEvent, Signal
 from scheduler.domain.lifecycle import Source, Status, Transition
-from scheduler.leader import PostgresElector, Timing
+from scheduler.leadership.postgres import PostgresElector, Timing
 from scheduler.store import open_engine
 from scheduler.store import status as queries
 from scheduler.store.daemon import DaemonStore

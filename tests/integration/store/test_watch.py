@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from scheduler.domain.control_records import ControlRecord, ControlState
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.hvac import FacilityKey, Mode
+from scheduler.domain.lateness import Overdue
 from scheduler.domain.lifecycle import Source, Status, Transition
-from scheduler.hvac.records import ControlRecord, ControlState
-from scheduler.metrics import Overdue
 from scheduler.store import open_engine, watch
 from scheduler.store.control import ControlStore
 from scheduler.store.daemon import DaemonStore

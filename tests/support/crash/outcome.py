@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from scheduler.domain.intents import Intent
 from scheduler.domain.lifecycle import Transition
-from scheduler.engine.model import Intent
 from scheduler.store.events import EventSummary
 from tests.support.crash.chaos import Chaos
 from tests.support.crash.scenario import Scenario

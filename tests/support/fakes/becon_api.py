@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,11 +22,12 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from scheduler.clients.becon import BeconClient
+from scheduler.clients.becon.client import BeconClient
 from scheduler.clients.http import NO_RETRY, RetryPolicy
 from scheduler.clock import FakeClock
 from scheduler.domain.events import TempUnit
-from scheduler.domain.hvac import Control, FacilityKey
+from scheduler.domain.hvac import Control, FacilityKey, plan_control_batches
+from scheduler.hvac.fanout import Sent, send_all
 
 BASE = "http://becon.test"
 PREFIX = "/tms/v1.0/connect"
@@ -186,3 +187,15 @@ def controls(
         )
         for i in range(start, start + count)
     ]
+
+
+async def fan_out(
+    client: BeconClient, wanted: Iterable[Control], in_flight: int = 16
+) -> list[Sent]:
+    """Many controls sent as the daemon sends them (:func:`scheduler.hvac.fanout.send_all`).
+
+    The answers come back in facility order, whatever order the PUTs returned in.
+    """
+    batches = plan_control_batches(wanted)
+    sent = await send_all(client, batches, asyncio.Semaphore(in_flight), lambda _: None)
+    return sorted(sent, key=lambda s: s.key)

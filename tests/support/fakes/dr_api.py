@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from scheduler.clients.dr_api import DrApiClient
+from scheduler.clients.dr.client import DrApiClient
 from scheduler.clients.http import NO_RETRY, RetryPolicy
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from scheduler.clock import Clock
 from scheduler.domain.events import EventTarget, PlanEvent, Signal
+from scheduler.domain.intents import EventView, Intent, IntentKind
 from scheduler.domain.lifecycle import Status, Transition
-from scheduler.engine.model import EventView, Intent, IntentKind
 from scheduler.errors import NotFoundError, PermanentApiError, RetryableApiError
 
 T0 = datetime(2026, 7, 15, 12, 0, tzinfo=UTC)

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from scheduler.clock import FakeClock
+from scheduler.domain.control_records import HELD, OPEN, ControlRecord, ControlState
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.hvac import Batch, FacilityKey, FacilityState, Mode
 from scheduler.domain.lifecycle import Status
 from scheduler.domain.units import convert_temperature, exact
 from scheduler.errors import NotFoundError, RetryableApiError, StoreError
-from scheduler.hvac.records import HELD, OPEN, ControlRecord, ControlState
 
 T0 = datetime(2026, 7, 15, 14, 0, tzinfo=UTC)
 

@@ -15,9 +15,11 @@ from typing import Any
 
 import httpx
 
-from scheduler.clients.dr_api import DrApiClient
+from scheduler import metrics
+from scheduler.clients.dr.client import DrApiClient
 from scheduler.clock import FakeClock
 from scheduler.config import DrApiConfig
+from scheduler.config_values import dr_client
 from scheduler.domain.events import PlanEvent
 from scheduler.domain.lifecycle import Status, Transition
 from scheduler.engine.decide import Policy
@@ -102,10 +104,10 @@ async def world(db_url: str, start: datetime) -> AsyncIterator[World]:
     )
     try:
         async with (
-            DrApiClient.from_config(config, transport=transport) as api,
+            dr_client(config, transport=transport) as api,
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim") as sim,
         ):
-            store = DaemonStore(sql)
+            store = DaemonStore(sql, counted=metrics.record_transition)
             hvac = RecordingHvac()
             engine = Engine(store, api, clock, POLICY, hvac=hvac)
             yield World(clock, store, sim, transport, api, hvac, engine)

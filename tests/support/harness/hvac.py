@@ -20,13 +20,13 @@ from sqlalchemy.orm import Session
 
 from scheduler.clock import FakeClock
 from scheduler.config import BeconConfig, Config, DrApiConfig, HvacConfig, HvacTarget
+from scheduler.config_values import dr_client
+from scheduler.domain.control_records import ControlRecord
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.hvac import FacilityKey
 from scheduler.domain.lifecycle import Status
 from scheduler.engine.decide import Policy
 from scheduler.engine.runner import Engine
-from scheduler.hvac.records import ControlRecord
-from scheduler.hvac.wiring import hvac_control
 from scheduler.simulator.app import Simulator
 from scheduler.simulator.options import SimOptions
 from scheduler.simulator.server import serve_in_background
@@ -34,6 +34,7 @@ from scheduler.store import open_engine
 from scheduler.store.control import records_of
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
+from scheduler.wiring import hvac_control
 
 
 class CountingTransport(httpx.AsyncBaseTransport):
@@ -176,9 +177,8 @@ class World:
 
 @asynccontextmanager
 async def _dr_client(config: Config, transport: httpx.AsyncBaseTransport | None) -> Any:
-    from scheduler.clients.dr_api import DrApiClient
 
-    async with DrApiClient.from_config(config.dr_api, transport=transport) as api:
+    async with dr_client(config.dr_api, transport=transport) as api:
         yield api
 
 

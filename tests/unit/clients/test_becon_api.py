@@ -9,7 +9,7 @@ import pytest
 import stamina
 from structlog.testing import capture_logs
 
-from scheduler.clients.becon_contract import (
+from scheduler.clients.becon.contract import (
     envelope_data,
     error_class,
     gateway_state_params,
@@ -17,7 +17,7 @@ from scheduler.clients.becon_contract import (
     read_state,
     read_token,
 )
-from scheduler.clients.becon_types import FacilityReading, Gateway, Site, facility_state
+from scheduler.clients.becon.types import FacilityReading, Gateway, Site, facility_state
 from scheduler.clients.http import RetryPolicy
 from scheduler.domain.events import TempUnit
 from scheduler.domain.hvac import FacilityKey, FacilityState, Mode

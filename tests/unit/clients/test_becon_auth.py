@@ -13,12 +13,13 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from scheduler import metrics
-from scheduler.clients.becon import BeconClient, hmac_sha256_signer
-from scheduler.clients.becon_auth import TokenCache, load_signer
-from scheduler.clients.becon_types import TokenGrant
+from scheduler.clients.becon.auth import TokenCache, load_signer
+from scheduler.clients.becon.contract import hmac_sha256_signer
+from scheduler.clients.becon.types import TokenGrant
 from scheduler.clients.http import RetryPolicy
 from scheduler.clock import FakeClock
 from scheduler.config import BeconConfig
+from scheduler.config_values import becon_client
 from scheduler.errors import AuthError, ConfigError, NotFoundError, RetryableApiError
 from tests.support.fakes.becon_api import (
     SECRET_KEY,
@@ -84,7 +85,7 @@ async def test_a_plugged_in_signer_signs_the_token_request() -> None:
         signer=f"{__name__}:partner_signer",
     )
     transport = httpx.MockTransport(fake.handler)
-    async with BeconClient.from_config(config, transport=transport) as client:
+    async with becon_client(config, transport=transport) as client:
         with pytest.raises(AuthError):  # the fake expects the default algorithm
             await client.sites()
     body = json.loads(fake.calls("/auth/token")[0].content)

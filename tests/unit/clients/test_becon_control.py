@@ -1,4 +1,4 @@
-"""BECON control: batching per gateway and type, ≤ 100 per PUT, results as values."""
+"""BECON control through the daemon's fan-out: per gateway and type, ≤ 100 per PUT, values."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ import pytest
 import stamina
 from structlog.testing import capture_logs
 
-from scheduler.clients.becon_contract import control_body
+from scheduler.clients.becon.contract import control_body
 from scheduler.clients.http import RetryPolicy
 from scheduler.domain.events import TempUnit
 from scheduler.domain.hvac import Batch, Control, FacilityKey
-from scheduler.errors import NotFoundError, RetryableApiError
-from tests.support.fakes.becon_api import FakeBecon, controls, fail, make_client, ok
+from tests.support.fakes.becon_api import FakeBecon, controls, fail, fan_out, make_client, ok
 
 
 def _puts(fake: FakeBecon) -> list[tuple[str, int]]:
@@ -48,11 +47,11 @@ async def test_250_controls_on_one_gateway_and_type_make_3_puts() -> None:
     fake = FakeBecon()
     client, http = make_client(fake)
     async with http:
-        results = await client.control(controls(250))
+        results = await fan_out(client, controls(250))
     assert sorted(count for _, count in _puts(fake)) == [50, 100, 100]
     assert {path for path, _ in _puts(fake)} == {"GW-01/IDU"}
     assert len(results) == 250
-    assert all(r.ok for r in results)
+    assert all(r.outcome == "success" for r in results)
     assert [r.key for r in results] == sorted(c.key for c in controls(250))
     sent = [
         c["facilityId"]
@@ -68,7 +67,7 @@ async def test_two_types_and_two_gateways_go_in_separate_puts() -> None:
     client, http = make_client(fake)
     wanted = controls(3, "IDU") + controls(2, "AHU") + controls(4, "IDU", gateway="GW-02")
     async with http:
-        results = await client.control(wanted)
+        results = await fan_out(client, wanted)
     assert Counter(path for path, _ in _puts(fake)) == {
         "GW-01/IDU": 1,
         "GW-01/AHU": 1,
@@ -82,7 +81,7 @@ async def test_the_put_goes_to_the_site_gateway_and_type_path_with_the_token() -
     fake = FakeBecon()
     client, http = make_client(fake)
     async with http:
-        await client.control(controls(1, "AHU"))
+        await fan_out(client, controls(1, "AHU"))
     put = next(r for r in fake.requests if r.method == "PUT")
     assert put.url.path == "/tms/v1.0/connect/site/S001/gw/GW-01/facility/AHU"
     assert put.headers["x-lgtms-service-token"] == "token-1"
@@ -94,7 +93,7 @@ async def test_a_partly_failed_batch_is_values_not_an_exception() -> None:
     client, http = make_client(fake)
     async with http:
         with capture_logs() as logs:
-            results = await client.control(controls(5))
+            results = await fan_out(client, controls(5))
     outcome = {r.key.facility_id: (r.outcome, r.reason) for r in results}
     assert outcome == {
         "IDU-0000": ("success", None),
@@ -104,9 +103,9 @@ async def test_a_partly_failed_batch_is_values_not_an_exception() -> None:
         "IDU-0004": ("unknown", "not in the vendor's answer"),
     }
     put = next(r for r in fake.requests if r.method == "PUT")
-    assert {r.message_id for r in results} == {put.headers["x-message-id"]}
     done = next(e for e in logs if e["event"] == "becon.controlled")
     assert (done["controls"], done["failed"]) == (5, 3)
+    assert done["message_id"] == put.headers["x-message-id"]
 
 
 async def test_a_failed_call_fails_its_facilities_and_not_the_other_batches() -> None:
@@ -114,13 +113,15 @@ async def test_a_failed_call_fails_its_facilities_and_not_the_other_batches() ->
     fake.fail["/facility/AHU"] = [fail(404, "4040", "gateway not found")]
     client, http = make_client(fake)
     async with http:
-        results = await client.control(controls(2, "IDU") + controls(2, "AHU"))
+        with capture_logs() as logs:
+            results = await fan_out(client, controls(2, "IDU") + controls(2, "AHU"))
     by_type = {(r.key.facility_type, r.outcome) for r in results}
     assert by_type == {("IDU", "success"), ("AHU", "fail")}
-    failed = [r for r in results if not r.ok]
-    assert all(isinstance(r.error, NotFoundError) for r in failed)
+    failed = [r for r in results if r.outcome != "success"]
     assert all(r.reason is not None and "code 4040" in r.reason for r in failed)
-    assert all(r.message_id for r in failed)
+    put_failed = next(e for e in logs if e["event"] == "hvac.put_failed")
+    assert (put_failed["facility_type"], put_failed["controls"]) == ("AHU", 2)
+    assert put_failed["message_id"]
 
 
 async def test_a_call_that_keeps_failing_retryably_leaves_its_facilities_unknown() -> None:
@@ -128,10 +129,11 @@ async def test_a_call_that_keeps_failing_retryably_leaves_its_facilities_unknown
     fake.fail["/facility/IDU"] = [fail(503, "5000", "busy") for _ in range(3)]
     client, http = make_client(fake, retry=RetryPolicy(attempts=3))
     async with http:
-        with stamina.set_testing(True, attempts=3):
-            results = await client.control(controls(2))
+        with stamina.set_testing(True, attempts=3), capture_logs() as logs:
+            results = await fan_out(client, controls(2))
     assert {r.outcome for r in results} == {"unknown"}
-    assert all(isinstance(r.error, RetryableApiError) for r in results)
+    assert all(r.reason is not None and "HTTP 503" in r.reason for r in results)
+    assert [e["controls"] for e in logs if e["event"] == "hvac.put_failed"] == [2]
 
 
 async def test_a_retryable_failure_is_retried_and_then_succeeds() -> None:
@@ -140,8 +142,8 @@ async def test_a_retryable_failure_is_retried_and_then_succeeds() -> None:
     client, http = make_client(fake, retry=RetryPolicy(attempts=3))
     async with http:
         with stamina.set_testing(True, attempts=3):
-            results = await client.control(controls(2))
-    assert all(r.ok for r in results)
+            results = await fan_out(client, controls(2))
+    assert all(r.outcome == "success" for r in results)
     assert len(_puts(fake)) == 2
 
 
@@ -173,7 +175,7 @@ async def test_unknown_result_words_and_missing_reasons() -> None:
     client, http = make_client(fake)
     async with http:
         with capture_logs() as logs:
-            results = await client.control(controls(2))
+            results = await fan_out(client, controls(2))
     assert [(r.outcome, r.reason) for r in results] == [
         ("unknown", "result 'pending'"),
         ("fail", "no reason given"),
@@ -187,7 +189,7 @@ async def test_concurrency_is_bounded_by_max_concurrency() -> None:
     client, http = make_client(fake, max_concurrency=3)
     many = [c for g in range(10) for c in controls(5, gateway=f"GW-{g:02d}")]
     async with http:
-        results = await client.control(many)
+        results = await fan_out(client, many)
     assert len(results) == 50
     assert len(_puts(fake)) == 10
     assert fake.max_in_flight == 3
@@ -198,4 +200,4 @@ async def test_one_facility_twice_is_a_caller_bug() -> None:
     client, http = make_client(fake)
     async with http:
         with pytest.raises(ValueError, match="appears twice"):
-            await client.control(controls(2) + controls(1))
+            await fan_out(client, controls(2) + controls(1))

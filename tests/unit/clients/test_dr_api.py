@@ -12,7 +12,9 @@ import pytest
 import respx
 from structlog.testing import capture_logs
 
-from scheduler.clients.dr_api import DrApiClient, read_request, request_body
+from scheduler.clients.dr.client import DrApiClient
+from scheduler.clients.dr.contract import read_request
+from scheduler.clients.dr.types import request_body
 from scheduler.domain.events import SIGNAL_TYPES, EventTarget
 from scheduler.domain.lifecycle import Status
 from scheduler.errors import ApiError, NotFoundError, PermanentApiError, RetryableApiError

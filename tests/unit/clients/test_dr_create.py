@@ -10,7 +10,8 @@ import respx
 import stamina
 from structlog.testing import capture_logs
 
-from scheduler.clients.dr_api import DELETED_STATUS, DrApiClient
+from scheduler.clients.dr.client import DrApiClient
+from scheduler.clients.dr.contract import DELETED_STATUS
 from scheduler.clients.http import RetryPolicy
 from scheduler.domain.lifecycle import Status
 from scheduler.errors import (

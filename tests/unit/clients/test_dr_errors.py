@@ -9,7 +9,8 @@ import pytest
 import respx
 import stamina
 
-from scheduler.clients.dr_api import CODE_ERRORS, DrApiClient, error_class
+from scheduler.clients.dr.client import DrApiClient
+from scheduler.clients.dr.contract import CODE_ERRORS, error_class
 from scheduler.clients.http import RetryPolicy
 from scheduler.errors import (
     AlreadyExistsError,

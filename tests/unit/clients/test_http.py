@@ -320,8 +320,8 @@ async def test_make_client_applies_timeouts_limits_and_transport() -> None:
         seen.append(request)
         return httpx.Response(200)
 
-    config = DrApiConfig(base_url="http://dr.test/v1", timeout=timedelta(seconds=4))
-    async with h.client_from_settings(config, transport=httpx.MockTransport(handler)) as client:
+    connection = h.Connection(base_url="http://dr.test/v1", timeout=timedelta(seconds=4))
+    async with connection.client(transport=httpx.MockTransport(handler)) as client:
         assert client.timeout == httpx.Timeout(4.0)
         await client.get("/requests/a")
     assert str(seen[0].url) == "http://dr.test/v1/requests/a"

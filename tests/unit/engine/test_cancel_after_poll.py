@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from scheduler.domain.intents import EventView
 from scheduler.domain.lifecycle import Status
 from scheduler.engine import actions as act
 from scheduler.engine.decide import Policy, decide, due_actions
-from scheduler.engine.model import EventView, Tracking
+from scheduler.engine.model import Tracking
 
 NOW = datetime(2026, 7, 15, 12, 0, tzinfo=UTC)
 POLICY = Policy(submit_lead=timedelta(hours=24))

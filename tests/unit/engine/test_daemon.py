@@ -13,9 +13,9 @@ from structlog.testing import capture_logs
 from scheduler import metrics
 from scheduler.domain.lifecycle import Status
 from scheduler.engine.decide import Decision
-from scheduler.engine.lock import DaemonLock, sqlite_lock_path
 from scheduler.engine.timer import REVISION_JOB, WAKE_JOB
 from scheduler.errors import AlreadyRunningError, PlanError, Problem
+from scheduler.leadership.sqlite_lock import DaemonLock, sqlite_lock_path
 from tests.support.fakes.engine import plan_event
 from tests.support.harness.engine_on_fakes import make_daemon
 

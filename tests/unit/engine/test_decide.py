@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from scheduler.domain.intents import EventView, Intent, IntentKind
 from scheduler.domain.lifecycle import Status
 from scheduler.engine import actions as act
 from scheduler.engine.decide import MISSED_DETAIL, Policy, decide, due_actions
-from scheduler.engine.model import EventView, HvacPhase, Intent, IntentKind, Tracking
+from scheduler.engine.model import HvacPhase, Tracking
 
 NOW = datetime(2026, 7, 15, 12, 0, tzinfo=UTC)
 LEAD = timedelta(hours=24)

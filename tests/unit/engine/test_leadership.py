@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from scheduler import metrics
-from scheduler.engine.leadership import STANDBY_STATUS, Fence, run_as_leader
 from scheduler.errors import FencedError
+from scheduler.leadership.run import STANDBY_STATUS, run_as_leader
+from scheduler.store.fenced import Fence
 from scheduler.systemd import Notifier
 
 

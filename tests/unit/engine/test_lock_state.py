@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from scheduler.engine.lock import DaemonLock, lock_state
+from scheduler.leadership.sqlite_lock import DaemonLock, lock_state
 
 
 def test_no_lock_file_means_no_daemon_and_nothing_is_created(tmp_path: Path) -> None:

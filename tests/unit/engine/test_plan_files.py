@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from structlog.testing import capture_logs
 
-from scheduler.commands.run import PlanFiles
 from scheduler.config import Config, PlansConfig
 from scheduler.errors import ConfigError
+from scheduler.wiring import PlanFiles
 
 
 def test_reload_rereads_paths_and_a_bad_config_keeps_the_previous() -> None:

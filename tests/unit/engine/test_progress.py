@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from rich.console import Console
 
-from scheduler.commands.demo import DEADLINE, SUBMIT_LEAD, demo_events
+from scheduler.commands.demo import DEADLINE, demo_events
+from scheduler.commands.demo_setup import SUBMIT_LEAD
+from scheduler.commands.progress import EventRow, events_table, timeline_table
 from scheduler.domain.lifecycle import Source, Status, Transition
-from scheduler.engine.progress import EventRow, events_table, timeline_table
 from tests.support.fakes.engine import T0
 
 

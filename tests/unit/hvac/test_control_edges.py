@@ -16,11 +16,11 @@ from datetime import timedelta
 
 import pytest
 
+from scheduler.domain.control_records import HELD, ControlRecord, ControlState
 from scheduler.domain.events import TempUnit
 from scheduler.domain.hvac import FacilityKey, FacilityState, Mode
 from scheduler.domain.lifecycle import Status
 from scheduler.errors import StoreError
-from scheduler.hvac.records import HELD, ControlRecord, ControlState
 from tests.support.fakes.hvac import T0, Target, event, idu, no_setpoint
 from tests.support.harness.hvac_rig import SETTINGS, Rig
 

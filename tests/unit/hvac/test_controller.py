@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from scheduler.domain.control_records import ControlState
 from scheduler.domain.events import PlanEvent, TempUnit
 from scheduler.domain.hvac import FacilityKey, FacilityState, Mode
 from scheduler.domain.lifecycle import Status
 from scheduler.domain.shaping import Ramp, Shaping, facility_start
-from scheduler.hvac.records import ControlState
 from scheduler.metrics import isolated_metrics
 from tests.support.fakes.hvac import T0, Target, event, idu, no_setpoint
 from tests.support.harness.hvac_rig import SETTINGS, Rig

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from scheduler.domain.control_records import ControlRecord, ControlState
 from scheduler.domain.events import TempUnit
 from scheduler.domain.hvac import FacilityKey, Mode
 from scheduler.hvac import transitions as move
 from scheduler.hvac.planning import Settings, plan_records, restore_slots
-from scheduler.hvac.records import ControlRecord, ControlState
 from tests.support.fakes.hvac import T0, idu, load_control
 
 S = ControlState

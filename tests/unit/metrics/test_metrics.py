@@ -9,6 +9,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from scheduler import metrics
+from scheduler.domain.lateness import Lateness, Overdue
 
 #: Every family docs/operations.md lists, with its Prometheus type.
 DOCUMENTED = {
@@ -174,10 +175,10 @@ def test_token_issues_count_by_outcome_both_present_from_the_start() -> None:
 
 
 def test_lateness_sets_each_count_and_age() -> None:
-    late = metrics.Lateness(
-        submissions=metrics.Overdue(2, 90.0),
-        windows_uncontrolled=metrics.Overdue(1, 400.0),
-        held_past_end=metrics.Overdue(30, 1300.5),
+    late = Lateness(
+        submissions=Overdue(2, 90.0),
+        windows_uncontrolled=Overdue(1, 400.0),
+        held_past_end=Overdue(30, 1300.5),
     )
     with metrics.isolated_metrics() as m:
         metrics.set_lateness(late)
@@ -188,5 +189,5 @@ def test_lateness_sets_each_count_and_age() -> None:
         assert value("drsched_windows_uncontrolled_max_seconds") == 400
         assert value("drsched_facilities_held_past_end") == 30
         assert value("drsched_facilities_held_past_end_max_seconds") == 1300.5
-        metrics.set_lateness(metrics.Lateness())
+        metrics.set_lateness(Lateness())
         assert value("drsched_facilities_held_past_end_max_seconds") == 0

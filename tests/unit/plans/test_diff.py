@@ -10,8 +10,8 @@ import pytest
 
 from scheduler.domain.events import EventTarget, PlanEvent, Signal
 from scheduler.domain.lifecycle import Status
+from scheduler.domain.plan_diff import Change, StoredEvent, describe, diff_plan
 from scheduler.errors import PlanError
-from scheduler.plans.diff import Change, StoredEvent, describe, diff_plan
 
 NOW = datetime(2026, 7, 1, 12, tzinfo=UTC)
 

@@ -3,7 +3,7 @@
 Facilities are named by :class:`~scheduler.domain.hvac.FacilityKey` and a
 state reads into :class:`~scheduler.domain.hvac.FacilityState` through
 :func:`facility_state`; the JSON shapes they come from are "Contract" and
-live in :mod:`scheduler.clients.becon_contract`.
+live in :mod:`scheduler.clients.becon.contract`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from pydantic import SecretStr
 
 from scheduler.domain.events import TempUnit
 from scheduler.domain.hvac import Control, FacilityKey, FacilityState, Mode
-from scheduler.errors import ApiError
 
 #: ``success`` and ``fail`` are the vendor's per-facility answers; ``unknown``
 #: means the call failed or its answer left the facility out: read its state.
@@ -117,15 +116,15 @@ def facility_state(reading: FacilityReading) -> FacilityState:
 class ControlResult:
     """What became of one control: a value, since a batch may partly fail (Contract).
 
-    ``reason`` is the vendor's (``out_of_range``, ``offline``) or, when the
-    whole call failed, the error; ``error`` is then that ``ApiError``.
+    ``reason`` is the vendor's (``out_of_range``, ``offline``). A call that
+    failed as a whole raises instead (:meth:`BeconClient.send_batch`); HVAC
+    control's fan-out turns that into an answer per control.
     """
 
     control: Control
     outcome: ControlOutcome
     reason: str | None = None
     message_id: str | None = field(default=None, compare=False)
-    error: ApiError | None = field(default=None, compare=False)
 
     @property
     def key(self) -> FacilityKey:

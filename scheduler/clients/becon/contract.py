@@ -25,7 +25,7 @@ import httpx
 import structlog
 from pydantic import SecretStr
 
-from scheduler.clients.becon_types import (
+from scheduler.clients.becon.types import (
     ControlOutcome,
     ControlResult,
     Facility,

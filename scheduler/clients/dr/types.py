@@ -2,7 +2,7 @@
 
 Field names and units are the DR spec's facts (camelCase, UTC epoch
 milliseconds); the project's assumptions about the API (the "Contract") live
-in :mod:`scheduler.clients.dr_api`.
+in :mod:`scheduler.clients.dr.contract`.
 """
 
 from __future__ import annotations

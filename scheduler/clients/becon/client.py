@@ -3,57 +3,55 @@
 - **Auth**: server time → signature (the ``becon.signer`` plug-in, by default
   :func:`hmac_sha256_signer`) → token; the token is cached and re-issued at
   90 % of its life, one issue however many calls need it
-  (:class:`~scheduler.clients.becon_auth.TokenCache`). A 401 re-issues once
+  (:class:`~scheduler.clients.becon.auth.TokenCache`). A 401 re-issues once
   and repeats the call; a second 401 is an ``AuthError``.
 - **Inventory and state**: sites, gateways, facilities; the state of one
   facility or of a whole gateway in one call.
-- **Control**: :meth:`BeconClient.control` sends one PUT per gateway and
-  facility type, at most 100 controls each, and returns a
-  :class:`ControlResult` per facility: a partly failed batch, or a failed
-  call, is a value, not an exception.
+- **Control**: :meth:`BeconClient.send_batch` sends one PUT (one gateway and
+  facility type, at most 100 controls) and returns a :class:`ControlResult`
+  per facility: a partly failed batch is a value, a failed call raises. The
+  fan-out over many batches is HVAC control's (:mod:`scheduler.hvac.fanout`).
 
 Every call carries the service id and key headers, and a fresh
 ``x-message-id`` quoted in errors; calls in flight are bounded by
 ``becon.max_concurrency`` and share one pooled connection; retries follow
 the shared HTTP policy (:mod:`scheduler.clients.http`). Secrets (service
 key, signing key, token) never appear in logs, errors or reprs. The JSON
-shapes are "Contract" and live in :mod:`scheduler.clients.becon_contract`.
+shapes are "Contract" and live in :mod:`scheduler.clients.becon.contract`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import structlog
 from pydantic import SecretStr
 
-from scheduler.clients import becon_contract as contract
-from scheduler.clients.becon_auth import Signer, TokenCache, load_signer
-from scheduler.clients.becon_contract import ShapeError, hmac_sha256_signer
-from scheduler.clients.becon_types import (
-    ControlOutcome,
+from scheduler.clients.becon import contract
+from scheduler.clients.becon.auth import Signer, TokenCache
+from scheduler.clients.becon.contract import ShapeError, hmac_sha256_signer
+from scheduler.clients.becon.types import (
     ControlResult,
     Facility,
     FacilityReading,
     Gateway,
     Site,
     TokenGrant,
-    facility_state,
 )
 from scheduler.clients.http import (
     ApiCaller,
     Call,
+    Connection,
+    OwnedClient,
     RetryPolicy,
-    client_from_settings,
     new_message_id,
 )
 from scheduler.clock import Clock, SystemClock
-from scheduler.config import BeconConfig
-from scheduler.domain.hvac import Batch, Control, FacilityKey, plan_control_batches
-from scheduler.errors import ApiError, AuthError, PermanentApiError, RetryableApiError
+from scheduler.domain.hvac import Batch, FacilityKey
+from scheduler.errors import AuthError, PermanentApiError
 
 T = TypeVar("T")
 
@@ -63,8 +61,8 @@ API = "becon"
 TITLE = contract.TITLE
 
 
-class BeconClient:
-    """BECON Connect over an ``httpx.AsyncClient`` (owned only when :meth:`from_config` made it)."""
+class BeconClient(OwnedClient):
+    """BECON Connect over an ``httpx.AsyncClient`` (owned only when :meth:`connect` made it)."""
 
     def __init__(
         self,
@@ -87,49 +85,35 @@ class BeconClient:
         self.tokens = TokenCache(
             self._issue_token, clock or SystemClock(), renew_share=contract.RENEW_AT_SHARE
         )
-        self._owns_http = False
 
     @classmethod
-    def from_config(
+    def connect(
         cls,
-        config: BeconConfig,
+        connection: Connection,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        service_id: str,
+        service_key: SecretStr,
+        secret_key: SecretStr,
+        signer: Signer = hmac_sha256_signer,
         clock: Clock | None = None,
+        max_concurrency: int = 16,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> BeconClient:
-        """A client with its own pooled connection; limits, retries and signer from ``config``."""
-        signer = load_signer(config.signer)  # a ConfigError before any connection is made
-        client = cls(
-            client_from_settings(config, transport=transport),
-            service_id=config.service_id,
-            service_key=config.service_key,
-            secret_key=config.secret_key,
+        """A client with its own pooled connection (timeouts, limits, retries of ``connection``)."""
+        return cls(
+            connection.client(transport),
+            service_id=service_id,
+            service_key=service_key,
+            secret_key=secret_key,
             signer=signer,
             clock=clock,
-            retry=RetryPolicy.from_settings(config),
-            max_concurrency=config.max_concurrency,
-        )
-        client._owns_http = True
-        return client
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+            retry=connection.retry,
+            max_concurrency=max_concurrency,
+        )._owning()
 
     async def aclose(self) -> None:
         await self.tokens.aclose()
-        if self._owns_http:
-            await self._caller.client.aclose()
-
-    def __repr__(self) -> str:
-        base_url = str(self._caller.client.base_url)
-        return f"BeconClient(base_url={base_url!r}, service_id={self._service_id!r})"
-
-    @property
-    def base_url(self) -> str:
-        return str(self._caller.client.base_url)
+        await super().aclose()
 
     # -- calls -------------------------------------------------------------
 
@@ -292,17 +276,6 @@ class BeconClient:
 
     # -- control -------------------------------------------------------------
 
-    async def control(self, controls: Iterable[Control]) -> tuple[ControlResult, ...]:
-        """Send setpoints: one PUT per gateway and type, ≤ 100 each, calls in parallel.
-
-        Returns one result per control, in facility order. A call that fails
-        after its retries gives each of its facilities ``unknown`` (retryable:
-        it may have landed) or ``fail`` (refused), with the error attached.
-        """
-        batches = plan_control_batches(controls, max_per_call=contract.MAX_CONTROLS)
-        answered = await asyncio.gather(*(self._control_or_error(b) for b in batches))
-        return tuple(result for results in answered for result in results)
-
     async def send_batch(self, batch: Batch) -> tuple[ControlResult, ...]:
         """One control PUT; the call's failure raises its ``ApiError`` (results are values).
 
@@ -330,34 +303,5 @@ class BeconClient:
         )
         return results
 
-    async def _control_or_error(self, batch: Batch) -> tuple[ControlResult, ...]:
-        try:
-            return await self.send_batch(batch)
-        except ApiError as error:
-            # a retryable failure may have landed: its facilities' states tell
-            outcome: ControlOutcome = "unknown" if isinstance(error, RetryableApiError) else "fail"
-            log.warning(
-                "becon.control_failed",
-                site=batch.site,
-                gateway=batch.gateway,
-                facility_type=batch.facility_type,
-                controls=len(batch.controls),
-                error=str(error),
-                message_id=error.message_id,
-            )
-            return tuple(
-                ControlResult(c, outcome, str(error), error.message_id, error)
-                for c in batch.controls
-            )
 
-
-__all__ = [
-    "BeconClient",
-    "ControlResult",
-    "Facility",
-    "FacilityReading",
-    "Gateway",
-    "Site",
-    "facility_state",
-    "hmac_sha256_signer",
-]
+__all__ = ["BeconClient"]

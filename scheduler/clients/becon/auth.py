@@ -20,7 +20,7 @@ import structlog
 from pydantic import SecretStr
 
 from scheduler import metrics
-from scheduler.clients.becon_types import TokenGrant
+from scheduler.clients.becon.types import TokenGrant
 from scheduler.clock import Clock
 from scheduler.errors import ConfigError
 

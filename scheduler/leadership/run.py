@@ -10,7 +10,7 @@ share one PostgreSQL database (on SQLite the election is won at once):
    nothing else: no API call, no write.
 2. **Leader.** The daemon is started with the elector's ``fence``, which every
    write transaction calls first, so a write made after a take-over is refused
-   (:func:`scheduler.leader.assert_fenced`).
+   (:func:`scheduler.leadership.postgres.assert_fenced`).
 3. **Lost.** The daemon task is cancelled at once (in-flight HTTP calls with
    it; a database call already in a worker thread finishes there, and the
    fence refuses its write), then :class:`~scheduler.errors.FencedError` is
@@ -34,6 +34,7 @@ import structlog
 
 from scheduler import metrics
 from scheduler.errors import FencedError
+from scheduler.store.fenced import Fence
 from scheduler.systemd import Notifier
 
 if TYPE_CHECKING:
@@ -43,14 +44,29 @@ log = structlog.get_logger("scheduler.leadership")
 
 STANDBY_STATUS = "standby: waiting for leadership"
 
-#: Called first in every write transaction; raises once this instance no longer leads.
-Fence = Callable[["Session"], None]
 #: Runs the daemon to its end (a clean stop); cancelled when leadership is lost.
 StartDaemon = Callable[[Fence], Coroutine[Any, Any, None]]
 
 
+def fenced_first_by(check: Fence, start_daemon: StartDaemon) -> StartDaemon:
+    """``start_daemon`` with ``check`` run before the election's fence in every write.
+
+    The supervisor's database guard uses it: once the database file is lost,
+    every write is refused even while the election still holds.
+    """
+
+    async def start(fence: Fence) -> None:
+        def both(session: Session) -> None:
+            check(session)
+            fence(session)
+
+        await start_daemon(both)
+
+    return start
+
+
 class Election(Protocol):
-    """What this module needs of :mod:`scheduler.leader`'s electors."""
+    """What this module needs of :mod:`scheduler.leadership.postgres`'s electors."""
 
     @property
     def epoch(self) -> int | None: ...

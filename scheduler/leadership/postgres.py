@@ -22,7 +22,9 @@ know it lost, and its writes may still be in flight. Two defences:
   raises :class:`~scheduler.errors.FencedError`.
 
 SQLite has no election (:class:`SingleInstance`): one daemon per file,
-guarded by the engine's file lock (:mod:`scheduler.engine.lock`).
+guarded by a file lock (:mod:`scheduler.leadership.sqlite_lock`). The lock keys
+and the libpq URL live in :mod:`scheduler.store.advisory` (the migration lock
+uses them too).
 """
 
 from __future__ import annotations
@@ -31,28 +33,24 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from scheduler import metrics
 from scheduler.errors import FencedError, StoreError
+from scheduler.store.advisory import LEADER_LOCK_KEY, is_postgres, libpq_url
 from scheduler.store.models import leader_lease
 
 if TYPE_CHECKING:
     import psycopg
     from psycopg.rows import TupleRow
 
-log = structlog.get_logger("scheduler.leader")
-
-#: Advisory lock keys (64-bit, per database): fixed so every version agrees.
-LEADER_LOCK_KEY = 0x64727363_6865_6401  # "drsched" + 1
-MIGRATION_LOCK_KEY = 0x64727363_6865_6402
+log = structlog.get_logger("scheduler.leadership.postgres")
 
 _TAKE_OVER = (
     "INSERT INTO leader_lease (id, epoch, holder, acquired_at, heartbeat_at)"
@@ -141,11 +139,6 @@ class Timing:
     def __post_init__(self) -> None:
         if self.check_interval * 2 > self.idle_session_timeout:
             raise ValueError("check_interval must be at most half of idle_session_timeout")
-
-
-def libpq_url(url: str) -> str:
-    """A SQLAlchemy URL (``postgresql+psycopg://``) as libpq takes it."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _lock_session_options(timing: Timing) -> dict[str, int | str]:
@@ -330,10 +323,6 @@ class PostgresElector:
                 await asyncio.wait_for(conn.close(), self.timing.check_timeout)
 
 
-def is_postgres(url: str) -> bool:
-    return make_url(url).get_backend_name() == "postgresql"
-
-
 def elector_for(
     url: str, *, holder: str | None = None, timing: Timing | None = None
 ) -> LeaderElector:
@@ -341,37 +330,3 @@ def elector_for(
     if is_postgres(url):
         return PostgresElector(url, holder=holder, timing=timing)
     return SingleInstance()
-
-
-@contextlib.contextmanager
-def migration_lock(url: str, *, timeout: float = 600.0) -> Iterator[None]:
-    """Serialize ``drsched db upgrade`` runs: Alembic has no lock of its own.
-
-    PostgreSQL: a blocking advisory lock (a different key from the leader's)
-    on a connection of its own, held for the ``with`` block. SQLite: nothing
-    (one file, and the engine's file lock keeps daemons apart).
-    """
-    if not is_postgres(url):
-        yield
-        return
-    import psycopg
-
-    try:
-        conn = psycopg.connect(libpq_url(url), autocommit=True, application_name="drsched-migrate")
-    except psycopg.OperationalError as exc:
-        raise StoreError(f"cannot connect to the database for the migration lock: {exc}") from exc
-    with conn:
-        conn.execute(f"SET lock_timeout = '{int(timeout * 1000)}ms'")
-        row = conn.execute("SELECT pg_try_advisory_lock(%s)", [MIGRATION_LOCK_KEY]).fetchone()
-        if not (row and row[0]):  # only say "waiting" when another upgrade holds it
-            log.info("migration.lock_waiting", key=MIGRATION_LOCK_KEY)
-            try:
-                conn.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
-            except psycopg.errors.LockNotAvailable as exc:
-                message = f"another migration held the lock for more than {timeout:g}s"
-                raise StoreError(message) from exc
-            log.info("migration.lock_acquired")
-        try:
-            yield
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK_KEY])

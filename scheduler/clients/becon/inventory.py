@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from scheduler.clients.becon import BeconClient
-from scheduler.clients.becon_types import Facility, FacilityReading, Gateway, Site
+from scheduler.clients.becon.client import BeconClient
+from scheduler.clients.becon.types import Facility, FacilityReading, Gateway, Site
 from scheduler.domain.hvac import FacilityKey
 from scheduler.domain.targets import KnownInventory
 from scheduler.errors import ApiError
