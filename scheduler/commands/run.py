@@ -33,6 +33,7 @@ from scheduler.engine.leadership import Fence
 from scheduler.engine.lock import DaemonLock
 from scheduler.engine.runner import Engine
 from scheduler.errors import ConfigError, DrschedError, FencedError
+from scheduler.store_gateway import StoreGateway
 from scheduler.systemd import Notifier
 
 log = structlog.get_logger("scheduler.run")
@@ -146,6 +147,7 @@ async def wired(
     url = config.database.url
     await asyncio.to_thread(migrate.upgrade, url)
     sql = store.open_engine(url, busy_timeout=config.database.busy_timeout.total_seconds())
+    gateway = StoreGateway()  # one bridge to the store, for the engine and HVAC control
     try:
         async with AsyncExitStack() as stack:
             api = await stack.enter_async_context(
@@ -153,7 +155,9 @@ async def wired(
             )
             if hvac is None:
                 hvac = await stack.enter_async_context(
-                    hvac_wiring.hvac_control(config, sql, clock, transport=transport, fence=fence)
+                    hvac_wiring.hvac_control(
+                        config, sql, clock, transport=transport, fence=fence, gateway=gateway
+                    )
                 )
             engine = Engine(
                 daemon_store.DaemonStore(sql, fence),
@@ -161,6 +165,7 @@ async def wired(
                 clock,
                 policy_from(config),
                 hvac=hvac,
+                gateway=gateway,
                 max_concurrency=config.dr_api.max_concurrency,
             )
             rules = config.program_rules()

@@ -78,11 +78,13 @@ class DrEffects:
 
     async def _begin(self, intent: Intent, change: Transition | None) -> None:
         engine = self._engine
-        await engine.db(engine.store.begin_intent, intent, change, engine.clock.now())
+        await engine.gateway.call(engine.store.begin_intent, intent, change, engine.clock.now())
 
     async def _end(self, intent: Intent, outcome: str, change: Transition | None) -> None:
         engine = self._engine
-        await engine.db(engine.store.end_intent, intent, outcome, change, engine.clock.now())
+        await engine.gateway.call(
+            engine.store.end_intent, intent, outcome, change, engine.clock.now()
+        )
         log.info(
             "dr.intent_done",
             event_id=intent.event_id,
@@ -116,7 +118,7 @@ class DrEffects:
         if not verdict.allowed:
             await self._not_sent(intent, view, verdict)
             return
-        event = await self._engine.db(self._engine.store.running_event, intent.event_id)
+        event = await self._engine.gateway.call(self._engine.store.running_event, intent.event_id)
         bound = log.bind(event_id=intent.event_id, request_id=intent.request_id)
         try:
             async with self._slots:
@@ -238,7 +240,7 @@ class DrEffects:
             "and its window is over"
         )
         change = self._change(view, Status.FAILED, Source.API, detail)
-        if change is not None and await engine.db(engine.store.record, change):
+        if change is not None and await engine.gateway.call(engine.store.record, change):
             log.info("event.transition", event_id=view.event_id, to="failed", detail=detail)
             await engine.hvac_call(view, HvacPhase.STOPPED, "request missing at the DR service")
 
@@ -253,7 +255,7 @@ class DrEffects:
             detail=detail,
             may_start=view.may(OutsideCall.START_CONTROL, now),
         )
-        if outcome.transition is None or not await engine.db(
+        if outcome.transition is None or not await engine.gateway.call(
             engine.store.record, outcome.transition
         ):
             return

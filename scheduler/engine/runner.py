@@ -4,17 +4,18 @@ One :meth:`Engine.tick` reads a snapshot of the events near in time, calls
 :func:`scheduler.engine.decide.decide`, and runs the actions: one event's
 actions in order, different events concurrently, DR calls bounded by
 ``dr_api.max_concurrency``. Database calls cross into the event loop in one
-place (:meth:`Engine.db`), one at a time, so SQLite sees a single writer.
+place, the :class:`~scheduler.store_gateway.StoreGateway` it shares with HVAC
+control, one at a time, so SQLite sees a single writer.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
 
@@ -28,8 +29,8 @@ from scheduler.engine.dr import DrEffects
 from scheduler.engine.hvac import HvacControl, NoHvac
 from scheduler.engine.model import EventView, HvacPhase, Tracking
 from scheduler.engine.ports import DrApi, EngineStore
+from scheduler.store_gateway import StoreGateway
 
-T = TypeVar("T")
 log = structlog.get_logger("scheduler.engine")
 
 _CONTROLLING = (HvacPhase.PREPARED, HvacPhase.STARTED)
@@ -46,26 +47,23 @@ class Engine:
         policy: Policy,
         *,
         hvac: HvacControl | None = None,
+        gateway: StoreGateway | None = None,
         max_concurrency: int = 10,
     ) -> None:
         self.store = store
+        #: The bridge to the blocking store, shared with HVAC control (built by the wiring).
+        self.gateway = gateway or StoreGateway()
         self.clock = clock
         self.policy = policy
         self.hvac: HvacControl = hvac or NoHvac()
         self.memory: dict[str, Tracking] = {}
         #: When the last decision expected each event's next action (lateness metric).
         self._due_times: dict[str, datetime] = {}
-        self._db_lock = asyncio.Lock()
         self._failures = 0
         self._views: dict[str, EventView] = {}
         #: After a failed HVAC tick, HVAC work is not due again before this instant.
         self._hvac_pause: datetime | None = None
         self._dr = DrEffects(self, api, asyncio.Semaphore(max_concurrency))
-
-    async def db(self, fn: Callable[..., T], *args: object) -> T:
-        """The one bridge from the event loop to the (blocking) store."""
-        async with self._db_lock:
-            return await asyncio.to_thread(fn, *args)
 
     async def start_up(self) -> None:
         """Before anything new: HVAC reconcile, then every unfinished intent (GET).
@@ -75,7 +73,7 @@ class Engine:
         records what it holds, starts whatever is still planned (issue 10 bug 1).
         """
         await self.hvac.reconcile(self.clock.now())
-        intents = await self.db(self.store.open_intents)
+        intents = await self.gateway.call(self.store.open_intents)
         log.info("engine.reconcile", open_intents=len(intents))
         views = {v.event_id: v for v in await self._snapshot(self.clock.now())}
         await self._gather(self._dr.reconcile(i, views.get(i.event_id)) for i in intents)
@@ -116,7 +114,7 @@ class Engine:
 
     async def _snapshot(self, now: datetime) -> Sequence[EventView]:
         bound = now + self.policy.horizon + self.policy.submit_lead
-        return await self.db(self.store.snapshot, bound)
+        return await self.gateway.call(self.store.snapshot, bound)
 
     async def _gather(self, coroutines: Iterable[Coroutine[Any, Any, None]]) -> None:
         async with asyncio.TaskGroup() as group:
@@ -160,7 +158,7 @@ class Engine:
         change = transition(
             view.event_id, view.status, new, at=self.clock.now(), source=source, detail=detail
         )
-        if change is not None and await self.db(self.store.record, change):
+        if change is not None and await self.gateway.call(self.store.record, change):
             log.info(
                 "event.transition",
                 event_id=view.event_id,
@@ -197,7 +195,7 @@ class Engine:
                 log.warning("hvac.start_refused", event_id=event_id, reason=verdict.reason)
                 return
         try:
-            event = await self.db(self.store.running_event, event_id)
+            event = await self.gateway.call(self.store.running_event, event_id)
         except Exception:  # the engine retries the action; a start after its own pause
             self._start_failed(event_id, phase)
             raise

@@ -35,7 +35,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 import structlog
 
@@ -63,10 +62,10 @@ from scheduler.hvac.planning import (
 from scheduler.hvac.ports import BeconPort, ControlStorePort, ReadSink
 from scheduler.hvac.reading import read_gateways, read_records
 from scheduler.hvac.records import ControlRecord, ControlState
+from scheduler.store_gateway import StoreGateway
 
 log = structlog.get_logger("scheduler.hvac")
 
-T = TypeVar("T")
 Lookup = Callable[[FacilityKey], tuple[ControlRecord, str] | None]
 
 _AFTER = {"apply": move.after_apply, "reassert": move.after_reassert, "restore": move.after_restore}
@@ -97,8 +96,11 @@ class HvacController:
         settings: Settings,
         clock: Clock,
         reads: ReadSink | None = None,
+        gateway: StoreGateway | None = None,
     ) -> None:
         self._becon = becon
+        #: The bridge to the blocking store, shared with the engine (built by the wiring).
+        self._gateway = gateway or StoreGateway()
         self._reads = reads
         self._store = store
         self._targets = list(targets)
@@ -116,7 +118,6 @@ class HvacController:
         self._starting: set[str] = set()
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self._work_lock = asyncio.Lock()
-        self._db_lock = asyncio.Lock()
         #: While :meth:`release` runs: every record written, by ident (final ones included).
         self._written: dict[tuple[str, FacilityKey], ControlRecord] | None = None
 
@@ -142,7 +143,7 @@ class HvacController:
         if prepared is None or prepared.fingerprint != event.fingerprint():
             if self._held(event.event_id):
                 return  # already started (a repeated call): nothing new to send
-            if prepared is None and await self._db(self._store.started, event.event_id):
+            if prepared is None and await self._gateway.call(self._store.started, event.event_id):
                 return  # started before a restart: its records say what is left to do
             prepared = await self._prepare(event, now)
             if prepared is None:
@@ -303,7 +304,9 @@ class HvacController:
                         detail="restored when drsched stopped; control resumes at its next start",
                     )
                 )
-        await self._db(self._store.save, resume)  # closed records leave memory: the store only
+        await self._gateway.call(
+            self._store.save, resume
+        )  # closed records leave memory: the store only
         summary = ", ".join(f"{n} {state}" for state, n in sorted(outcome.items()))
         log.info("hvac.released", facilities=len(held), outcome=dict(outcome), resume=len(resume))
         return f"{len(held)} facilities under control: {summary}; {len(resume)} resume at restart"
@@ -317,11 +320,13 @@ class HvacController:
 
     async def reconcile(self, now: datetime) -> None:
         async with self._work_lock:
-            records = await self._one_holder_each(await self._db(self._store.open_records), now)
+            records = await self._one_holder_each(
+                await self._gateway.call(self._store.open_records), now
+            )
             self._open.clear()
             self._open.remember(records)
             events = sorted({r.event_id for r in records})
-            statuses = await self._db(self._store.event_statuses, events)
+            statuses = await self._gateway.call(self._store.event_statuses, events)
             steps: list[move.Step] = []
             for event_id in events:
                 mine = [r for r in records if r.event_id == event_id]
@@ -334,7 +339,7 @@ class HvacController:
             await self._record([s.record for s in steps])
             log.info("hvac.reconciled", open=len(records), events=len(events))
             await self._work(now)
-        for event in await self._db(self._store.unstarted_events, now):
+        for event in await self._gateway.call(self._store.unstarted_events, now):
             await self.start(event, now)  # it became active, then the daemon stopped
 
     # -- prepare and start -----------------------------------------------------
@@ -355,7 +360,7 @@ class HvacController:
         reads = gateway_reads(targets)
         states, unread = await read_gateways(self._becon, reads, self._slots)
         records = self._plan(event, signal, targets, states, now)
-        await self._db(self._store.replace_planned, event.event_id, records)
+        await self._gateway.call(self._store.replace_planned, event.event_id, records)
         await self._keep_reads([(event.event_id, r.key) for r in records], states, now)
         self._open.forget_event(event.event_id)
         self._remember(records)
@@ -400,7 +405,7 @@ class HvacController:
         mine = [r for r in self._open.of(event_id) if r.state is ControlState.PLANNED]
         if not mine:
             return []
-        taken = await self._db(self._store.claim, event_id, now)
+        taken = await self._gateway.call(self._store.claim, event_id, now)
         if taken:
             self._remember(
                 replace(
@@ -432,7 +437,7 @@ class HvacController:
                 outcome="its facilities are not controlled in this window",
             )
         records = self._plan(event, signal, targets, states, now)
-        await self._db(self._store.insert, records)
+        await self._gateway.call(self._store.insert, records)
         self._remember(records)
         steps = [move.begin_apply(r, now) for r in await self._claim(event.event_id, now)]
         self._remember(s.record for s in steps)  # the claim wrote them as intents
@@ -625,7 +630,7 @@ class HvacController:
         """
         if not records:
             return
-        await self._db(self._store.save, list(records))
+        await self._gateway.call(self._store.save, list(records))
         if self._written is not None:
             self._written.update((r.ident, r) for r in records)
         self._remember(records)
@@ -646,7 +651,7 @@ class HvacController:
                     facility=str(record.key),
                     detail=record.detail,
                 )
-        await self._db(self._store.save, changed)
+        await self._gateway.call(self._store.save, changed)
         latest = {r.ident: r for r in changed}
         merged = (latest.get(r.ident, r) for r in records)
         return [r for r in merged if r.state.is_open]
@@ -662,13 +667,9 @@ class HvacController:
         if self._reads is None or not wanted:
             return
         try:
-            await self._db(self._reads.record_reads, reads_of(wanted, states, now, phase))
+            await self._gateway.call(self._reads.record_reads, reads_of(wanted, states, now, phase))
         except StoreError as error:
             log.warning("hvac.reads_not_stored", reads=len(wanted), error=str(error))
-
-    async def _db(self, fn: Callable[..., T], *args: object) -> T:
-        async with self._db_lock:
-            return await asyncio.to_thread(fn, *args)
 
     def _publish(self) -> None:
         metrics.set_facilities_under_control(self._open.under_control)
@@ -691,7 +692,7 @@ class HvacController:
         """The event's ``restore.stagger``; None: ``hvac.restore_stagger``."""
         if event_id not in self._shaping:
             try:
-                event = await self._db(self._store.plan_event, event_id)
+                event = await self._gateway.call(self._store.plan_event, event_id)
             except DrschedError:  # a record outliving its event row: the daemon's default
                 return None
             self._shaping[event_id] = event.shaping
@@ -699,7 +700,7 @@ class HvacController:
 
     async def _signal(self, event_id: str) -> Signal | None:
         if event_id not in self._signals:
-            signal = (await self._db(self._store.plan_event, event_id)).load_control()
+            signal = (await self._gateway.call(self._store.plan_event, event_id)).load_control()
             if signal is None:
                 return None
             self._signals[event_id] = signal

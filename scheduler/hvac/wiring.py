@@ -26,6 +26,7 @@ from scheduler.plans.shaping import parse_ramp
 from scheduler.store.control import ControlStore
 from scheduler.store.fenced import Fence
 from scheduler.store.reads import ReadStore
+from scheduler.store_gateway import StoreGateway
 
 #: Restore slots: at most this many over ``hvac.restore_stagger`` (30 s apart over 10 min)...
 RESTORE_SLOTS = 20
@@ -59,8 +60,12 @@ async def hvac_control(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     fence: Fence | None = None,
+    gateway: StoreGateway | None = None,
 ) -> AsyncIterator[HvacControl]:
-    """The controller (or ``NoHvac``) for the daemon's life; its BECON client closed after."""
+    """The controller (or ``NoHvac``) for the daemon's life; its BECON client closed after.
+
+    ``gateway``: the daemon's one bridge to the store, shared with the engine.
+    """
     if not config.hvac.targets:
         yield NoHvac()
         return
@@ -68,5 +73,11 @@ async def hvac_control(
         reads = ReadStore(sql, config.hvac.reads_retention, fence)
         store = ControlStore(sql, fence)
         yield HvacController(
-            client, store, config.hvac.targets, settings_from(config), clock, reads=reads
+            client,
+            store,
+            config.hvac.targets,
+            settings_from(config),
+            clock,
+            reads=reads,
+            gateway=gateway,
         )
