@@ -63,7 +63,8 @@ class Engine:
         self._views: dict[str, EventView] = {}
         #: After a failed HVAC tick, HVAC work is not due again before this instant.
         self._hvac_pause: datetime | None = None
-        self._dr = DrEffects(self, api, asyncio.Semaphore(max_concurrency))
+        slots = asyncio.Semaphore(max_concurrency)
+        self._dr = DrEffects(store, self.gateway, clock, self, api, slots)
 
     async def start_up(self) -> None:
         """Before anything new: HVAC reconcile, then every unfinished intent (GET).
