@@ -68,7 +68,6 @@ class HvacController:
             slots=asyncio.Semaphore(settings.max_concurrency),
         )
         sending = Sending(context)
-        self._memory = context.memory
         self._restores = Restores(context, sending)
         self._verification = Verification(context, sending, self._restores)
         self._start_stop = StartStop(context, sending, self._restores, self._verification)
@@ -89,7 +88,7 @@ class HvacController:
         return await self._restores.release(now)
 
     async def due(self, now: datetime) -> datetime | None:
-        return self._memory.due()
+        return self._context.memory.due()
 
     async def tick(self, now: datetime) -> None:
         async with self._context.work_lock:

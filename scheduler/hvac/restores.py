@@ -67,7 +67,9 @@ class Restores:
             steps += [move.start_restore(r, slots[r.ident], now, why) for r in records]
         return steps
 
-    def stopped(self, records: Sequence[ControlRecord], now: datetime, why: str) -> list[move.Step]:
+    def for_stop(
+        self, records: Sequence[ControlRecord], now: datetime, why: str
+    ) -> list[move.Step]:
         """Restore slots from now (a cancel) or from the window's end, whichever is first."""
         if not records:
             return []

@@ -164,7 +164,7 @@ class StartStop:
             steps = [
                 move.not_started(r, now, reason) for r in mine if r.state is ControlState.PLANNED
             ]
-            steps += self._restores.stopped([r for r in mine if r.state in ENDING], now, reason)
+            steps += self._restores.for_stop([r for r in mine if r.state in ENDING], now, reason)
             await context.record([s.record for s in steps])
             await self._verification.work(now)
         memory.log_event("hvac.stopped", event.event_id, reason=reason)
