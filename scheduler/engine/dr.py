@@ -7,15 +7,14 @@ reconciles it with a GET before anything else, so no request id is ever
 POSTed twice.
 
 :class:`DrEffects` sees only what it needs: the store port through the
-store gateway, the clock, the DR API, and (:class:`Tracker`) the engine's
-memory of an event and its HVAC call.
+store gateway, the clock, the DR API, the engine's memory of events
+(:mod:`.memory`) and its calls to HVAC control (:mod:`.hvac_calls`).
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from typing import Protocol
 
 import structlog
 
@@ -24,6 +23,8 @@ from scheduler.domain.lifecycle import Source, Status, Transition, transition
 from scheduler.domain.outside import OutsideCall, Verdict
 from scheduler.engine import actions as act
 from scheduler.engine.decide import MISSED_DETAIL
+from scheduler.engine.hvac_calls import HvacCalls
+from scheduler.engine.memory import EventMemory
 from scheduler.engine.model import EventView, HvacPhase, Intent, IntentKind, request_id_for
 from scheduler.engine.ports import DrApi, EngineStore, RemoteRequest
 from scheduler.engine.remote import HvacCall, on_remote_status
@@ -52,37 +53,27 @@ class _Missing:
 _MISSING = _Missing()
 
 
-class Tracker(Protocol):
-    """What the DR actions need from the engine: its memory of an event, its HVAC call."""
-
-    def track(self, event_id: str, **changes: object) -> None:
-        """Change the engine's memory of the event (:class:`~.model.Tracking` fields)."""
-        ...
-
-    async def hvac_call(self, view: EventView, phase: HvacPhase, reason: str = "") -> None:
-        """Call HVAC control at one of its points (never raises)."""
-        ...
-
-
 class DrEffects:
     def __init__(
         self,
         store: EngineStore,
         gateway: StoreGateway,
         clock: Clock,
-        tracker: Tracker,
+        memory: EventMemory,
+        hvac: HvacCalls,
         api: DrApi,
         slots: asyncio.Semaphore,
     ) -> None:
         self._store = store
         self._gateway = gateway
         self._clock = clock
-        self._tracker = tracker
+        self._memory = memory
+        self._hvac = hvac
         self._api = api
         self._slots = slots
 
     async def run(self, view: EventView, action: act.Action) -> None:
-        self._tracker.track(view.event_id, last_contact=self._clock.now())
+        self._memory.track(view.event_id, last_contact=self._clock.now())
         match action:
             case act.Submit():
                 await self._submit(view, action)
@@ -91,7 +82,7 @@ class DrEffects:
             case act.Poll(request_id=request_id):
                 await self._poll(view, request_id)
             case act.Delete():
-                self._tracker.track(view.event_id, delete_tried=True)
+                self._memory.track(view.event_id, delete_tried=True)
                 intent = Intent(
                     view.event_id, IntentKind.DELETE, action.request_id, action.revision
                 )
@@ -158,7 +149,7 @@ class DrEffects:
             return
         detail = f"accepted as request {intent.request_id}"
         await self._end(intent, "created", self._change(view, Status.PENDING, Source.API, detail))
-        self._tracker.track(intent.event_id, last_contact=None)  # poll at once: it may be active
+        self._memory.track(intent.event_id, last_contact=None)  # poll at once: it may be active
 
     # -- reconcile -------------------------------------------------------------
 
@@ -265,7 +256,7 @@ class DrEffects:
         if change is not None and await self._gateway.call(self._store.record, change):
             log.info("event.transition", event_id=view.event_id, to="failed", detail=detail)
             reason = "request missing at the DR service"
-            await self._tracker.hvac_call(view, HvacPhase.STOPPED, reason)
+            await self._hvac.call(view, HvacPhase.STOPPED, reason)
 
     async def apply_remote(self, view: EventView, status: Status, detail: str) -> None:
         now = self._clock.now()
@@ -293,7 +284,7 @@ class DrEffects:
 
     async def _after(self, view: EventView, call: HvacCall | None, reason: str) -> None:
         if call is not None:
-            await self._tracker.hvac_call(view, _HVAC_PHASE[call], reason)
+            await self._hvac.call(view, _HVAC_PHASE[call], reason)
 
     # -- delete and re-submit --------------------------------------------------
 
@@ -346,7 +337,7 @@ class DrEffects:
         await self._poll(view, intent.request_id)
 
     async def _resubmit(self, view: EventView, action: act.Resubmit) -> None:
-        self._tracker.track(view.event_id, resubmit_tried=action.revision)
+        self._memory.track(view.event_id, resubmit_tried=action.revision)
         intent = Intent(
             view.event_id, IntentKind.DELETE, action.old_request_id, view.submitted_revision or 1
         )
