@@ -13,34 +13,25 @@ from scheduler.store_gateway import StoreGateway
 
 async def test_calls_run_one_at_a_time_off_the_event_loop() -> None:
     gateway = StoreGateway()
-    loop_thread = threading.get_ident()
-    inside = 0
-    most = 0
     threads: set[int] = set()
-    first_in = threading.Event()
+    entered = {name: threading.Event() for name in ("engine", "hvac")}
     release = threading.Event()
 
     def call(name: str, *, wait: bool = False) -> str:
-        nonlocal inside, most
-        inside += 1
-        most = max(most, inside)
         threads.add(threading.get_ident())
-        first_in.set()
+        entered[name].set()
         if wait:
             release.wait(5)
-        inside -= 1
         return name
 
     first = asyncio.create_task(gateway.call(call, "engine", wait=True))
     second = asyncio.create_task(gateway.call(call, "hvac"))
-    assert await asyncio.to_thread(first_in.wait, 5)
-    for _ in range(10):  # the loop turns: the second call waits for the first
-        await asyncio.sleep(0)
-    assert not second.done()
+    assert await asyncio.to_thread(entered["engine"].wait, 5)
+    # Without the one lock the second call's thread would be inside at once.
+    assert not await asyncio.to_thread(entered["hvac"].wait, 0.2)
     release.set()
     assert await asyncio.gather(first, second) == ["engine", "hvac"]
-    assert most == 1
-    assert loop_thread not in threads
+    assert threading.get_ident() not in threads
 
 
 async def test_an_error_reaches_the_caller_and_the_next_call_runs() -> None:
