@@ -59,6 +59,7 @@ from scheduler.store.migrate import upgrade
 from scheduler.store.plan_apply import apply_plan
 from scheduler.store.programs import program_events
 from scheduler.store.reads import ReadStore
+from scheduler.store_gateway import StoreGateway
 from scheduler.systemd import Notifier
 
 log = structlog.get_logger("scheduler.run")
@@ -74,13 +75,15 @@ async def hvac_control(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     fence: Fence | None = None,
+    gateway: StoreGateway | None = None,
 ) -> AsyncIterator[HvacControl]:
     """The controller (or ``NoHvac``) for the daemon's life; its BECON client closed after.
 
     With ``hvac.targets`` empty, HVAC control is off and BECON is never called.
     Otherwise the controller gets its own BECON client (pooled connection,
     ``becon.max_concurrency``, retries from ``becon.*``) and the control
-    records of the daemon's database.
+    records of the daemon's database, through ``gateway`` (the daemon's one
+    bridge to the store, shared with the engine).
     """
     if not config.hvac.targets:
         yield NoHvac()
@@ -89,7 +92,13 @@ async def hvac_control(
         reads = ReadStore(sql, config.hvac.reads_retention, fence)
         store = ControlStore(sql, fence)
         yield HvacController(
-            client, store, config.hvac.targets, settings_from(config), clock, reads=reads
+            client,
+            store,
+            config.hvac.targets,
+            settings_from(config),
+            clock,
+            reads=reads,
+            gateway=gateway,
         )
 
 
@@ -125,7 +134,7 @@ class Wiring:
     apply_plans: Callable[[list[str]], str]
     #: The database (SQLAlchemy engine), for parts beside the engine (the OpenADR VEN).
     sql: SqlEngine
-    #: The engine's store, for the demos' views and plan changes (through ``engine.db``).
+    #: The engine's store, for the demos' views and plan changes (through ``engine.gateway``).
     store: DaemonStore
     #: ``hvac.on_stop: restore``: restores every facility under control (None: hand_over).
     on_stop: Callable[[], Awaitable[str]] | None = None
@@ -151,12 +160,15 @@ async def wired(
     url = config.database.url
     await asyncio.to_thread(upgrade, url)
     sql = open_engine(url, busy_timeout=config.database.busy_timeout.total_seconds())
+    gateway = StoreGateway()  # one bridge to the store, for the engine and HVAC control
     try:
         async with AsyncExitStack() as stack:
             api = await stack.enter_async_context(dr_client(config.dr_api, transport=transport))
             if hvac is None:
                 hvac = await stack.enter_async_context(
-                    hvac_control(config, sql, clock, transport=transport, fence=fence)
+                    hvac_control(
+                        config, sql, clock, transport=transport, fence=fence, gateway=gateway
+                    )
                 )
             store = DaemonStore(sql, fence, metrics.record_transition)
             engine = Engine(
@@ -165,6 +177,7 @@ async def wired(
                 clock,
                 policy_from(config),
                 hvac=hvac,
+                gateway=gateway,
                 max_concurrency=config.dr_api.max_concurrency,
             )
             rules = config.program_rules()

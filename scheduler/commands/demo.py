@@ -160,7 +160,7 @@ async def _drive(
     engine, store = parts.engine, parts.store
     events = demo_events(clock.now())
     expected = {d.event.event_id: d for d in events}
-    await engine.db(store.apply_events, [d.event for d in events], clock.now())
+    await engine.gateway.call(store.apply_events, [d.event for d in events], clock.now())
     task = asyncio.create_task(daemon.run())
     script = _Script(events)
     deadline = clock.now() + DEADLINE
@@ -170,8 +170,8 @@ async def _drive(
     view: Any = None
     with live or contextlib.nullcontext():
         while clock.now() < deadline and not task.done():
-            rows = await engine.db(store.overview)
-            hvac = await engine.db(demo_hvac.demo_records, store.engine, ids)
+            rows = await engine.gateway.call(store.overview)
+            hvac = await engine.gateway.call(demo_hvac.demo_records, store.engine, ids)
             view = _live_view(rows, expected, clock.now(), demo_hvac.live_line(hvac))
             if live is not None:
                 live.update(view)
@@ -183,9 +183,14 @@ async def _drive(
         out.print(view)
     daemon.request_stop()
     await task
-    hvac = await engine.db(demo_hvac.demo_records, store.engine, ids)
+    hvac = await engine.gateway.call(demo_hvac.demo_records, store.engine, ids)
     shown = demo_hvac.facilities_shown((await admin.get("/_sim/becon/facilities")).json())
-    ok = _summary(out, await engine.db(store.overview), await engine.db(store.timeline), expected)
+    ok = _summary(
+        out,
+        await engine.gateway.call(store.overview),
+        await engine.gateway.call(store.timeline),
+        expected,
+    )
     hvac_ok = _hvac_summary(out, hvac, shown)
     return _verdict(out, ok and hvac_ok)
 
@@ -207,7 +212,7 @@ class _Script:
             self._changed = True
             moved = _moved(self._events["demo-change"], timedelta(seconds=1))
             plan = [moved if e.event_id == moved.event_id else e for e in self._events.values()]
-            await parts.engine.db(parts.store.apply_events, plan, now)
+            await parts.engine.gateway.call(parts.store.apply_events, plan, now)
         remote = self._events["demo-remote"]
         if (
             not self._canceled

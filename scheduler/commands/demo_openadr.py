@@ -111,13 +111,13 @@ async def _drive(
     rows: list[EventSummary] = []
     records: list[ControlRecord] = []
     while loop.time() < deadline:
-        rows = await engine.db(store.overview)
+        rows = await engine.gateway.call(store.overview)
         for row in rows:
             if seen.get(row.event_id) != row.status:
                 seen[row.event_id] = row.status
                 out.print(f"drsched: {row.event_id} is {row.status.value} ({row.source})")
         ids = [r.event_id for r in rows]
-        records = await engine.db(demo_hvac.demo_records, store.engine, ids)
+        records = await engine.gateway.call(demo_hvac.demo_records, store.engine, ids)
         if (
             len(rows) == 2
             and all(r.status.is_terminal for r in rows)

@@ -76,7 +76,7 @@ class Daemon:
     async def _check_revision(self) -> None:
         """Notice ``drsched plan apply`` / ``events cancel`` run from a shell."""
         try:
-            revision = await self.engine.db(self.engine.store.plan_revision)
+            revision = await self.engine.gateway.call(self.engine.store.plan_revision)
         except Exception:  # the database may be briefly unavailable; the next check retries
             log.exception("daemon.revision_check_failed")
             return
@@ -131,7 +131,7 @@ class Daemon:
         await self._apply()
         self._notifier.status("reconciling")
         await self.engine.start_up()
-        self._revision = await self.engine.db(self.engine.store.plan_revision)
+        self._revision = await self.engine.gateway.call(self.engine.store.plan_revision)
         self.timer.start()
         self._queue.put_nowait(Message.WAKE)
         self._notifier.ready("running")
@@ -171,7 +171,7 @@ class Daemon:
         if self._apply_plans is None:
             return
         try:
-            summary = await self.engine.db(self._apply_plans)
+            summary = await self.engine.gateway.call(self._apply_plans)
         except PlanError as exc:
             problems = [str(p) for p in exc.problems]
             log.error("plans.invalid", problems=problems, kept="previous plan stays in force")

@@ -5,29 +5,33 @@ committed intent and followed by its committed outcome (DESIGN rule 2). A
 retryable failure leaves the intent open: the next tick (or the next start)
 reconciles it with a GET before anything else, so no request id is ever
 POSTed twice.
+
+:class:`DrEffects` sees only what it needs: the store port through the
+store gateway, the clock, the DR API, the engine's memory of events
+(:mod:`.memory`) and its calls to HVAC control (:mod:`.hvac_calls`).
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import structlog
 
+from scheduler.clock import Clock
 from scheduler.domain.intents import EventView, Intent, IntentKind
 from scheduler.domain.lifecycle import Source, Status, Transition, transition
 from scheduler.domain.outside import OutsideCall, Verdict
 from scheduler.domain.request_ids import request_id_for
 from scheduler.engine import actions as act
 from scheduler.engine.decide import MISSED_DETAIL
+from scheduler.engine.hvac_calls import HvacCalls
+from scheduler.engine.memory import EventMemory
 from scheduler.engine.model import HvacPhase
-from scheduler.engine.ports import DrApi, RemoteRequest
+from scheduler.engine.ports import DrApi, EngineStore, RemoteRequest
 from scheduler.engine.remote import HvacCall, on_remote_status
 from scheduler.errors import ApiError, NotFoundError, PermanentApiError, RetryableApiError
-
-if TYPE_CHECKING:
-    from scheduler.engine.runner import Engine
+from scheduler.store_gateway import StoreGateway
 
 log = structlog.get_logger("scheduler.engine.dr")
 
@@ -52,13 +56,26 @@ _MISSING = _Missing()
 
 
 class DrEffects:
-    def __init__(self, engine: Engine, api: DrApi, slots: asyncio.Semaphore) -> None:
-        self._engine = engine
+    def __init__(
+        self,
+        store: EngineStore,
+        gateway: StoreGateway,
+        clock: Clock,
+        memory: EventMemory,
+        hvac: HvacCalls,
+        api: DrApi,
+        slots: asyncio.Semaphore,
+    ) -> None:
+        self._store = store
+        self._gateway = gateway
+        self._clock = clock
+        self._memory = memory
+        self._hvac = hvac
         self._api = api
         self._slots = slots
 
     async def run(self, view: EventView, action: act.Action) -> None:
-        self._engine.track(view.event_id, last_contact=self._engine.clock.now())
+        self._memory.track(view.event_id, last_contact=self._clock.now())
         match action:
             case act.Submit():
                 await self._submit(view, action)
@@ -67,7 +84,7 @@ class DrEffects:
             case act.Poll(request_id=request_id):
                 await self._poll(view, request_id)
             case act.Delete():
-                self._engine.track(view.event_id, delete_tried=True)
+                self._memory.track(view.event_id, delete_tried=True)
                 intent = Intent(
                     view.event_id, IntentKind.DELETE, action.request_id, action.revision
                 )
@@ -79,12 +96,11 @@ class DrEffects:
     # -- intents ---------------------------------------------------------------
 
     async def _begin(self, intent: Intent, change: Transition | None) -> None:
-        engine = self._engine
-        await engine.db(engine.store.begin_intent, intent, change, engine.clock.now())
+        await self._gateway.call(self._store.begin_intent, intent, change, self._clock.now())
 
     async def _end(self, intent: Intent, outcome: str, change: Transition | None) -> None:
-        engine = self._engine
-        await engine.db(engine.store.end_intent, intent, outcome, change, engine.clock.now())
+        now = self._clock.now()
+        await self._gateway.call(self._store.end_intent, intent, outcome, change, now)
         log.info(
             "dr.intent_done",
             event_id=intent.event_id,
@@ -97,7 +113,7 @@ class DrEffects:
     def _change(
         self, view: EventView, new: Status, source: Source, detail: str
     ) -> Transition | None:
-        now = self._engine.clock.now()
+        now = self._clock.now()
         return transition(view.event_id, view.status, new, at=now, source=source, detail=detail)
 
     # -- submit ----------------------------------------------------------------
@@ -114,11 +130,11 @@ class DrEffects:
         What goes out is the content recorded with the intent (``running_event``):
         a plan change in between is a later revision, re-submitted in turn.
         """
-        verdict = view.may(OutsideCall.POST, self._engine.clock.now())
+        verdict = view.may(OutsideCall.POST, self._clock.now())
         if not verdict.allowed:
             await self._not_sent(intent, view, verdict)
             return
-        event = await self._engine.db(self._engine.store.running_event, intent.event_id)
+        event = await self._gateway.call(self._store.running_event, intent.event_id)
         bound = log.bind(event_id=intent.event_id, request_id=intent.request_id)
         try:
             async with self._slots:
@@ -135,7 +151,7 @@ class DrEffects:
             return
         detail = f"accepted as request {intent.request_id}"
         await self._end(intent, "created", self._change(view, Status.PENDING, Source.API, detail))
-        self._engine.track(intent.event_id, last_contact=None)  # poll at once: it may be active
+        self._memory.track(intent.event_id, last_contact=None)  # poll at once: it may be active
 
     # -- reconcile -------------------------------------------------------------
 
@@ -157,7 +173,7 @@ class DrEffects:
 
     async def _found(self, intent: Intent, view: EventView, remote: RemoteRequest) -> None:
         status = remote.status or Status.PENDING
-        now = self._engine.clock.now()
+        now = self._clock.now()
         outcome = on_remote_status(
             view.event_id,
             view.status,
@@ -171,7 +187,7 @@ class DrEffects:
 
     async def _create_missing(self, intent: Intent, view: EventView) -> None:
         """The POST never reached the DR service: send it now, if still allowed (``_create``)."""
-        verdict = view.may(OutsideCall.POST, self._engine.clock.now())
+        verdict = view.may(OutsideCall.POST, self._clock.now())
         if not verdict.allowed:
             await self._not_sent(intent, view, verdict)
             return
@@ -231,22 +247,21 @@ class DrEffects:
         After it, nothing will ever answer for it: the event fails with the
         reason in its timeline and HVAC control stops (issue 16, finding 4).
         """
-        engine = self._engine
         log.error("dr.request_missing", event_id=view.event_id, request_id=request_id)
-        if engine.clock.now() < view.runs_until:
+        if self._clock.now() < view.runs_until:
             return
         detail = (
             f"request {request_id} is no longer at the DR service (404 on poll) "
             "and its window is over"
         )
         change = self._change(view, Status.FAILED, Source.API, detail)
-        if change is not None and await engine.db(engine.store.record, change):
+        if change is not None and await self._gateway.call(self._store.record, change):
             log.info("event.transition", event_id=view.event_id, to="failed", detail=detail)
-            await engine.hvac_call(view, HvacPhase.STOPPED, "request missing at the DR service")
+            reason = "request missing at the DR service"
+            await self._hvac.call(view, HvacPhase.STOPPED, reason)
 
     async def apply_remote(self, view: EventView, status: Status, detail: str) -> None:
-        engine = self._engine
-        now = engine.clock.now()
+        now = self._clock.now()
         outcome = on_remote_status(
             view.event_id,
             view.status,
@@ -255,8 +270,8 @@ class DrEffects:
             detail=detail,
             may_start=view.may(OutsideCall.START_CONTROL, now),
         )
-        if outcome.transition is None or not await engine.db(
-            engine.store.record, outcome.transition
+        if outcome.transition is None or not await self._gateway.call(
+            self._store.record, outcome.transition
         ):
             return
         log.info(
@@ -271,14 +286,14 @@ class DrEffects:
 
     async def _after(self, view: EventView, call: HvacCall | None, reason: str) -> None:
         if call is not None:
-            await self._engine.hvac_call(view, _HVAC_PHASE[call], reason)
+            await self._hvac.call(view, _HVAC_PHASE[call], reason)
 
     # -- delete and re-submit --------------------------------------------------
 
     async def _delete(self, intent: Intent, view: EventView) -> None:
         """DELETE (404 means already gone); then cancel, or re-submit the changed event."""
         bound = log.bind(event_id=view.event_id, request_id=intent.request_id)
-        verdict = view.may(OutsideCall.DELETE, self._engine.clock.now())
+        verdict = view.may(OutsideCall.DELETE, self._clock.now())
         if not verdict.allowed:  # a re-submission whose window is over: keep what runs
             bound.info("dr.delete_refused_locally", reason=verdict.reason)
             await self._end(intent, "not sent", None)
@@ -324,7 +339,7 @@ class DrEffects:
         await self._poll(view, intent.request_id)
 
     async def _resubmit(self, view: EventView, action: act.Resubmit) -> None:
-        self._engine.track(view.event_id, resubmit_tried=action.revision)
+        self._memory.track(view.event_id, resubmit_tried=action.revision)
         intent = Intent(
             view.event_id, IntentKind.DELETE, action.old_request_id, view.submitted_revision or 1
         )
@@ -337,7 +352,7 @@ class DrEffects:
             view.event_id,
             view.status,
             view.status,
-            self._engine.clock.now(),
+            self._clock.now(),
             Source.PLAN,
             f"revision {view.revision} changed while pending: deleted request {old_request_id}, "
             f"re-submitting as {new_id}",

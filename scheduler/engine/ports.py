@@ -3,7 +3,7 @@
 The real implementations are ``scheduler.store.daemon.DaemonStore`` (SQL)
 and ``scheduler.clients.dr.client.DrApiClient``; tests use small in-memory
 fakes. Store methods are synchronous (SQLAlchemy sessions): the engine calls
-them through one ``asyncio.to_thread`` bridge, one at a time.
+them through the store gateway (:mod:`scheduler.store_gateway`), one at a time.
 """
 
 from __future__ import annotations

@@ -4,17 +4,18 @@ One :meth:`Engine.tick` reads a snapshot of the events near in time, calls
 :func:`scheduler.engine.decide.decide`, and runs the actions: one event's
 actions in order, different events concurrently, DR calls bounded by
 ``dr_api.max_concurrency``. Database calls cross into the event loop in one
-place (:meth:`Engine.db`), one at a time, so SQLite sees a single writer.
+place, the :class:`~scheduler.store_gateway.StoreGateway` it shares with HVAC
+control, one at a time, so SQLite sees a single writer.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
 
@@ -22,15 +23,16 @@ from scheduler import metrics
 from scheduler.clock import Clock
 from scheduler.domain.intents import EventView
 from scheduler.domain.lifecycle import Source, Status, transition
-from scheduler.domain.outside import OutsideCall
 from scheduler.engine import actions as act
 from scheduler.engine.decide import Decision, Policy, decide
 from scheduler.engine.dr import DrEffects
 from scheduler.engine.hvac import HvacControl, NoHvac
-from scheduler.engine.model import HvacPhase, Tracking
+from scheduler.engine.hvac_calls import HvacCalls
+from scheduler.engine.memory import EventMemory
+from scheduler.engine.model import HvacPhase
 from scheduler.engine.ports import DrApi, EngineStore
+from scheduler.store_gateway import StoreGateway
 
-T = TypeVar("T")
 log = structlog.get_logger("scheduler.engine")
 
 _CONTROLLING = (HvacPhase.PREPARED, HvacPhase.STARTED)
@@ -47,26 +49,27 @@ class Engine:
         policy: Policy,
         *,
         hvac: HvacControl | None = None,
+        gateway: StoreGateway | None = None,
         max_concurrency: int = 10,
     ) -> None:
         self.store = store
+        #: The bridge to the blocking store, shared with HVAC control (built by the wiring).
+        self.gateway = gateway or StoreGateway()
         self.clock = clock
         self.policy = policy
         self.hvac: HvacControl = hvac or NoHvac()
-        self.memory: dict[str, Tracking] = {}
+        self.memory = EventMemory()
         #: When the last decision expected each event's next action (lateness metric).
         self._due_times: dict[str, datetime] = {}
-        self._db_lock = asyncio.Lock()
         self._failures = 0
         self._views: dict[str, EventView] = {}
         #: After a failed HVAC tick, HVAC work is not due again before this instant.
         self._hvac_pause: datetime | None = None
-        self._dr = DrEffects(self, api, asyncio.Semaphore(max_concurrency))
-
-    async def db(self, fn: Callable[..., T], *args: object) -> T:
-        """The one bridge from the event loop to the (blocking) store."""
-        async with self._db_lock:
-            return await asyncio.to_thread(fn, *args)
+        self._hvac_calls = HvacCalls(
+            self.hvac, store, self.gateway, clock, self.memory, policy.retry_delay
+        )
+        slots = asyncio.Semaphore(max_concurrency)
+        self._dr = DrEffects(store, self.gateway, clock, self.memory, self._hvac_calls, api, slots)
 
     async def start_up(self) -> None:
         """Before anything new: HVAC reconcile, then every unfinished intent (GET).
@@ -76,7 +79,7 @@ class Engine:
         records what it holds, starts whatever is still planned (issue 10 bug 1).
         """
         await self.hvac.reconcile(self.clock.now())
-        intents = await self.db(self.store.open_intents)
+        intents = await self.gateway.call(self.store.open_intents)
         log.info("engine.reconcile", open_intents=len(intents))
         views = {v.event_id: v for v in await self._snapshot(self.clock.now())}
         await self._gather(self._dr.reconcile(i, views.get(i.event_id)) for i in intents)
@@ -117,7 +120,7 @@ class Engine:
 
     async def _snapshot(self, now: datetime) -> Sequence[EventView]:
         bound = now + self.policy.horizon + self.policy.submit_lead
-        return await self.db(self.store.snapshot, bound)
+        return await self.gateway.call(self.store.snapshot, bound)
 
     async def _gather(self, coroutines: Iterable[Coroutine[Any, Any, None]]) -> None:
         async with asyncio.TaskGroup() as group:
@@ -132,18 +135,18 @@ class Engine:
                 await self._run(view, action)
             except Exception:  # one event's bug must not stop the others; logged with its id
                 bound.exception("engine.action_failed", action=type(action).__name__)
-                self.track(view.event_id, last_contact=self.clock.now())
+                self.memory.track(view.event_id, last_contact=self.clock.now())
                 self._failures += 1
                 return
 
     async def _run(self, view: EventView, action: act.Action) -> None:
         match action:
             case act.HvacPrepare():
-                await self.hvac_call(view, HvacPhase.PREPARED)
+                await self._hvac_calls.call(view, HvacPhase.PREPARED)
             case act.HvacStart():
-                await self.hvac_call(view, HvacPhase.STARTED)
+                await self._hvac_calls.call(view, HvacPhase.STARTED)
             case act.HvacStop(reason=reason):
-                await self.hvac_call(view, HvacPhase.STOPPED, reason)
+                await self._hvac_calls.call(view, HvacPhase.STOPPED, reason)
             case act.MarkMissed(detail=detail):
                 await self._record_local(view, Status.FAILED, Source.CLOCK, detail)
             case act.CancelPlanned():
@@ -161,7 +164,7 @@ class Engine:
         change = transition(
             view.event_id, view.status, new, at=self.clock.now(), source=source, detail=detail
         )
-        if change is not None and await self.db(self.store.record, change):
+        if change is not None and await self.gateway.call(self.store.record, change):
             log.info(
                 "event.transition",
                 event_id=view.event_id,
@@ -173,56 +176,12 @@ class Engine:
 
     async def _cancel_locally(self, view: EventView, request_id: str) -> None:
         """Stop HVAC first (idempotent), then record: a crash in between repeats the stop."""
-        await self.hvac_call(view, HvacPhase.STOPPED, "canceled locally")
+        await self._hvac_calls.call(view, HvacPhase.STOPPED, "canceled locally")
         detail = (
             f"canceled locally from {view.status.value}: HVAC control stopped and setpoints "
             f"restored; the DR service will still run its part of request {request_id}"
         )
         await self._record_local(view, Status.CANCELED, Source.ADMIN, detail)
-
-    async def hvac_call(self, view: EventView, phase: HvacPhase, reason: str = "") -> None:
-        """Call HVAC control at one of its points; its failure is logged, never fatal here.
-
-        ``started`` is recorded only once the start succeeded: a failed start
-        is tried again after ``retry_delay`` while the window lasts (issue 10
-        bug 7; see ``decide``). The other phases are recorded first: the
-        controller prepares again at the start, and ends windows on its own.
-        """
-        event_id = view.event_id
-        if phase == HvacPhase.STOPPED and self.memory.get(event_id, Tracking()).hvac == phase:
-            return
-        now = self.clock.now()
-        if phase == HvacPhase.STARTED:
-            verdict = view.may(OutsideCall.START_CONTROL, now)
-            if not verdict.allowed:
-                log.warning("hvac.start_refused", event_id=event_id, reason=verdict.reason)
-                return
-        try:
-            event = await self.db(self.store.running_event, event_id)
-        except Exception:  # the engine retries the action; a start after its own pause
-            self._start_failed(event_id, phase)
-            raise
-        calls = {
-            HvacPhase.PREPARED: lambda: self.hvac.prepare(event, now),
-            HvacPhase.STARTED: lambda: self.hvac.start(event, now),
-            HvacPhase.STOPPED: lambda: self.hvac.stop(event, now, reason),
-        }
-        if phase != HvacPhase.STARTED:
-            self.track(event_id, hvac=phase)
-        bound = log.bind(event_id=event_id, request_id=view.request_id, phase=phase.value)
-        bound.info("hvac.call", reason=reason)
-        try:
-            await calls[phase]()
-        except Exception:  # HVAC trouble must not stop DR tracking; HVAC retries on its own
-            bound.exception("hvac.call_failed")
-            self._start_failed(event_id, phase)
-            return
-        if phase == HvacPhase.STARTED:
-            self.track(event_id, hvac=phase, hvac_retry_at=None)
-
-    def _start_failed(self, event_id: str, phase: HvacPhase) -> None:
-        if phase == HvacPhase.STARTED:
-            self.track(event_id, hvac_retry_at=self.clock.now() + self.policy.retry_delay)
 
     async def _hvac_due(self, now: datetime) -> datetime | None:
         """When HVAC control next needs a tick; its failure means "ask again after a pause"."""
@@ -246,10 +205,6 @@ class Engine:
         else:
             self._hvac_pause = None
 
-    def track(self, event_id: str, **changes: object) -> None:
-        current = self.memory.get(event_id, Tracking())
-        self.memory[event_id] = replace(current, **changes)  # type: ignore[arg-type]  # Tracking fields
-
     async def _forget_all_but(self, index: dict[str, EventView]) -> None:
         """Keep memory bounded: drop events that left the snapshot (terminal or far away).
 
@@ -259,6 +214,8 @@ class Engine:
         for event_id in [e for e in self.memory if e not in index]:
             previous = self._views.get(event_id)
             if previous is not None and self.memory[event_id].hvac in _CONTROLLING:
-                await self.hvac_call(previous, HvacPhase.STOPPED, "event ended outside the daemon")
+                await self._hvac_calls.call(
+                    previous, HvacPhase.STOPPED, "event ended outside the daemon"
+                )
             del self.memory[event_id]
         self._views = index

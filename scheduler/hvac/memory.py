@@ -1,16 +1,30 @@
-"""The controller's memory of open records, indexed by event, with its gauge count kept up.
+"""The controller's memory: open records by event, and what its parts share.
 
 Thousands of answers arrive at a window's start, each moving one record: a
-per-event index and a running count of facilities under control keep every
-one of those moves O(1) instead of a scan of all open records.
+per-event index and a running count of facilities under control
+(:class:`OpenRecords`) keep every one of those moves O(1) instead of a scan
+of all open records. :class:`ControlMemory` is the one object the
+controller's parts (start and stop, the periodic work, restores, reconcile)
+share.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
 
 from scheduler.domain.control_records import HELD, UNDER_CONTROL, ControlRecord
-from scheduler.domain.hvac import FacilityKey
+from scheduler.domain.events import Signal
+from scheduler.domain.hvac import Batch, FacilityKey
+from scheduler.domain.shaping import Ramp, Shaping
+from scheduler.hvac.mapping import GatewayRead
+from scheduler.hvac.planning import Settings
+
+log = structlog.get_logger("scheduler.hvac")
 
 
 class OpenRecords:
@@ -66,3 +80,75 @@ class OpenRecords:
             for r in records.values()
             if r.state in HELD
         }
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What ``prepare`` computed for an event's start: only PUTs are left to send."""
+
+    fingerprint: str
+    batches: tuple[Batch, ...]
+    skipped: int
+    unread: tuple[GatewayRead, ...]
+
+
+class ControlMemory:
+    """Everything the controller keeps in memory, shared by its parts.
+
+    The records are the truth: the store is written first, then this
+    (:meth:`.context.Context.record`); the rest are caches of the events'
+    content and what this process did.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.open = OpenRecords()
+        #: Each controlled event's LOAD_CONTROL signal (loaded at prepare, or from the store).
+        self.signals: dict[str, Signal] = {}
+        #: Each event's own load shaping (issue 15), None where it asks for none.
+        self.shaping: dict[str, Shaping | None] = {}
+        self.prepared: dict[str, Prepared] = {}
+        #: Events stopped in this process: a late prepare or start for them does nothing.
+        #: (A failed write in ``stop`` is made good by the next tick: see ``Restores.end_windows``.)
+        self.stopped: dict[str, str] = {}
+        #: Events whose start's PUTs are in flight (see ``StartStop._fan_out``).
+        self.starting: set[str] = set()
+        #: While ``release`` runs: every record written, by ident (final ones included).
+        self.written: dict[tuple[str, FacilityKey], ControlRecord] | None = None
+
+    def due(self) -> datetime | None:
+        return min((r.due_at for r in self.open if r.due_at is not None), default=None)
+
+    def held(self, event_id: str) -> bool:
+        return event_id in self.starting or self.open.held(event_id)
+
+    def holders(self, exclude: str | None = None) -> dict[FacilityKey, str]:
+        """Which event holds each facility (an event starting holds its planned ones)."""
+        holders = self.open.holders(exclude=exclude)
+        for event_id in self.starting - {exclude}:
+            holders.update((r.key, event_id) for r in self.open.of(event_id))
+        return holders
+
+    def ramp(self, event_id: str) -> Ramp | None:
+        """The event's ``restore.ramp`` (loaded at prepare, stop or reconcile), else hvac's."""
+        shaping = self.shaping.get(event_id)
+        if shaping is not None and shaping.ramp is not None:
+            return shaping.ramp
+        return self.settings.ramp
+
+    def randomize(self, event_id: str) -> timedelta:
+        shaping = self.shaping.get(event_id)
+        if shaping is not None and shaping.randomize_start is not None:
+            return shaping.randomize_start
+        return self.settings.randomize_start
+
+    def known_stagger(self, event_id: str) -> timedelta | None:
+        """The event's ``restore.stagger`` if loaded; None: ``hvac.restore_stagger``."""
+        shaping = self.shaping.get(event_id)
+        return shaping.restore_stagger if shaping else None
+
+    def log_event(self, name: str, event_id: str, **fields: object) -> None:
+        states: dict[str, int] = defaultdict(int)
+        for record in self.open.of(event_id):
+            states[record.state.value] += 1
+        log.info(name, event_id=event_id, open=dict(states), **fields)

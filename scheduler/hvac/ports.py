@@ -6,7 +6,8 @@
 Tests use in-memory fakes of both.
 
 Store methods are synchronous (SQLAlchemy sessions): the controller calls
-them through ``asyncio.to_thread``, one at a time.
+them through the store gateway it shares with the engine
+(:mod:`scheduler.store_gateway`), one at a time.
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 
 Built as ``drsched run`` builds them (``scheduler.wiring``), with two
 differences that keep the simulation deterministic: store calls run inline
-through :class:`~tests.sim.outside.FaultyStore` instead of a thread
-(``Engine.db`` and ``HvacController._db`` are the one bridge each; the
-subclasses below replace only that bridge), and every vendor call goes
-through :class:`~tests.sim.outside.FaultyTransport` to the simulator's app.
+through :class:`~tests.sim.outside.FaultyStore` instead of a thread (the
+engine and the controller share one :class:`SimGateway`, which replaces only
+the store gateway), and every vendor call goes through
+:class:`~tests.sim.outside.FaultyTransport` to the simulator's app.
 A crash drops the whole object graph; the database and the simulator stay.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Engine as SqlEngine
 
@@ -26,10 +26,12 @@ from scheduler.engine.runner import Engine
 from scheduler.hvac.controller import HvacController
 from scheduler.store.control import ControlStore
 from scheduler.store.daemon import DaemonStore
+from scheduler.store_gateway import StoreGateway
 from tests.sim.outside import FaultyStore, FaultyTransport
 from tests.sim.reads import SnapshotCache, Writes
 from tests.sim.world import SUBMIT_LEAD
 
+P = ParamSpec("P")
 T = TypeVar("T")
 
 POLICY = Policy(submit_lead=SUBMIT_LEAD, prefetch_lead=timedelta(seconds=60))
@@ -49,21 +51,22 @@ def config(targets: tuple[HvacTarget, ...]) -> Config:
     )
 
 
-class SimEngine(Engine):
-    """The engine with its store bridge inline (see the module docstring)."""
+class SimGateway(StoreGateway):
+    """The store gateway inline: each call passes the :class:`FaultyStore` of its store.
 
-    async def db(self, fn: Callable[..., T], *args: object) -> T:
-        store: FaultyStore = self.store  # type: ignore[assignment]  # set in Daemon.start
-        result: T = await store.call(fn, *args)
-        return result
+    A call to the controller's store goes through ``control`` (a fault may aim
+    at it); every other call (the engine's store, the plan files) through
+    ``engine``, as when each had a bridge of its own.
+    """
 
+    def __init__(self, engine: FaultyStore, control: FaultyStore) -> None:
+        super().__init__()
+        self._engine = engine
+        self._control = control
 
-class SimController(HvacController):
-    """The HVAC controller with its store bridge inline."""
-
-    async def _db(self, fn: Callable[..., T], *args: object) -> T:
-        store: FaultyStore = self._store  # type: ignore[assignment]  # set in Daemon.start
-        result: T = await store.call(fn, *args)
+    async def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        store = self._control if self._control.wraps(fn) else self._engine
+        result: T = await store.call(fn, *args, **kwargs)
         return result
 
 
@@ -79,30 +82,33 @@ class Daemon:
         self.clock = clock
         self.outside = outside
         self.stack = AsyncExitStack()
-        self.engine: SimEngine | None = None
+        self.engine: Engine | None = None
 
-    async def build(self, transport: FaultyTransport) -> SimEngine:
+    async def build(self, transport: FaultyTransport) -> Engine:
         becon = await self.stack.enter_async_context(
             becon_client(self.cfg.becon, transport=transport, clock=self.clock)
         )
         api = await self.stack.enter_async_context(dr_client(self.cfg.dr_api, transport=transport))
         control = FaultyStore(ControlStore(self.sql), self.outside, "control")
-        controller = SimController(
+        store = FaultyStore(
+            DaemonStore(self.sql), self.outside, "engine", SnapshotCache(self.writes)
+        )
+        gateway = SimGateway(store, control)
+        controller = HvacController(
             becon,
             control,
             self.cfg.hvac.targets,
             settings_from(self.cfg),
             self.clock,
+            gateway=gateway,
         )
-        store = FaultyStore(
-            DaemonStore(self.sql), self.outside, "engine", SnapshotCache(self.writes)
-        )
-        self.engine = SimEngine(
-            store,
+        self.engine = Engine(
+            store,  # type: ignore[arg-type]  # the proxy has the port's methods
             api,
             self.clock,
             POLICY,
             hvac=controller,
+            gateway=gateway,
         )
         return self.engine
 

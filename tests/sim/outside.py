@@ -125,7 +125,11 @@ class FaultyStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    async def call(self, fn: Callable[..., Any], *args: object) -> Any:
+    def wraps(self, fn: Callable[..., Any]) -> bool:
+        """``fn`` is a method of the store this one wraps."""
+        return getattr(fn, "__self__", None) is self._inner
+
+    async def call(self, fn: Callable[..., Any], *args: object, **kwargs: object) -> Any:
         name = getattr(fn, "__name__", "")
         crash_after = await self._outside.enter()
         if name in WRITES and self._outside.fault("db_write", f"{self._name}.{name}"):
@@ -133,7 +137,7 @@ class FaultyStore:
         if name == "snapshot" and self._cache is not None:
             result = self._cache.snapshot(self._inner, *args)
         else:
-            result = fn(*args)
+            result = fn(*args, **kwargs)
         self._outside.leave(crash_after)
         return result
 

@@ -1,0 +1,86 @@
+"""The engine's calls to HVAC control at its points, and what it remembers of them.
+
+The runner's actions and the DR effects (a status the DR service reports)
+both call HVAC control through :class:`HvacCalls`; it records in the
+engine's memory how far control went, so ``decide`` knows what is due.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import structlog
+
+from scheduler.clock import Clock
+from scheduler.domain.intents import EventView
+from scheduler.domain.outside import OutsideCall
+from scheduler.engine.hvac import HvacControl
+from scheduler.engine.memory import EventMemory
+from scheduler.engine.model import HvacPhase, Tracking
+from scheduler.engine.ports import EngineStore
+from scheduler.store_gateway import StoreGateway
+
+log = structlog.get_logger("scheduler.engine")
+
+
+class HvacCalls:
+    def __init__(
+        self,
+        hvac: HvacControl,
+        store: EngineStore,
+        gateway: StoreGateway,
+        clock: Clock,
+        memory: EventMemory,
+        retry_delay: timedelta,
+    ) -> None:
+        self._hvac = hvac
+        self._store = store
+        self._gateway = gateway
+        self._clock = clock
+        self._memory = memory
+        self._retry_delay = retry_delay
+
+    async def call(self, view: EventView, phase: HvacPhase, reason: str = "") -> None:
+        """Call HVAC control at one of its points; its failure is logged, never fatal here.
+
+        ``started`` is recorded only once the start succeeded: a failed start
+        is tried again after ``retry_delay`` while the window lasts (issue 10
+        bug 7; see ``decide``). The other phases are recorded first: the
+        controller prepares again at the start, and ends windows on its own.
+        """
+        event_id = view.event_id
+        if phase == HvacPhase.STOPPED and self._memory.get(event_id, Tracking()).hvac == phase:
+            return
+        now = self._clock.now()
+        if phase == HvacPhase.STARTED:
+            verdict = view.may(OutsideCall.START_CONTROL, now)
+            if not verdict.allowed:
+                log.warning("hvac.start_refused", event_id=event_id, reason=verdict.reason)
+                return
+        try:
+            event = await self._gateway.call(self._store.running_event, event_id)
+        except Exception:  # the engine retries the action; a start after its own pause
+            self._start_failed(event_id, phase)
+            raise
+        hvac = self._hvac
+        calls = {
+            HvacPhase.PREPARED: lambda: hvac.prepare(event, now),
+            HvacPhase.STARTED: lambda: hvac.start(event, now),
+            HvacPhase.STOPPED: lambda: hvac.stop(event, now, reason),
+        }
+        if phase != HvacPhase.STARTED:
+            self._memory.track(event_id, hvac=phase)
+        bound = log.bind(event_id=event_id, request_id=view.request_id, phase=phase.value)
+        bound.info("hvac.call", reason=reason)
+        try:
+            await calls[phase]()
+        except Exception:  # HVAC trouble must not stop DR tracking; HVAC retries on its own
+            bound.exception("hvac.call_failed")
+            self._start_failed(event_id, phase)
+            return
+        if phase == HvacPhase.STARTED:
+            self._memory.track(event_id, hvac=phase, hvac_retry_at=None)
+
+    def _start_failed(self, event_id: str, phase: HvacPhase) -> None:
+        if phase == HvacPhase.STARTED:
+            self._memory.track(event_id, hvac_retry_at=self._clock.now() + self._retry_delay)

@@ -1,0 +1,81 @@
+"""Start-up: memory rebuilt from the store's open records, then whatever is due done at once.
+
+Whatever is still at a DR setpoint of an event that is over is restored
+over the stagger from now; an event inside its window stays under control
+(an unsettled PUT is settled by reading the facility first, so no control
+is sent twice). A database from before migration 0003 may give a facility
+two holders: one keeps it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+import structlog
+
+from scheduler.domain.control_records import ControlRecord, ControlState
+from scheduler.hvac import transitions as move
+from scheduler.hvac.context import Context
+from scheduler.hvac.planning import one_holder_each
+from scheduler.hvac.restores import Restores
+from scheduler.hvac.verification import Verification
+
+log = structlog.get_logger("scheduler.hvac")
+
+
+class Reconcile:
+    def __init__(self, context: Context, restores: Restores, verification: Verification) -> None:
+        self._context = context
+        self._restores = restores
+        self._verification = verification
+
+    async def run(self, now: datetime) -> None:
+        """Memory from the store, restores for events that are over, then the work due."""
+        context = self._context
+        memory = context.memory
+        async with context.work_lock:
+            stored = await context.gateway.call(context.store.open_records)
+            records = await self._one_holder_each(stored, now)
+            memory.open.clear()
+            memory.open.remember(records)
+            events = sorted({r.event_id for r in records})
+            statuses = await context.gateway.call(context.store.event_statuses, events)
+            steps: list[move.Step] = []
+            for event_id in events:
+                mine = [r for r in records if r.event_id == event_id]
+                status = statuses.get(event_id)
+                stagger = await context.stagger(event_id)  # loaded for the end of its window too
+                if status is None or status.is_terminal or now >= mine[0].window_end:
+                    steps += self._restores.over_at_start_up(mine, now, stagger)
+                else:
+                    steps += [move.Step(replace(r, due_at=now)) for r in _unscheduled(mine)]
+            await context.record([s.record for s in steps])
+            log.info("hvac.reconciled", open=len(records), events=len(events))
+            await self._verification.work(now)
+
+    async def _one_holder_each(
+        self, records: Sequence[ControlRecord], now: datetime
+    ) -> list[ControlRecord]:
+        """Open records with at most one holder per facility (a database from before 0003)."""
+        changed = one_holder_each(records, now)
+        if not changed:
+            return list(records)
+        for record in changed:
+            if record.state is ControlState.SKIPPED:
+                log.error(
+                    "hvac.duplicate_hold",
+                    event_id=record.event_id,
+                    facility=str(record.key),
+                    detail=record.detail,
+                )
+        await self._context.gateway.call(self._context.store.save, changed)
+        latest = {r.ident: r for r in changed}
+        merged = (latest.get(r.ident, r) for r in records)
+        return [r for r in merged if r.state.is_open]
+
+
+def _unscheduled(records: Iterable[ControlRecord]) -> list[ControlRecord]:
+    """Open records left without a due time by a crash mid-call: looked at at once."""
+    return [r for r in records if r.due_at is None and r.state is not ControlState.PLANNED]

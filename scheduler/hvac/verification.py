@@ -1,0 +1,93 @@
+"""The controller's periodic work: end windows that are over, then verify, retry and restore.
+
+Every record due (a read-back every ``hvac.verify_interval``, a retry with
+backoff, a restore slot) has its facility read first; what to do next is
+decided from what the read shows (:mod:`.transitions`), written, then sent.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+import structlog
+
+from scheduler import metrics
+from scheduler.domain.control_records import ControlRecord, ControlState
+from scheduler.domain.hvac import FacilityState
+from scheduler.domain.hvac_reads import ReadPhase
+from scheduler.hvac import transitions as move
+from scheduler.hvac.context import Context
+from scheduler.hvac.reading import read_records
+from scheduler.hvac.restores import Restores
+from scheduler.hvac.sending import Sending
+
+log = structlog.get_logger("scheduler.hvac")
+
+#: Due in these states, a record's facility is read and its DR setpoint decided again.
+_RETRIED = (ControlState.INTENT, ControlState.RETRYING)
+
+
+class Verification:
+    def __init__(self, context: Context, sending: Sending, restores: Restores) -> None:
+        self._context = context
+        self._sending = sending
+        self._restores = restores
+
+    async def work(self, now: datetime) -> None:
+        """End windows that are over, then verify, retry and restore what is due.
+
+        The caller holds the context's ``work_lock``.
+        """
+        context = self._context
+        memory = context.memory
+        await context.record([s.record for s in self._restores.end_windows(now)])
+        due = sorted(
+            (r for r in memory.open if r.is_due(now) and r.event_id not in memory.starting),
+            key=lambda r: r.ident,
+        )
+        if not due:
+            return
+        for event_id in {r.event_id for r in due if r.state in _RETRIED}:
+            await context.signal(event_id)
+        observed = await read_records(context.becon, due, context.slots)
+        wanted = [(r.event_id, r.key) for r in due]
+        await context.keep_reads(wanted, observed, now, ReadPhase.VERIFY)
+        steps = [self._step(r, observed.get(r.key), now) for r in due]
+        await context.record([s.record for s in steps])
+        await self._sending.execute(steps)
+        _log_work(steps)
+
+    def _step(
+        self, record: ControlRecord, observed: FacilityState | None, now: datetime
+    ) -> move.Step:
+        settings = self._context.settings
+        memory = self._context.memory
+        match record.state:
+            case ControlState.INTENT | ControlState.RETRYING:
+                signal = memory.signals.get(record.event_id)
+                if signal is None:  # the event no longer controls HVAC: make sure it is back
+                    return move.restore(record, observed, now, settings)
+                return move.retry(record, observed, signal, now, settings)
+            case ControlState.APPLIED:
+                return move.verify(record, observed, now, settings)
+            case ControlState.RESTORING:
+                return move.restore(record, observed, now, settings, memory.ramp(record.event_id))
+            case _:  # planned and final records are never due
+                return move.Step(record)
+
+
+def _log_work(steps: Sequence[move.Step]) -> None:
+    done: dict[str, int] = defaultdict(int)
+    for step in steps:
+        done[step.action or step.record.state.value] += 1
+        if step.record.state is ControlState.OPTED_OUT:
+            metrics.record_control_action("opt_out", "ok")
+            log.info(
+                "hvac.opted_out",
+                event_id=step.record.event_id,
+                facility=str(step.record.key),
+                detail=step.record.detail,
+            )
+    log.debug("hvac.work", steps=dict(done))
