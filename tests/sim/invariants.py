@@ -81,6 +81,9 @@ class Truth:
     #: Values (in the facility's unit) the occupant set: controls to them are restores.
     occupant: dict[FacilityKey, set[Fraction]] = field(default_factory=lambda: defaultdict(set))
     units: dict[FacilityKey, TempUnit] = field(default_factory=dict)
+    #: The value each facility rests at when no event holds it: the occupant's last one
+    #: (or where a narrowed range stranded it): what a restore must put back.
+    resting: dict[FacilityKey, Fraction] = field(default_factory=dict)
     #: Facilities whose restore cannot succeed any more (removed, or original out of range).
     exempt: set[FacilityKey] = field(default_factory=set)
     #: The setpoint a facility showed when the world narrowed its range past every

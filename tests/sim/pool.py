@@ -60,6 +60,8 @@ def check_seed(
         finally:
             drop()
     findings = tuple(f"[{classify(v, result.trace)}] {v}" for v in result.violations)
+    if result.harness_error is not None:
+        findings += (f"[harness] the simulation raised {result.harness_error}",)
     report = result.report(world) if trace or not result.ok else ""
     return Verdict(seed, result.steps, findings, report)
 

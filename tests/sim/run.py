@@ -16,6 +16,7 @@ import re
 import shutil
 import sys
 import tempfile
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -56,15 +57,20 @@ class Result:
     violations: list[Violation] = field(default_factory=list)
     trace: list[str] = field(default_factory=list)
     steps: int = 0
+    #: The simulation itself raised (a mistake of the harness, not the daemon's).
+    harness_error: str | None = None
 
     @property
     def ok(self) -> bool:
-        return not self.violations
+        return not self.violations and self.harness_error is None
 
     def summary(self) -> list[str]:
         if self.ok:
             return [f"seed {self.seed}: ok"]
-        return [f"seed {self.seed}: FAILED {v}" for v in self.violations]
+        lines = [f"seed {self.seed}: FAILED {v}" for v in self.violations]
+        if self.harness_error is not None:
+            lines.append(f"seed {self.seed}: FAILED the simulation raised {self.harness_error}")
+        return lines
 
     def report(self, world: World) -> str:
         head = self.summary()
@@ -153,6 +159,7 @@ class Sim:
             self.truth.units[key] = facility.unit
             if facility.set_temp is not None:
                 self.truth.occupant[key].add(exact(facility.set_temp))
+                self.truth.resting[key] = exact(facility.set_temp)
         for site, gateway, ident, below, above in self.world.narrowed:
             facility = self.sim.becon.inventory.find(ident, site, gateway)
             if facility is None or facility.set_temp is None:
@@ -251,14 +258,15 @@ class Sim:
             new = shifted(old, shift)
         self.plan[target] = new
 
-    def _plan_applied(self, action: Action, how: str = "") -> None:
+    def _plan_applied(self, action: Action, how: str = "", new: Any = None) -> None:
+        """Note what the admin's apply wrote: ``new`` is the changed event (default: the plan's)."""
         target = action.target
         if action.kind == "remove":
             self._note_cancel(target)
             self.truth.removed.add(target)
             self.log(f"admin: plan removes {target}{how}")
             return
-        new = self.plan[target]
+        new = new or self.plan[target]
         self.truth.revisions[target].append(new)
         self.log(f"admin: plan changes {target} to {_rel(new.start)}..{_rel(new.end)}{how}")
 
@@ -269,8 +277,9 @@ class Sim:
             self.races.pop(0)
             return await self._guarded(engine.tick(), "tick")
         before = self._moved(action.target)
-        old = dict(self.plan)
+        old = self.plan[action.target]
         self._edit_plan(action)
+        new = self.plan.get(action.target)  # actions inside the tick may edit the plan too
         now = self.clock.now()
         race = PlanRace(self.sql, lambda: self.admin.apply_events(list(self.plan.values()), now))
         race.start()
@@ -281,9 +290,10 @@ class Sim:
         if error is None:
             self.races.pop(0)
             self.tries = 0
-            self._plan_applied(action, " (its apply raced a tick: " + _how(race) + ")")
+            self._plan_applied(action, " (its apply raced a tick: " + _how(race) + ")", new)
             return decision
-        self.plan = old
+        if action.kind == "remove" or action.target in self.plan:  # not removed inside the tick
+            self.plan[action.target] = old
         if isinstance(error, Aborted) and self.tries < MAX_TRIES:
             return decision  # not this tick: the next one
         self.races.pop(0)
@@ -323,6 +333,7 @@ class Sim:
             return
         facility.set_temp = float(value)
         self.truth.occupant[_key(facility)].add(value)
+        self.truth.resting[_key(facility)] = value
         self.log(f"occupant: {target} set to {float(value)} {facility.unit}")
 
     def _narrow(self, target: str) -> None:
@@ -334,9 +345,12 @@ class Sim:
         facility.set_temp_range = (facility.set_temp - step, facility.set_temp + step)
         low, high = (exact(v) for v in facility.set_temp_range)
         key = _key(facility)
-        if not any(low <= v <= high for v in self.truth.occupant[key]):
+        resting = self.truth.resting.get(key)
+        # The original a restore puts back is where the facility rests (the occupant's
+        # last value), not any value the occupant once chose (seed 2467).
+        if resting is None or not low <= resting <= high:
             self.truth.exempt.add(key)  # its original can no longer be restored
-            self.truth.stranded[key] = exact(facility.set_temp)
+            self.truth.stranded[key] = self.truth.resting[key] = exact(facility.set_temp)
         self.log(f"world: {target} range narrowed to {facility.set_temp_range}")
 
     # -- the daemon's lives ------------------------------------------------------
@@ -546,6 +560,9 @@ async def run_seed(world: World, db_url: str | None = None) -> Result:
         with captured_logs(sim.trace, sim.clock):
             try:
                 result.steps = await sim.run()
+            except Exception as exc:  # the harness's own mistake: reported with its trace
+                result.harness_error = repr(exc)
+                sim.trace.extend(traceback.format_exc().splitlines())
             finally:
                 result.violations = list(sim.checker.found.values())
                 if sim.daemon is not None:
