@@ -314,6 +314,8 @@ class DrEffects:
             await self._end(
                 intent, "deleted", self._change(view, Status.CANCELED, Source.ADMIN, detail)
             )
+            if view.pre_condition is not None:  # it may be pre-conditioning: put it back
+                await self._after(view, HvacCall.STOP, "canceled")
             return
         await self._end(intent, "deleted", None)
         await self._create_revision(view, intent.request_id)

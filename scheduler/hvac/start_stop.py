@@ -30,13 +30,14 @@ from scheduler.domain.control_records import ControlRecord, ControlState
 from scheduler.domain.events import PlanEvent, Signal
 from scheduler.domain.hvac import Batch, FacilityKey, FacilityState
 from scheduler.domain.outside import OutsideCall, may_touch_outside
+from scheduler.domain.setpoints import Change
 from scheduler.domain.shaping import facility_start
 from scheduler.domain.targets import TargetSpec
 from scheduler.hvac import transitions as move
 from scheduler.hvac.context import Context
 from scheduler.hvac.mapping import GatewayRead, gateway_reads, mapped, targets_for
 from scheduler.hvac.memory import Prepared
-from scheduler.hvac.planning import apply_batches, plan_records
+from scheduler.hvac.planning import apply_batches, plan_records, pre_condition_of
 from scheduler.hvac.reading import read_gateways
 from scheduler.hvac.restores import ENDING, Restores
 from scheduler.hvac.sending import Sending
@@ -185,6 +186,7 @@ class StartStop:
             return None  # control has started: the records say what to do
         memory.signals[event.event_id] = signal
         memory.shaping[event.event_id] = event.shaping
+        memory.starts[event.event_id] = event.start
         reads = gateway_reads(targets)
         states, unread = await read_gateways(context.becon, reads, context.slots)
         records = self._plan(event, signal, targets, states, now)
@@ -192,9 +194,13 @@ class StartStop:
         await context.keep_reads([(event.event_id, r.key) for r in records], states, now)
         memory.open.forget_event(event.event_id)
         memory.open.remember(records)
+        planned = [r for r in records if r.state is ControlState.PLANNED]
+        if self._preconditions(event, now):
+            await self._precondition(event, signal, states, now)
+            planned = []  # claimed: each waits for the window in its record
         prepared = Prepared(
             event.fingerprint(),
-            tuple(apply_batches(r for r in records if r.state is ControlState.PLANNED)),
+            tuple(apply_batches(planned)),
             sum(1 for r in records if r.state is ControlState.SKIPPED),
             tuple(unread),
         )
@@ -203,6 +209,73 @@ class StartStop:
             "hvac.prepared", event.event_id, skipped=prepared.skipped, unread=len(unread)
         )
         return prepared
+
+    def _preconditions(self, event: PlanEvent, now: datetime) -> bool:
+        """``pre_condition`` asked for, and ``now`` in ``[start − duration, start)``.
+
+        The engine prepares such an event at ``start − duration`` (and asks
+        the outside gate first); the controller asks it again (a second line
+        of defence, as ``start`` does): never for an event stopped here.
+        """
+        shaping = event.shaping
+        pre = shaping.pre_condition if shaping is not None else None
+        if pre is None or not event.start - pre.duration <= now < event.start:
+            return False
+        verdict = may_touch_outside(
+            OutsideCall.PRE_CONDITION,
+            now=now,
+            stored_end=event.end,
+            running_end=None,
+            cancel_requested=event.event_id in self._context.memory.stopped,
+        )
+        return verdict.allowed
+
+    async def _precondition(
+        self,
+        event: PlanEvent,
+        signal: Signal,
+        states: dict[FacilityKey, FacilityState],
+        now: datetime,
+    ) -> None:
+        """Pre-conditioning (issue 15): the event holds its facilities from now.
+
+        The store's ``claim`` makes every planned record an ``intent`` (the
+        one-holder rule, from the pre-conditioning start); each facility's
+        pre-conditioning setpoint (:func:`~scheduler.domain.shaping.precondition_setpoint`)
+        is then written into its record before the PUT leaves (intent before
+        effect). A facility with no pre-conditioning step waits as an intent
+        due at its own start, like a randomized start; the periodic work moves
+        every one to its DR setpoint there (:func:`~.transitions.leave_precondition`).
+        """
+        context = self._context
+        pre = event.shaping.pre_condition if event.shaping is not None else None
+        assert pre is not None  # _preconditions said so
+        claimed = await self._claim(event.event_id, now)
+        spread = context.memory.randomize(event.event_id)
+        slot = context.settings.restore_spacing
+        steps: list[move.Step] = []
+        waiting: list[ControlRecord] = []
+        for record in claimed:
+            decision = pre_condition_of(signal, states[record.key], record, pre, context.settings)
+            if isinstance(decision, Change):
+                steps.append(move.precondition(record, decision.target, now))
+                continue
+            begin = facility_start(
+                event.event_id, record.key, event.start, event.end, spread, slot=slot
+            )
+            waiting.append(
+                replace(
+                    record,
+                    state=ControlState.INTENT,
+                    due_at=begin,
+                    updated_at=now,
+                    detail=f"{decision.reason}; starts at {begin:%H:%M:%S}",
+                )
+            )
+        await context.record([s.record for s in steps] + waiting)
+        await self._sending.execute(steps)
+        memory = context.memory
+        memory.log_event("hvac.pre_conditioning", event.event_id, puts=len(steps))
 
     def _plan(
         self,

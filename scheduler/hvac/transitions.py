@@ -128,6 +128,54 @@ def retry(
     return begin_apply(again, now)
 
 
+def precondition(record: ControlRecord, target: float, now: datetime) -> Step:
+    """Pre-conditioning begins (issue 15): ``target`` recorded, as ``intent``, before the PUT."""
+    ahead = replace(record, target=target, pre_target=target, pre_at=now)
+    return begin_apply(ahead, now, "pre_condition")
+
+
+def resend_precondition(
+    record: ControlRecord, observed: FacilityState | None, now: datetime, settings: Settings
+) -> Step:
+    """A pre-conditioning PUT not known to have landed, before the window: read, then send."""
+    if observed is None:
+        return _unread(record, now, settings)
+    if at_target(record, observed):
+        return after_apply(record, SUCCESS, None, now, settings)
+    return begin_apply(record, now, "pre_condition")
+
+
+def leave_precondition(
+    record: ControlRecord,
+    observed: FacilityState | None,
+    signal: Signal,
+    now: datetime,
+    settings: Settings,
+) -> Step:
+    """The window starts: a pre-conditioned unit gets its DR setpoint, decided from its original.
+
+    It still shows the pre-conditioning setpoint (ours): the DR setpoint is
+    decided from the original it had before, as if the window began from
+    there. It shows something else: under ``respect`` the occupant's change
+    of an applied setpoint is an opt-out; otherwise (the PUT never landed,
+    or ``reassert``) the DR setpoint is decided afresh from what it shows
+    (:func:`retry`). A unit the signal no longer moves gets its original back.
+    """
+    if observed is None:
+        return _unread(record, now, settings)
+    if not at_target(record, observed):
+        if record.state is ControlState.APPLIED and settings.override == "respect":
+            why = "occupant changed the pre-conditioned setpoint (hvac.override: respect)"
+            return _at(record, ControlState.OPTED_OUT, now, due_at=None, detail=why)
+        return retry(record, observed, signal, now, settings)
+    base = replace(observed, set_temp=record.original, unit=record.unit)
+    decision = decide_setpoint(signal, base, auto_mode=settings.auto_mode)
+    if not isinstance(decision, Change):
+        ended = replace(record, detail=f"pre-conditioning ended: {decision.reason}")
+        return _send_restore(ended, now)
+    return begin_apply(planned(replace(record, mode=observed.mode), decision, due_at=None), now)
+
+
 def verify(
     record: ControlRecord, observed: FacilityState | None, now: datetime, settings: Settings
 ) -> Step:
