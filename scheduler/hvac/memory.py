@@ -133,9 +133,12 @@ class ControlMemory:
 
     def capped(self, record: ControlRecord) -> ControlRecord:
         """A pre-conditioning record is due at its window's start at the latest: there it
-        gets its DR setpoint (the window never holds a pre-conditioning setpoint)."""
+        gets its DR setpoint (the window never holds a pre-conditioning setpoint). Once
+        the start has come (a state that could not be read then) it keeps its own due."""
         start = self.starts.get(record.event_id)
         if not record.preconditioning or start is None or record.due_at is None:
+            return record
+        if record.updated_at >= start:  # the start has come: it is being moved now
             return record
         return record if record.due_at <= start else replace(record, due_at=start)
 

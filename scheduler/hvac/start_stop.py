@@ -75,8 +75,9 @@ class StartStop:
             return
         prepared = memory.prepared.get(event.event_id)
         if prepared is None or prepared.fingerprint != event.fingerprint():
-            if memory.held(event.event_id):
-                return  # already started (a repeated call): nothing new to send
+            if memory.held(event.event_id):  # started, or pre-conditioning (issue 15)
+                await self._start_planned(event, now)  # only what is left: a claim that failed
+                return
             if prepared is None and await self._context.gateway.call(
                 self._context.store.started, event.event_id
             ):
@@ -96,6 +97,19 @@ class StartStop:
         if prepared.unread:
             await self._start_late(event, prepared.unread)
         memory.log_event("hvac.started", event.event_id, puts=len(batches))
+
+    async def _start_planned(self, event: PlanEvent, now: datetime) -> None:
+        """An event already holding facilities: its ``planned`` records left are started.
+
+        Nothing is left after a start (a repeated call sends nothing); a late
+        gateway's records are, when their claim failed and the start is tried
+        again (the event then already holds its pre-conditioned facilities).
+        """
+        claimed = await self._claim(event.event_id, now)
+        claimed, _ = await self._delay_starts(event, claimed, now)
+        steps = [move.begin_apply(r, now) for r in claimed]
+        self._context.memory.open.remember(s.record for s in steps)  # the claim wrote them
+        await self._sending.execute(steps)
 
     async def _delay_starts(
         self, event: PlanEvent, claimed: list[ControlRecord], now: datetime

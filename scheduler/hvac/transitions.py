@@ -68,6 +68,16 @@ def at_target(record: ControlRecord, observed: FacilityState) -> bool:
     return within_tolerance(value, record.target, record.unit)
 
 
+def shows_pre_condition(record: ControlRecord, observed: FacilityState) -> bool:
+    """The facility shows the pre-conditioning setpoint this record sent (issue 15)."""
+    if record.pre_target is None or record.unit is None:
+        return False
+    if observed.set_temp is None or observed.unit is None:
+        return False
+    value = convert_temperature(observed.set_temp, observed.unit, record.unit)
+    return within_tolerance(value, record.pre_target, record.unit)
+
+
 def begin_apply(record: ControlRecord, now: datetime, action: str = "apply") -> Step:
     """Intent before effect: the record says ``intent`` before the PUT leaves."""
     step = _at(record, ControlState.INTENT, now, due_at=None)
@@ -121,6 +131,8 @@ def retry(
         return _unread(record, now, settings)
     if at_target(record, observed):
         return after_apply(record, SUCCESS, None, now, settings)
+    if shows_pre_condition(record, observed):  # ours, not an original: decide from the original
+        observed = replace(observed, set_temp=record.original, unit=record.unit)
     decision = decide_setpoint(signal, observed, auto_mode=settings.auto_mode)
     if not isinstance(decision, Change):
         return _at(record, ControlState.SKIPPED, now, due_at=None, detail=decision.reason)
@@ -234,8 +246,8 @@ def restore(
     the record's target follows each step, so an occupant's change between
     steps is seen here, and under ``respect`` ends the ramp (opt-out).
     """
-    if observed is None:
-        return _send_restore(record, now)
+    if observed is None or shows_pre_condition(record, observed):
+        return _send_restore(record, now)  # blind, or still at our pre-conditioning setpoint
     if ramp is not None and _one_step_behind(record, observed, ramp):
         # The step was recorded but did not land (a crash or a lost answer): send it again.
         step = _at(record, ControlState.RESTORING, now, due_at=None)

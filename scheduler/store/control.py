@@ -282,6 +282,18 @@ class ControlStore(FencedStore):
                 found.update({e: Status(s) for e, s in session.execute(query)})
         return found
 
+    def canceled(self, event_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        with self._read() as session:
+            for chunk in repo.chunks(event_ids):
+                query = (
+                    select(EventRow.event_id)
+                    .where(EventRow.event_id.in_(chunk))
+                    .where(EventRow.cancel_requested.is_(True))
+                )
+                found.update(session.scalars(query))
+        return found
+
     def plan_event(self, event_id: str) -> PlanEvent:
         """The revision the DR service runs (HVAC control follows it, issue 10)."""
         with self._read() as session:
