@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.orm import Session
 
 from scheduler.domain.control_records import ControlRecord, ControlState
 from scheduler.domain.events import PlanEvent, TempUnit
@@ -19,6 +20,8 @@ from scheduler.domain.hvac import FacilityKey
 from scheduler.domain.lifecycle import Status
 from scheduler.domain.shaping import PreCondition, Shaping
 from scheduler.domain.units import convert_difference
+from scheduler.reports.records import records
+from scheduler.store.evidence import evidence_of
 from tests.support.harness.hvac import World, peak, world
 
 S = ControlState
@@ -102,6 +105,16 @@ async def test_pre_condition_puts_at_lead_then_dr_setpoint_at_start_then_restore
             assert value == record.original
             assert END <= restore_at <= END + STAGGER
             assert len(steps) == 3
+        with Session(w.store.engine) as session:
+            evidence = evidence_of(session, "ev")
+        shown_pre = {
+            r["facility"]: (r["pre_target"], r["pre_at"])
+            for r in records([evidence])
+            if r["record"] == "facility" and r["pre_target"]
+        }
+        assert shown_pre == {str(r.key): (str(r.pre_target), PRE.isoformat()) for r in pre}, (
+            "the report says which were pre-conditioned, from when, to what"
+        )
 
 
 async def test_a_cancel_during_pre_conditioning_restores_the_original(db_url: str) -> None:
