@@ -29,6 +29,7 @@ _AFTER = {
     "pre_condition": move.after_apply,
     "reassert": move.after_reassert,
     "restore": move.after_restore,
+    "release": move.after_release,
 }
 #: A ramp step whose event's ramp is no longer known (cannot happen: the step needs it)
 #: is answered like a restore attempt.

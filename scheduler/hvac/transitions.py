@@ -163,8 +163,13 @@ def leave_precondition(
     signal: Signal,
     now: datetime,
     settings: Settings,
+    begin: datetime | None = None,
 ) -> Step:
     """The window starts: a pre-conditioned unit gets its DR setpoint, decided from its original.
+
+    ``begin`` is the unit's own (randomized) start: until it comes the unit
+    gets its original back (:func:`release_precondition`), as the window
+    never holds a pre-conditioning setpoint.
 
     It still shows the pre-conditioning setpoint (ours): the DR setpoint is
     decided from the original it had before, as if the window began from
@@ -175,10 +180,16 @@ def leave_precondition(
     """
     if observed is None:
         return _unread(record, now, settings)
+    later = begin is not None and begin > now
+    if later and at_target(record, observed):
+        assert begin is not None
+        return release_precondition(record, now, begin)
     if not at_target(record, observed):
         if record.state is ControlState.APPLIED and settings.override == "respect":
             why = "occupant changed the pre-conditioned setpoint (hvac.override: respect)"
             return _at(record, ControlState.OPTED_OUT, now, due_at=None, detail=why)
+        if later:  # released, or never landed: nothing of ours on it before its start
+            return _at(record, ControlState.INTENT, now, due_at=begin)
         return retry(record, observed, signal, now, settings)
     base = replace(observed, set_temp=record.original, unit=record.unit)
     decision = decide_setpoint(signal, base, auto_mode=settings.auto_mode)
@@ -186,6 +197,25 @@ def leave_precondition(
         ended = replace(record, detail=f"pre-conditioning ended: {decision.reason}")
         return _send_restore(ended, now)
     return begin_apply(planned(replace(record, mode=observed.mode), decision, due_at=None), now)
+
+
+def release_precondition(record: ControlRecord, now: datetime, begin: datetime) -> Step:
+    """The window has started, this unit's randomized start has not: its original back.
+
+    The record stays an ``intent`` due at ``begin`` (its target still the
+    pre-conditioning setpoint): then its DR setpoint is decided from the
+    original, whatever the release's answer was.
+    """
+    detail = f"randomized start at {begin:%H:%M:%S}; pre-conditioning released"
+    step = _at(record, ControlState.INTENT, now, due_at=begin, detail=detail)
+    return replace(step, send=restore_control(record), action="release")
+
+
+def after_release(
+    record: ControlRecord, outcome: str, reason: str | None, now: datetime, settings: Settings
+) -> Step:
+    """A release answered: nothing changes; the unit's start reads it and decides."""
+    return _at(record, record.state, now)
 
 
 def verify(

@@ -18,6 +18,7 @@ from scheduler import metrics
 from scheduler.domain.control_records import ControlRecord, ControlState
 from scheduler.domain.hvac import FacilityState
 from scheduler.domain.hvac_reads import ReadPhase
+from scheduler.domain.shaping import facility_start
 from scheduler.hvac import transitions as move
 from scheduler.hvac.context import Context
 from scheduler.hvac.reading import read_records
@@ -79,19 +80,31 @@ class Verification:
                 if record.preconditioning:
                     if before:
                         return move.resend_precondition(record, observed, now, settings)
-                    return move.leave_precondition(record, observed, signal, now, settings)
+                    begin = self._begin(record, start)
+                    return move.leave_precondition(record, observed, signal, now, settings, begin)
                 if before:  # a held facility waits for the window (a crash mid-claim)
                     return move.Step(replace(record, due_at=start, updated_at=now))
                 return move.retry(record, observed, signal, now, settings)
             case ControlState.APPLIED:
                 signal = memory.signals.get(record.event_id)
                 if record.preconditioning and not before and signal is not None:
-                    return move.leave_precondition(record, observed, signal, now, settings)
+                    begin = self._begin(record, start)
+                    return move.leave_precondition(record, observed, signal, now, settings, begin)
                 return move.verify(record, observed, now, settings)
             case ControlState.RESTORING:
                 return move.restore(record, observed, now, settings, memory.ramp(record.event_id))
             case _:  # planned and final records are never due
                 return move.Step(record)
+
+    def _begin(self, record: ControlRecord, start: datetime | None) -> datetime | None:
+        """The unit's own start under ``randomize_start`` (None: the window's start)."""
+        if start is None:
+            return None
+        spread = self._context.memory.randomize(record.event_id)
+        slot = self._context.settings.restore_spacing
+        return facility_start(
+            record.event_id, record.key, start, record.window_end, spread, slot=slot
+        )
 
 
 def _log_work(steps: Sequence[move.Step]) -> None:

@@ -159,6 +159,8 @@ def _event(event: PlanEvent) -> str:
     pre = event.shaping.pre_condition if event.shaping is not None else None
     if pre is not None:
         control += f" pre_condition={pre.duration} {pre.offset}{pre.unit}"
+    if event.shaping is not None and event.shaping.randomize_start:
+        control += f" randomize_start={event.shaping.randomize_start}"
     return f"{event.event_id} [{_rel(event.start)}..{_rel(event.end)}) vens={vens} {control}"
 
 
@@ -291,9 +293,9 @@ def _pre_conditioned(rng: random.Random, events: list[PlanEvent]) -> list[PlanEv
         unit = rng.choice((TempUnit.C, TempUnit.F))
         offset = rng.choice((0.5, 1.0, 1.5)) if unit == TempUnit.C else rng.choice((1.0, 2.0, 3.0))
         lead = timedelta(minutes=rng.choice((15, 30, 45)))
-        shaped.append(
-            replace(event, shaping=Shaping(pre_condition=PreCondition(lead, offset, unit)))
-        )
+        pre = PreCondition(lead, offset, unit)
+        spread = timedelta(minutes=5) if rng.random() < 0.3 else None  # released at the start
+        shaped.append(replace(event, shaping=Shaping(pre_condition=pre, randomize_start=spread)))
     return shaped
 
 

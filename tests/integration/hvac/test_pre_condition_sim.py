@@ -14,11 +14,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from scheduler.config_values import settings_from
 from scheduler.domain.control_records import ControlRecord, ControlState
 from scheduler.domain.events import PlanEvent, TempUnit
 from scheduler.domain.hvac import FacilityKey
 from scheduler.domain.lifecycle import Status
-from scheduler.domain.shaping import PreCondition, Shaping
+from scheduler.domain.shaping import PreCondition, Shaping, facility_start
 from scheduler.domain.units import convert_difference
 from scheduler.reports.records import records
 from scheduler.store.evidence import evidence_of
@@ -163,3 +164,32 @@ async def test_a_restart_during_pre_conditioning_carries_on(
             if PRE + restart_at < START:
                 assert (START, final[record.key].target) in timeline[record.key]
         assert not [r for r in final.values() if r.state.is_open]
+
+
+async def test_with_randomize_start_a_unit_is_released_until_its_own_start(db_url: str) -> None:
+    """``randomize_start`` too: pre-conditioned, original back at the window start, DR
+    setpoint at the unit's drawn start (the window never holds a pre-conditioning value)."""
+    spread = timedelta(minutes=10)
+    pre = PreCondition(LEAD, OFFSET_F, TempUnit.F)
+    shaping = Shaping(pre_condition=pre, randomize_start=spread)
+    async with world(db_url, T0) as w:
+        w.apply(replace(peak("ev", START), shaping=shaping))
+        await w.run_until(END + STAGGER)
+        final = _pre_conditioned(w.records("ev"))
+        assert len(final) > 10
+        slot = settings_from(w.config).restore_spacing
+        timeline = await _puts(w)
+        released = 0
+        for record in final:
+            begin = facility_start("ev", record.key, START, END, spread, slot=slot)
+            steps = timeline[record.key]
+            assert steps[0] == (PRE, record.pre_target)
+            if begin > START:
+                released += 1
+                assert steps[1] == (START, record.original), "released at the window start"
+                assert steps[2] == (begin, record.target), "its DR setpoint at its own start"
+            else:
+                assert steps[1] == (START, record.target)
+            assert steps[-1][1] == record.original
+            assert record.state is S.RESTORED
+        assert released > 5

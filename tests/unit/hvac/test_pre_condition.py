@@ -157,3 +157,36 @@ def test_a_pre_conditioning_record_is_due_at_the_start_at_the_latest(
     memory = ControlMemory(SETTINGS)
     memory.starts["ev"] = START
     assert memory.capped(replace(rec, due_at=due)).due_at == expected
+
+
+def test_before_its_randomized_start_a_pre_conditioned_unit_is_released() -> None:
+    begin = START + timedelta(minutes=4)
+    step = move.leave_precondition(PRE, idu("IDU-1", 72), load_control(), START, SETTINGS, begin)
+    assert step.record.state is S.INTENT
+    assert step.record.due_at == begin
+    assert step.send is not None
+    assert step.send.set_temp == 74, "its original until its own start"
+    assert step.action == "release"
+    # at its start: released (74 shown), its DR setpoint decided from there
+    at_begin = move.leave_precondition(
+        step.record, idu("IDU-1", 74), load_control(), begin, SETTINGS, begin
+    )
+    assert at_begin.send is not None
+    assert at_begin.send.set_temp == 78
+    # the release was lost: still at ours, decided from the original all the same
+    lost = move.leave_precondition(
+        step.record, idu("IDU-1", 72), load_control(), begin, SETTINGS, begin
+    )
+    assert lost.send is not None
+    assert lost.send.set_temp == 78
+
+
+def test_a_release_answer_changes_nothing() -> None:
+    released = move.release_precondition(PRE, START, START + timedelta(minutes=4)).record
+    for outcome in ("success", "fail"):
+        after = move.after_release(released, outcome, "offline", START, SETTINGS).record
+        assert (after.state, after.due_at, after.target) == (
+            S.INTENT,
+            released.due_at,
+            released.target,
+        )
