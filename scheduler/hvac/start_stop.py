@@ -4,6 +4,10 @@
   state call per mapped gateway; every mapped facility's DR setpoint is
   decided and written as a ``planned`` record (or ``skipped``, with why),
   and the PUT batches are computed, so that the start costs only PUTs.
+- ``prepare`` of an event with ``pre_condition`` (the engine calls it at
+  ``start − duration``, issue 15): the facilities are claimed at once, each
+  pre-conditioning setpoint recorded, then sent; the periodic work moves
+  them to their DR setpoints at the window start (:mod:`.verification`).
 - ``start``: the store's ``claim`` turns the event's ``planned`` records into
   ``intent`` in one transaction (DESIGN rule 2: intent before effect), or
   ``skipped`` where another event holds the facility; then the precomputed
