@@ -201,6 +201,7 @@ class StartStop:
             log.info("hvac.not_controlled", event_id=event.event_id, why=why)
             return None
         if memory.held(event.event_id):
+            await self._follow(event, signal, now)  # pre-conditioning, the event changed
             return None  # control has started: the records say what to do
         memory.signals[event.event_id] = signal
         memory.shaping[event.event_id] = event.shaping
@@ -227,6 +228,31 @@ class StartStop:
             "hvac.prepared", event.event_id, skipped=prepared.skipped, unread=len(unread)
         )
         return prepared
+
+    async def _follow(self, event: PlanEvent, signal: Signal, now: datetime) -> None:
+        """An event changed while it held its facilities (pre-conditioning, then re-submitted
+        while pending): they follow its new window.
+
+        Each held record takes the new end and is looked at now: a
+        pre-conditioned unit stays so until the new start (then its DR
+        setpoint, decided from its original), one waiting for the start waits
+        for the new one; a restore then follows the new end.
+        """
+        context = self._context
+        memory = context.memory
+        memory.signals[event.event_id] = signal
+        memory.shaping[event.event_id] = event.shaping
+        moved = memory.starts.get(event.event_id) != event.start
+        memory.starts[event.event_id] = event.start
+        mine = [r for r in memory.open.of(event.event_id) if r.state is not ControlState.PLANNED]
+        if not moved and all(r.window_end == event.end for r in mine):
+            return
+        memory.prepared.pop(event.event_id, None)
+        followed = [replace(r, window_end=event.end, due_at=now, updated_at=now) for r in mine]
+        planned = [r for r in memory.open.of(event.event_id) if r.state is ControlState.PLANNED]
+        followed += [replace(r, window_end=event.end, due_at=event.end) for r in planned]
+        await context.record(followed)
+        memory.log_event("hvac.window_moved", event.event_id, start=event.start.isoformat())
 
     def _preconditions(self, event: PlanEvent, now: datetime) -> bool:
         """``pre_condition`` asked for, and ``now`` in ``[start − duration, start)``.

@@ -193,3 +193,30 @@ async def test_with_randomize_start_a_unit_is_released_until_its_own_start(db_ur
             assert steps[-1][1] == record.original
             assert record.state is S.RESTORED
         assert released > 5
+
+
+async def test_a_change_while_pre_conditioning_moves_control_to_the_new_window(
+    db_url: str,
+) -> None:
+    """Changed while pending (deleted and re-submitted): the pre-conditioned units follow the
+    new window: no DR setpoint at the old start, the DR setpoint at the new one."""
+    shift = timedelta(minutes=10)
+    async with world(db_url, T0) as w:
+        w.apply(_event())
+        await w.run_until(PRE + timedelta(minutes=5))
+        pre = _pre_conditioned(w.records("ev"))
+        assert pre
+        moved = replace(_event(), start=START + shift, end=END + shift)
+        w.apply(moved)
+        await w.run_until(END + shift + STAGGER)
+        assert w.status("ev") == Status.COMPLETED
+        final = {r.key: r for r in w.records("ev")}
+        timeline = await _puts(w)
+        for record in pre:
+            steps = timeline[record.key]
+            assert steps[0] == (PRE, record.pre_target)
+            assert steps[1] == (START + shift, final[record.key].target), steps
+            assert steps[2][1] == record.original
+            assert END + shift <= steps[2][0] <= END + shift + STAGGER
+            assert final[record.key].state is S.RESTORED
+        assert not [at for steps in timeline.values() for at, _ in steps if at == START]
