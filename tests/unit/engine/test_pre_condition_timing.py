@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from scheduler.clock import FakeClock
 from scheduler.domain.intents import EventView
 from scheduler.domain.lifecycle import Status
 from scheduler.engine import actions as act
 from scheduler.engine.decide import Policy, decide, due_actions, prepare_at
+from scheduler.engine.hvac_calls import HvacCalls
+from scheduler.engine.memory import EventMemory
 from scheduler.engine.model import HvacPhase, Tracking
+from scheduler.store_gateway import StoreGateway
+from tests.support.fakes.engine import FakeStore, RecordingHvac
+from tests.support.fakes.hvac import event
 
 NOW = datetime(2026, 7, 15, 13, 0, tzinfo=UTC)
 POLICY = Policy(submit_lead=timedelta(hours=24), prefetch_lead=timedelta(seconds=60))
@@ -73,3 +80,27 @@ def test_the_wake_up_is_the_pre_conditioning_start() -> None:
     event = view(Status.PENDING, NOW + 2 * H, H)
     decision = decide([event], {"ev": POLLED}, NOW, POLICY)
     assert decision.due_times["ev"] <= NOW + H
+
+
+def _calls(store: FakeStore, hvac: RecordingHvac, memory: EventMemory) -> HvacCalls:
+    clock = FakeClock(NOW)
+    return HvacCalls(hvac, store, StoreGateway(), clock, memory, timedelta(seconds=15))
+
+
+@pytest.mark.parametrize(
+    ("cancel", "end", "prepares"),
+    [
+        (False, NOW + 2 * H, True),
+        (True, NOW + 2 * H, False),  # a cancel is recorded: never pre-conditioned
+        (False, NOW, False),  # its window is over
+    ],
+)
+async def test_the_outside_gate_decides_whether_an_event_may_pre_condition(
+    cancel: bool, end: datetime, prepares: bool
+) -> None:
+    store, hvac, memory = FakeStore(), RecordingHvac(), EventMemory()
+    store.add(event("ev", start=NOW + H))
+    pending = replace(view(Status.PENDING, NOW + H, H), end=end, cancel_requested=cancel)
+    await _calls(store, hvac, memory).call(pending, HvacPhase.PREPARED)
+    assert (("prepare", "ev") in hvac.calls) is prepares
+    assert memory["ev"].hvac == HvacPhase.PREPARED, "not asked again"
