@@ -55,7 +55,8 @@ class Step:
 
 
 def _at(record: ControlRecord, state: ControlState, now: datetime, **changes: object) -> Step:
-    return Step(replace(record, state=state, updated_at=now, **changes))  # type: ignore[arg-type]
+    # ``changes`` are ControlRecord fields by name; mypy cannot check a **dict against them.
+    return Step(replace(record, state=state, updated_at=now, **changes))  # type: ignore[arg-type]  # see above
 
 
 def at_target(record: ControlRecord, observed: FacilityState) -> bool:

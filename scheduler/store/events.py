@@ -277,7 +277,7 @@ def move(session: Session, change: Transition) -> bool:
             .values(status=change.to_status.value, updated_at=change.at)
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if result.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult; typed as Result
             return False
     record_transitions(session, [change, *_not_applied(session, change)])
     return True

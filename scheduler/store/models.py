@@ -218,6 +218,6 @@ database_marker = Table(
 
 # HVAC control records and reads live in their own modules on this metadata; importing them here
 # lets Alembic's autogenerate and ``metadata.create_all`` see them.
-from scheduler.store import control as _control  # noqa: E402, F401
-from scheduler.store import openadr as _openadr  # noqa: E402, F401
-from scheduler.store import reads as _reads  # noqa: E402, F401
+from scheduler.store import control as _control  # noqa: E402, F401  (registers its tables, see above)
+from scheduler.store import openadr as _openadr  # noqa: E402, F401  (registers its tables, see above)
+from scheduler.store import reads as _reads  # noqa: E402, F401  (registers its tables, see above)
