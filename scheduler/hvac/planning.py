@@ -198,7 +198,8 @@ def overdue_slots(
             else min(record.window_end, now)
         )
         by_event.setdefault(record.event_id, []).append((record.key, due))
-        ends[record.event_id] = max(record.window_end, ends.get(record.event_id, record.window_end))
+        began = _schedule_began(record)
+        ends[record.event_id] = max(began, ends.get(record.event_id, began))
     for event_id, pairs in by_event.items():
         schedule = recovery_schedule(
             pairs,
@@ -209,6 +210,15 @@ def overdue_slots(
         )
         slots.update({(event_id, key): at for key, at in schedule})
     return slots
+
+
+def _schedule_began(record: ControlRecord) -> datetime:
+    """When the restore schedule a record belongs to began: the window's end, or earlier
+    when the restores started before it (a cancel: seed 7661), as the record last moved.
+    """
+    if record.state is ControlState.RESTORING:
+        return min(record.window_end, record.updated_at)
+    return record.window_end
 
 
 def one_holder_each(records: Iterable[ControlRecord], now: datetime) -> list[ControlRecord]:

@@ -39,6 +39,8 @@ REGRESSIONS: dict[int, str] = {
     1235: "harness: a start-up failing with a task group of database errors (exit 3, restarted)",
     1392: "harness: a window in which every DR call failed left no chance to see it active",
     2467: "harness: a range narrowed past the occupant's last value, not past every value it had",
+    7264: "harness: a DR service 10 min late never said active in a 5-min window: no chance",
+    7661: "a restart after a cancel re-spread overdue restores over a whole new stagger",
 }
 #: The same on PostgreSQL, where an admin's apply races the daemon's tick (tests/sim/race.py).
 PG_REGRESSIONS: dict[int, str] = {

@@ -656,6 +656,35 @@ async def test_restart_past_the_stagger_restores_in_what_was_left_of_it() -> Non
     assert max(p.at for p in late) <= back + left
 
 
+async def test_restart_after_a_cancel_restores_in_what_was_left_of_its_stagger() -> None:
+    """Sim seed 7661: restores begun by a cancel keep that schedule's end after a crash.
+
+    The stagger began at the cancel, long before the window's end: measured from the
+    end, a restart spread what was overdue over a whole new stagger and held units at
+    their DR setpoint past cancel + stagger + downtime.
+    """
+    rig, keys = rig_with(*(idu(f"IDU-{i:02d}", 74) for i in range(20)))
+    plan = event(minutes=120)
+    await rig.prepare(plan)
+    await rig.start(plan)
+    canceled = plan.start + timedelta(minutes=5)
+    await rig.run_until(canceled)
+    rig.store.statuses[plan.event_id] = Status.CANCELED
+    await rig.stop(plan, "canceled")
+    crash = canceled + timedelta(minutes=2)
+    await rig.run_until(crash)
+    done = {p.key for p in rig.becon.puts if p.value == 74}
+    rig.clock.set(canceled + timedelta(minutes=18))  # past cancel + stagger, inside the window
+    back = rig.now
+    await rig.new_controller().reconcile(back)
+    await rig.run_until(back + timedelta(hours=1))
+    late = [p for p in rig.becon.puts if p.value == 74 and p.key not in done]
+    assert 0 < len(done) < 20
+    assert all(rig.becon.sent(k) == [78, 74] for k in keys)
+    left = canceled + SETTINGS.restore_stagger - crash
+    assert max(p.at for p in late) <= back + left
+
+
 @pytest.mark.parametrize("landed", [0, 1, 2])
 async def test_crash_mid_start_then_restart_sends_nothing_twice(landed: int) -> None:
     rig = Rig(targets=[Target("CE-01", "S1", f"GW{g}") for g in range(3)])
