@@ -25,7 +25,6 @@ FACILITY_COLUMNS = (
     "facility",
     "outcome",
     "original → DR → restored",
-    "pre-conditioned",
     "DR set at",
     "ended at",
     "reads",

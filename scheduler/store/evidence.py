@@ -58,6 +58,4 @@ def _facility(record: ControlRecord) -> FacilityEvidence:
         record.restored_at,
         record.updated_at,
         record.attempts,
-        record.pre_target,
-        record.pre_at,
     )
