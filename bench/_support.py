@@ -11,9 +11,10 @@ import contextlib
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+from tests.support.databases import fresh_pg_database
 
 SIM_START_TIMEOUT_S = 60.0
 
@@ -64,20 +65,8 @@ def database(kind: str, pg_url: str | None, workdir: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{workdir / 'drsched.db'}"
         return
-    import psycopg
-    from sqlalchemy.engine import make_url
-
     assert pg_url is not None
-    url = make_url(pg_url)
-    name = f"drsched_bench_{uuid.uuid4().hex[:10]}"
-    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield from fresh_pg_database(pg_url, prefix="drsched_bench_")
 
 
 def memory_kib(pid: int) -> dict[str, int]:

@@ -22,7 +22,7 @@ def postgres_url() -> str | None:
     return None
 
 
-def fresh_pg_database(server_url: str) -> Iterator[str]:
+def fresh_pg_database(server_url: str, prefix: str = "drsched_t_") -> Iterator[str]:
     """A new empty database for one test, dropped afterwards.
 
     Tests (and several developers' runs) share one server: a database each keeps
@@ -32,7 +32,7 @@ def fresh_pg_database(server_url: str) -> Iterator[str]:
     from sqlalchemy.engine import make_url
 
     url = make_url(server_url)
-    name = f"drsched_t_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}{uuid.uuid4().hex[:12]}"
     admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
