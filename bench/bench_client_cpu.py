@@ -20,7 +20,11 @@ same socket. Transports:
   :class:`scheduler.clients.transport.VendorTransport` around ``httpx-aiohttp``'s
   ``AiohttpTransport``: the httpx API, aiohttp's pool and HTTP parser underneath.
 
-Run: ``.venv/bin/python -m bench.bench_client_cpu [--calls 2000] [--concurrency 1,16]``
+Each figure is the median of ``--repeat`` runs (each on fresh clients, after a warm-up
+of 50 calls that makes the connections and the BECON token).
+
+Run: ``.venv/bin/python -m bench.bench_client_cpu [--calls 2000] [--concurrency 1,16]
+[--repeat 3]``
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -139,14 +144,20 @@ async def dr_gets(
         return await measured(calls, concurrency, get, pid)
 
 
-async def bench(sim_url: str, pid: int, calls: int, levels: list[int]) -> None:
+async def bench(sim_url: str, pid: int, calls: int, levels: list[int], repeat: int) -> None:
     for concurrency in levels:
-        print(f"{calls} calls of each kind, {concurrency} at a time:")
+        print(f"{calls} calls of each kind, {concurrency} at a time, median of {repeat} runs:")
         for name, make in TRANSPORTS.items():
             for kind, run in (("BECON PUT control", becon_puts), ("DR GET status", dr_gets)):
-                client_ms, sim_ms = await run(sim_url, make(concurrency), calls, concurrency, pid)
+                runs = [
+                    await run(sim_url, make(concurrency), calls, concurrency, pid)
+                    for _ in range(repeat)
+                ]
+                client_ms = statistics.median(c for c, _ in runs)
+                sim_ms = statistics.median(s for _, s in runs)
+                spread = f"{min(c for c, _ in runs):.2f}–{max(c for c, _ in runs):.2f}"
                 print(
-                    f"  {name:18} {kind:18} client {client_ms:5.2f} ms CPU a call = "
+                    f"  {name:18} {kind:18} client {client_ms:5.2f} ms CPU a call ({spread}) = "
                     f"{client_ms / LIMIT_MS:4.2f}× the {LIMIT_MS:g} ms limit; "
                     f"simulator {sim_ms:5.2f} ms a call"
                 )
@@ -156,13 +167,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--concurrency", default="1,16", help="comma-separated levels")
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     drsched_logging.configure(level="warning", format="json")  # as the daemon: no per-call log
     levels = [int(level) for level in args.concurrency.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         flags = ["--sites", "1", "--gateways", "1", "--facilities", "20"]
         with simulator_process(flags, Path(tmp)) as (sim_url, pid):
-            asyncio.run(bench(sim_url, pid, args.calls, levels))
+            asyncio.run(bench(sim_url, pid, args.calls, levels, args.repeat))
 
 
 if __name__ == "__main__":
