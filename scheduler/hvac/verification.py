@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 import structlog
@@ -17,6 +18,7 @@ from scheduler import metrics
 from scheduler.domain.control_records import ControlRecord, ControlState
 from scheduler.domain.hvac import FacilityState
 from scheduler.domain.hvac_reads import ReadPhase
+from scheduler.domain.shaping import facility_start
 from scheduler.hvac import transitions as move
 from scheduler.hvac.context import Context
 from scheduler.hvac.reading import read_records
@@ -27,6 +29,8 @@ log = structlog.get_logger("scheduler.hvac")
 
 #: Due in these states, a record's facility is read and its DR setpoint decided again.
 _RETRIED = (ControlState.INTENT, ControlState.RETRYING)
+#: Due in these states, a record needs its window's start (pre-conditioning ends there).
+_HELD_ON = (ControlState.INTENT, ControlState.RETRYING, ControlState.APPLIED)
 
 
 class Verification:
@@ -49,8 +53,10 @@ class Verification:
         )
         if not due:
             return
-        for event_id in {r.event_id for r in due if r.state in _RETRIED}:
+        for event_id in {r.event_id for r in due if r.state in _RETRIED or r.preconditioning}:
             await context.signal(event_id)
+        for event_id in {r.event_id for r in due if r.state in _HELD_ON}:
+            await context.start_of(event_id)
         observed = await read_records(context.becon, due, context.slots)
         wanted = [(r.event_id, r.key) for r in due]
         await context.keep_reads(wanted, observed, now, ReadPhase.VERIFY)
@@ -64,18 +70,41 @@ class Verification:
     ) -> move.Step:
         settings = self._context.settings
         memory = self._context.memory
+        start = memory.starts.get(record.event_id)
+        before = start is not None and now < start
         match record.state:
             case ControlState.INTENT | ControlState.RETRYING:
                 signal = memory.signals.get(record.event_id)
                 if signal is None:  # the event no longer controls HVAC: make sure it is back
                     return move.restore(record, observed, now, settings)
+                if record.preconditioning:
+                    if before:
+                        return move.resend_precondition(record, observed, now, settings)
+                    begin = self._begin(record, start)
+                    return move.leave_precondition(record, observed, signal, now, settings, begin)
+                if before:  # a held facility waits for the window (a crash mid-claim)
+                    return move.Step(replace(record, due_at=start, updated_at=now))
                 return move.retry(record, observed, signal, now, settings)
             case ControlState.APPLIED:
+                signal = memory.signals.get(record.event_id)
+                if record.preconditioning and not before and signal is not None:
+                    begin = self._begin(record, start)
+                    return move.leave_precondition(record, observed, signal, now, settings, begin)
                 return move.verify(record, observed, now, settings)
             case ControlState.RESTORING:
                 return move.restore(record, observed, now, settings, memory.ramp(record.event_id))
             case _:  # planned and final records are never due
                 return move.Step(record)
+
+    def _begin(self, record: ControlRecord, start: datetime | None) -> datetime | None:
+        """The unit's own start under ``randomize_start`` (None: the window's start)."""
+        if start is None:
+            return None
+        spread = self._context.memory.randomize(record.event_id)
+        slot = self._context.settings.restore_spacing
+        return facility_start(
+            record.event_id, record.key, start, record.window_end, spread, slot=slot
+        )
 
 
 def _log_work(steps: Sequence[move.Step]) -> None:
