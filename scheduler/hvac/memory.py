@@ -113,6 +113,10 @@ class ControlMemory:
         self.stopped: dict[str, str] = {}
         #: Events whose start's PUTs are in flight (see ``StartStop._fan_out``).
         self.starting: set[str] = set()
+        #: Events the DR service was seen running: ``start`` was called for them in this
+        #: process (the engine calls it when a poll sees ``active``, again after a restart).
+        #: Only they get DR setpoints; a held facility of another waits (issue 15).
+        self.started: set[str] = set()
         #: Each event's window start, where known (pre-conditioning ends there, issue 15).
         self.starts: dict[str, datetime] = {}
         #: While ``release`` runs: every record written, by ident (final ones included).

@@ -17,6 +17,7 @@ from datetime import datetime
 import structlog
 
 from scheduler.domain.control_records import ControlRecord, ControlState
+from scheduler.domain.lifecycle import Status
 from scheduler.hvac import transitions as move
 from scheduler.hvac.context import Context
 from scheduler.hvac.planning import one_holder_each
@@ -53,6 +54,8 @@ class Reconcile:
                 if over or event_id in canceled:  # a cancel recorded while it was down
                     steps += self._restores.over_at_start_up(mine, now, stagger)
                 else:
+                    if status is Status.ACTIVE:  # the engine saw it running before the restart
+                        memory.started.add(event_id)
                     steps += [move.Step(replace(r, due_at=now)) for r in _unscheduled(mine)]
             await context.record([s.record for s in steps])
             log.info("hvac.reconciled", open=len(records), events=len(events))

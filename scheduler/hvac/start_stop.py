@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from scheduler import metrics
-from scheduler.domain.control_records import ControlRecord, ControlState
+from scheduler.domain.control_records import HELD, ControlRecord, ControlState
 from scheduler.domain.events import PlanEvent, Signal
 from scheduler.domain.hvac import Batch, FacilityKey, FacilityState
 from scheduler.domain.outside import OutsideCall, may_touch_outside
@@ -77,10 +77,12 @@ class StartStop:
         if not verdict.allowed:
             memory.log_event("hvac.start_refused", event.event_id, reason=verdict.reason)
             return
+        memory.started.add(event.event_id)
         prepared = memory.prepared.get(event.event_id)
         if prepared is None or prepared.fingerprint != event.fingerprint():
             if memory.held(event.event_id):  # started, or pre-conditioning (issue 15)
                 await self._start_planned(event, now)  # only what is left: a claim that failed
+                await self._wake(event.event_id, now)
                 return
             if prepared is None and await self._context.gateway.call(
                 self._context.store.started, event.event_id
@@ -100,6 +102,7 @@ class StartStop:
             await self._fan_out(event.event_id, batches)
         if prepared.unread:
             await self._start_late(event, prepared.unread)
+        await self._wake(event.event_id, now)
         memory.log_event("hvac.started", event.event_id, puts=len(batches))
 
     async def _start_planned(self, event: PlanEvent, now: datetime) -> None:
@@ -114,6 +117,29 @@ class StartStop:
         steps = [move.begin_apply(r, now) for r in claimed]
         self._context.memory.open.remember(s.record for s in steps)  # the claim wrote them
         await self._sending.execute(steps)
+
+    async def _wake(self, event_id: str, now: datetime) -> None:
+        """The DR service runs the event: its facilities that waited for that are due now.
+
+        Pre-conditioned ones (their DR setpoint, decided from the original) and
+        those claimed ahead of their start that never had a DR setpoint (a
+        randomized one still waits for its own start: :mod:`.verification`).
+        A record whose PUT is in flight (no due time) is left to its answer.
+        """
+        context = self._context
+        memory = context.memory
+        waiting = [
+            replace(r, due_at=now, updated_at=now)
+            for r in memory.open.of(event_id)
+            if r.due_at is not None
+            and r.due_at > now
+            and ((r.preconditioning and r.state in HELD) or move.waits_for_start(r))
+        ]
+        if not waiting:
+            return
+        async with context.work_lock:
+            await context.record(waiting)
+            await self._verification.work(now)
 
     async def _delay_starts(
         self, event: PlanEvent, claimed: list[ControlRecord], now: datetime

@@ -200,23 +200,49 @@ def leave_precondition(
     return begin_apply(planned(replace(record, mode=observed.mode), decision, due_at=None), now)
 
 
-def release_precondition(record: ControlRecord, now: datetime, begin: datetime) -> Step:
-    """The window has started, this unit's randomized start has not: its original back.
+def release_precondition(record: ControlRecord, now: datetime, begin: datetime | None) -> Step:
+    """The window has started, this unit's DR setpoint has not: its original back.
 
-    The record stays an ``intent`` due at ``begin`` (its target still the
-    pre-conditioning setpoint): then its DR setpoint is decided from the
-    original, whatever the release's answer was.
+    ``begin`` is the unit's randomized start; None: the DR service has not
+    been seen running the event yet (due at the window's end, and
+    ``StartStop.start`` makes it due when it is). The record stays an
+    ``intent`` (its target still the pre-conditioning setpoint): at its start
+    its DR setpoint is decided from the original, whatever the release's
+    answer was.
     """
-    detail = f"randomized start at {begin:%H:%M:%S}; pre-conditioning released"
-    step = _at(record, ControlState.INTENT, now, due_at=begin, detail=detail)
+    why = f"randomized start at {begin:%H:%M:%S}" if begin else "waiting for the DR service"
+    due = begin or record.window_end
+    step = _at(
+        record, ControlState.INTENT, now, due_at=due, detail=f"{why}; pre-conditioning released"
+    )
     return replace(step, send=restore_control(record), action="release")
+
+
+def wait_for_start(record: ControlRecord, now: datetime) -> Step:
+    """A claimed facility never at its DR setpoint, its event not seen running at the DR
+    service: nothing is sent; it is due at the window's end (restored or ended there)
+    unless ``StartStop.start`` wakes it first (:func:`waits_for_start`)."""
+    return _at(record, record.state, now, due_at=record.window_end)
+
+
+def waits_for_start(record: ControlRecord) -> bool:
+    """Left by :func:`wait_for_start` (or a release before the DR service ran the event)."""
+    return (
+        record.state in (ControlState.INTENT, ControlState.RETRYING)
+        and record.applied_at is None
+        and record.due_at == record.window_end
+    )
 
 
 def after_release(
     record: ControlRecord, outcome: str, reason: str | None, now: datetime, settings: Settings
 ) -> Step:
-    """A release answered: nothing changes; the unit's start reads it and decides."""
-    return _at(record, record.state, now)
+    """A release answered: on success nothing changes (the unit's start reads it and
+    decides); a failed one is tried again after a backoff, before the unit's start."""
+    if outcome == SUCCESS:
+        return _at(record, record.state, now)
+    due = min(now + settings.backoff(record.attempts + 1), record.due_at or record.window_end)
+    return _at(record, record.state, now, due_at=due, detail=f"release: {reason or outcome}")
 
 
 def verify(

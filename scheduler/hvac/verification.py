@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -29,6 +29,9 @@ log = structlog.get_logger("scheduler.hvac")
 
 #: Due in these states, a record's facility is read and its DR setpoint decided again.
 _RETRIED = (ControlState.INTENT, ControlState.RETRYING)
+#: How long a pre-conditioned unit keeps its setpoint past the window's start while the
+#: DR service's ``active`` is awaited: the engine polls at the start and every 5 s around it.
+START_GRACE = timedelta(seconds=10)
 #: Due in these states, a record needs its window's start (pre-conditioning ends there).
 _HELD_ON = (ControlState.INTENT, ControlState.RETRYING, ControlState.APPLIED)
 
@@ -68,26 +71,45 @@ class Verification:
     def _step(
         self, record: ControlRecord, observed: FacilityState | None, now: datetime
     ) -> move.Step:
+        """What a due record does next, from what its facility shows.
+
+        A DR setpoint goes only to a facility of an event the DR service was
+        seen running (``memory.started``): a pre-conditioned facility whose
+        window has come by the plan's clock but not by the DR service's
+        (statuses late, a change not yet accepted) gets its original back and
+        waits; one claimed before the window waits, sending nothing.
+        """
         settings = self._context.settings
         memory = self._context.memory
         start = memory.starts.get(record.event_id)
         before = start is not None and now < start
+        started = record.event_id in memory.started
         match record.state:
             case ControlState.INTENT | ControlState.RETRYING:
                 signal = memory.signals.get(record.event_id)
                 if signal is None:  # the event no longer controls HVAC: make sure it is back
                     return move.restore(record, observed, now, settings)
                 if record.preconditioning:
-                    if before:
+                    if before and not started:
                         return move.resend_precondition(record, observed, now, settings)
+                    if not started:
+                        return _unconfirmed(record, start, now)
                     begin = self._begin(record, start)
                     return move.leave_precondition(record, observed, signal, now, settings, begin)
-                if before:  # a held facility waits for the window (a crash mid-claim)
-                    return move.Step(replace(record, due_at=start, updated_at=now))
+                begin = self._begin(record, start)
+                later = begin is not None and now < begin
+                if later or (not started and record.applied_at is None):
+                    # claimed ahead of its start (pre-conditioning, a randomized start, a
+                    # crash mid-claim): it waits; ``StartStop.start`` wakes it
+                    if later:
+                        return move.Step(replace(record, due_at=begin, updated_at=now))
+                    return move.wait_for_start(record, now)
                 return move.retry(record, observed, signal, now, settings)
             case ControlState.APPLIED:
                 signal = memory.signals.get(record.event_id)
                 if record.preconditioning and not before and signal is not None:
+                    if not started:
+                        return _unconfirmed(record, start, now)
                     begin = self._begin(record, start)
                     return move.leave_precondition(record, observed, signal, now, settings, begin)
                 return move.verify(record, observed, now, settings)
@@ -105,6 +127,15 @@ class Verification:
         return facility_start(
             record.event_id, record.key, start, record.window_end, spread, slot=slot
         )
+
+
+def _unconfirmed(record: ControlRecord, start: datetime | None, now: datetime) -> move.Step:
+    """A pre-conditioned unit past its window's start, the DR service not yet seen running
+    the event: it waits :data:`START_GRACE` for that (no PUT in the common case, where
+    the start's poll says ``active``), then gets its original back and waits."""
+    if start is not None and now < start + START_GRACE:
+        return move.Step(replace(record, due_at=start + START_GRACE, updated_at=now))
+    return move.release_precondition(record, now, None)
 
 
 def _log_work(steps: Sequence[move.Step]) -> None:

@@ -181,12 +181,12 @@ def test_before_its_randomized_start_a_pre_conditioned_unit_is_released() -> Non
     assert lost.send.set_temp == 78
 
 
-def test_a_release_answer_changes_nothing() -> None:
+def test_a_release_answer_changes_nothing_but_a_failure_is_tried_again() -> None:
     released = move.release_precondition(PRE, START, START + timedelta(minutes=4)).record
-    for outcome in ("success", "fail"):
-        after = move.after_release(released, outcome, "offline", START, SETTINGS).record
-        assert (after.state, after.due_at, after.target) == (
-            S.INTENT,
-            released.due_at,
-            released.target,
-        )
+    ok = move.after_release(released, "success", None, START, SETTINGS).record
+    assert (ok.state, ok.due_at, ok.target) == (S.INTENT, released.due_at, released.target)
+    failed = move.after_release(released, "fail", "offline", START, SETTINGS).record
+    assert (failed.state, failed.target) == (S.INTENT, released.target)
+    assert failed.due_at == START + SETTINGS.backoff(1), "not left pre-conditioned in the window"
+    waiting = move.release_precondition(PRE, START, None).record
+    assert waiting.due_at == PRE.window_end, "no DR service yet: due at the end at the latest"

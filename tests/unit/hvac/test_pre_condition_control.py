@@ -12,6 +12,7 @@ from scheduler.domain.events import PlanEvent, TempUnit
 from scheduler.domain.lifecycle import Status
 from scheduler.domain.shaping import PreCondition, Shaping
 from scheduler.errors import StoreError
+from scheduler.hvac.verification import START_GRACE
 from tests.support.fakes.hvac import T0, event, idu
 from tests.support.harness.hvac_rig import Rig
 
@@ -57,9 +58,9 @@ async def test_a_crash_after_the_claim_waits_for_the_start() -> None:
     assert all(r.state is S.INTENT and r.pre_target is None for r in rig.store.of("ev"))
     rig.clock.set(PRE_AT + timedelta(minutes=1))
     await rig.new_controller().reconcile(rig.now)
-    await rig.run_until(T0 - timedelta(seconds=1))
-    assert rig.becon.puts == [], "nothing before the window: no pre-conditioning was recorded"
-    await rig.run_until(T0)
+    await rig.run_until(T0 + timedelta(minutes=1))
+    assert rig.becon.puts == [], "nothing until the DR service runs it: no pre-conditioning"
+    await rig.start(plan)
     assert all(rig.becon.sent(k) == [78] for k in keys)
 
 
@@ -86,8 +87,37 @@ async def test_a_restart_during_pre_conditioning_resumes_without_sending_twice()
     rig.clock.set(PRE_AT + timedelta(minutes=12))
     await rig.new_controller().reconcile(rig.now)
     await rig.run_until(T0)
+    await rig.start(plan)  # the restarted engine's start, once the DR service says active
     assert all(rig.becon.sent(k) == [72, 78] for k in keys)
     await rig.stop(plan)
     await rig.run_until(plan.end + rig.settings.restore_stagger)
     assert all(rig.becon.setpoint(k) == 74 for k in keys)
     assert {r.state for r in rig.store.of("ev")} == {S.RESTORED}
+
+
+async def test_no_dr_setpoint_until_the_dr_service_runs_the_event() -> None:
+    """Seed 1818: the plan's window began (a change moved it earlier, not yet accepted),
+    the DR service's did not: the pre-conditioned units get their original back after
+    the grace, and their DR setpoint only once the DR service says ``active``."""
+    rig = Rig(start=PRE_AT)
+    keys = rig.becon.add("S1", "GW1", *(idu(f"IDU-{i}", 74) for i in range(3)))
+    plan = pre_conditioned()
+    await begin(rig, plan)
+    await rig.run_until(T0 + START_GRACE - timedelta(seconds=1))
+    assert all(rig.becon.sent(k) == [72] for k in keys), "kept while the start's poll is due"
+    await rig.run_until(T0 + timedelta(minutes=3))
+    assert all(rig.becon.sent(k) == [72, 74] for k in keys), "released, no DR setpoint"
+    assert all(r.state is S.INTENT and r.preconditioning for r in rig.store.of("ev"))
+    await rig.start(plan)
+    assert all(rig.becon.sent(k) == [72, 74, 78] for k in keys)
+    assert all(r.state is S.APPLIED for r in rig.store.of("ev"))
+
+
+async def test_a_start_within_the_grace_sends_one_put_per_unit() -> None:
+    rig = Rig(start=PRE_AT)
+    keys = rig.becon.add("S1", "GW1", *(idu(f"IDU-{i}", 74) for i in range(3)))
+    plan = pre_conditioned()
+    await begin(rig, plan)
+    await rig.run_until(T0 + timedelta(seconds=5))
+    await rig.start(plan)
+    assert all(rig.becon.sent(k) == [72, 78] for k in keys)
