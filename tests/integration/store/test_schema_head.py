@@ -20,7 +20,7 @@ def test_ensure_schema_creates_the_schema_and_then_reads_it_as_current(db_url: s
 
 
 def test_a_database_behind_is_upgraded(db_url: str) -> None:
-    upgrade(db_url, "0008")
-    assert stored_revision(db_url) == "0008"
+    upgrade(db_url, "0009")
+    assert stored_revision(db_url) == "0009"
     ensure_schema(db_url)
     assert stored_revision(db_url) == SCHEMA_HEAD

@@ -1,7 +1,7 @@
 """plan_state.applied_digest: the daemon skips re-applying unchanged plan files (issue 14)
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-30 12:10:00
 
 ``"<revision>:<digest>"`` of the daemon's last apply of ``plans.paths``
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009"
-down_revision: str | None = "0008"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
