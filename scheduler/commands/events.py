@@ -148,7 +148,7 @@ def _list(args: argparse.Namespace, now: datetime | None = None) -> int:
             ),
             (_line(r) for r in rows),
         )
-    print(footer(args, shown=len(rows), offset=offset, total=total, size=size))
+    print(_footer(args, shown=len(rows), offset=offset, total=total, size=size))
     return 0
 
 
@@ -166,7 +166,7 @@ def _line(r: reads.EventSummary) -> tuple[object, ...]:
     )
 
 
-def footer(
+def _footer(
     args: argparse.Namespace, *, shown: int, offset: int, total: int, size: int | None
 ) -> str:
     """The last line of ``events list``: what was shown, how many more, how to see them."""
@@ -185,11 +185,12 @@ def footer(
         return f"{events}{wider}"
     more = total - offset - shown
     first, last = offset + 1, offset + shown
-    line = f"{first:,}–{last:,} of {events}"
+    line = f"{first:,}–{last:,} of {events}" if shown > 1 else f"{first:,} of {events}"
     if more > 0:
         page = (getattr(args, "page", None) or 1) + 1
+        then = f"--page {page}" if args.limit is None else f"--limit {args.limit} --page {page}"
         line += (
-            f"; {more:,} more: --page {page} for the next {min(size or more, more):,}, "
+            f"; {more:,} more: {then} for the next {min(size or more, more):,}, "
             "--limit 0 for all of them"
         )
     return line + wider
