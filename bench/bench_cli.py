@@ -3,7 +3,9 @@
 Each command runs as a real process (``python -m scheduler ...``, output to a
 pipe that is read to the end), ``--runs`` times; the figure is the median,
 printed beside its limit and beside ``drsched --help`` measured in the same
-run (the interpreter's own start-up: what no command can go below). Limits:
+run (the interpreter's own start-up: what no command can go below), with its
+median CPU time (user + system: what other load on the machine inflates
+least). Limits:
 ``events list`` (a page), ``events show``, ``status`` and ``plan validate`` of
 ``config/plans/*.yaml`` 0.3 s; ``events list --all`` of every event 2 s as a
 table, 1 s as ``--json``.
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -103,21 +106,32 @@ def a_few_events(workdir: Path) -> Path:
     return path
 
 
-def timed(argv: Sequence[str], env: dict[str, str]) -> tuple[float, str]:
-    """Wall seconds of ``python -m scheduler ARGV`` and its output (it must succeed)."""
+def timed(argv: Sequence[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall and CPU seconds of ``python -m scheduler ARGV``, and its output (it must succeed).
+
+    It runs in the tree on ``PYTHONPATH`` when one is given (``-m`` puts the working
+    folder first on ``sys.path``), else in this checkout."""
+    cpu = _children_cpu()
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "scheduler", *argv],
         capture_output=True,
         text=True,
         env=env,
-        cwd=ROOT,
+        cwd=env.get("PYTHONPATH", ROOT),
         check=False,
     )
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"drsched {' '.join(argv)} exited {done.returncode}: {done.stderr}")
-    return seconds, done.stdout
+    return seconds, _children_cpu() - cpu, done.stdout
+
+
+def _children_cpu() -> float:
+    """User + system seconds of the children waited for so far: the command's own work,
+    which other load on the machine inflates less than its wall time."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def environment(database: Path, pythonpath: str | None = None) -> dict[str, str]:
@@ -129,10 +143,12 @@ def environment(database: Path, pythonpath: str | None = None) -> dict[str, str]
     return env
 
 
-def median_of(case: Case, runs: int, env: dict[str, str], event: str) -> tuple[float, str]:
+def median_of(case: Case, runs: int, env: dict[str, str], event: str) -> tuple[float, float, str]:
+    """Median wall and CPU seconds of ``runs`` runs, and the last run's output."""
     argv = [word.replace("{event}", event) for word in case.argv]
     results = [timed(argv, env) for _ in range(runs)]
-    return statistics.median(seconds for seconds, _ in results), results[-1][1]
+    wall = statistics.median(r[0] for r in results)
+    return wall, statistics.median(r[1] for r in results), results[-1][2]
 
 
 def main_tree(workdir: Path) -> str:
@@ -173,18 +189,24 @@ def main() -> None:
         databases = {"big": big, "small": small}
         main_path = main_tree(Path(tmp)) if args.main else None
         baseline = 0.0
-        print(f"{'command':40} {'median':>8} {'limit':>6} {'÷limit':>7} {'÷--help':>8}", end="")
+        print(
+            f"{'command':40} {'median':>8} {'limit':>6} {'÷limit':>7} {'÷--help':>8} {'cpu':>6}",
+            end="",
+        )
         print(f" {'main':>8} {'main÷now':>9}" if main_path else "")
         for case in CASES:
             env = environment(databases[case.database])
-            seconds, output = median_of(case, args.runs, env, event)
+            seconds, cpu, output = median_of(case, args.runs, env, event)
             check(case, output, count)
             baseline = baseline or seconds
             limit = f"{case.limit:.1f}" if case.limit else "-"
             ratio = f"{seconds / case.limit:.2f}" if case.limit else "-"
-            line = f"{case.label:40} {seconds:8.3f} {limit:>6} {ratio:>7} {seconds / baseline:8.1f}"
+            line = (
+                f"{case.label:40} {seconds:8.3f} {limit:>6} {ratio:>7} "
+                f"{seconds / baseline:8.1f} {cpu:6.3f}"
+            )
             if main_path is not None:
-                before, _ = median_of(
+                before, _, _ = median_of(
                     case, args.main_runs, environment(databases[case.database], main_path), event
                 )
                 line += f" {before:8.3f} {before / seconds:9.1f}"

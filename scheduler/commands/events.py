@@ -27,7 +27,6 @@ from scheduler.commands._common import (
     read_store,
     utc,
 )
-from scheduler.commands.hvac_status import print_facilities, record_json
 from scheduler.domain.events import TempUnit
 from scheduler.domain.lifecycle import TERMINAL, Source, Status, Transition
 from scheduler.domain.sources import owned_by_plan
@@ -213,6 +212,8 @@ def _summary_json(row: reads.EventSummary) -> dict[str, Any]:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from scheduler.commands.hvac_status import print_facilities, record_json
+
     with read_store(get_config(args)) as reader:
         detail = reads.event_detail(reader, args.event_id)
         timeline = reads.timeline(reader, args.event_id)

@@ -281,6 +281,7 @@ def describe_leadership(lead: dict[str, Any] | None) -> str:
 
 
 def _render_lists(report: dict[str, Any]) -> None:
+    print()
     actions = report["next_actions"]
     if actions:
         print_table(
@@ -290,6 +291,7 @@ def _render_lists(report: dict[str, Any]) -> None:
         )
     else:
         print("no actions ahead")
+    print()
     flying = report["in_flight"]
     if flying["events"]:
         shown = len(flying["events"])
@@ -315,6 +317,7 @@ def _render_lists(report: dict[str, Any]) -> None:
 
 
 def _render_failures(failures: list[dict[str, Any]]) -> None:
+    print()
     if not failures:
         print("no failures in the last 24 h")
         return

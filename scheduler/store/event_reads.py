@@ -16,7 +16,6 @@ from scheduler.domain.control_records import ControlRecord, ControlState
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
 from scheduler.domain.hvac import FacilityKey, Mode
 from scheduler.domain.lifecycle import TERMINAL, Source, Status, Transition
-from scheduler.domain.shaping import Shaping
 from scheduler.errors import UnknownEventError
 from scheduler.store.reader import (
     Reader,
@@ -171,6 +170,8 @@ def event_detail(reader: Reader, event_id: str) -> EventDetail:
     ]
     summary = _summary(row[:10], tuple(dict.fromkeys(t.ven_id for t in targets)))
     vtn_id, dr_program, shaping, created_at = row[10:]
+    from scheduler.domain.shaping import Shaping  # here: ``events list`` does not need it
+
     event = PlanEvent(
         event_id=event_id,
         vtn_id=vtn_id,

@@ -137,7 +137,7 @@ def _core_reader(url: str, busy_timeout: float) -> Iterator[Reader]:
 
 
 def instant(value: Any) -> datetime:
-    """A stored instant as an aware UTC datetime (SQLite hands back its text)."""
+    """A stored instant as an aware UTC datetime (SQLite hands back its text, in UTC)."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     assert isinstance(value, datetime), value
