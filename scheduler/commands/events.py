@@ -126,29 +126,29 @@ def _list(args: argparse.Namespace, now: datetime | None = None) -> int:
     offset = (page - 1) * size if size is not None else 0
     with read_store(get_config(args)) as reader:
         rows = reads.list_events(reader, chosen, limit=size, offset=offset)
-        paged = size is not None and (page > 1 or len(rows) == size)
-        total = reads.count_events(reader, chosen) if paged else offset + len(rows)
-    if args.json:
-        print_json_list([_summary_json(r) for r in rows])
-        return 0
+        if args.json:  # a script's list: no footer, nothing to count
+            print_json_list([_summary_json(r) for r in rows])
+            return 0
+        counted = size is not None and (page > 1 or len(rows) == size)
+        total = reads.count_events(reader, chosen) if counted else offset + len(rows)
     if rows:
-        print_table(
-            None,
-            (
-                "event",
-                "status",
-                "start (UTC)",
-                "end (UTC)",
-                "request",
-                "rev",
-                "VENs",
-                "name",
-                "source",
-            ),
-            (_line(r) for r in rows),
-        )
+        print_table(None, COLUMNS, map(_line, rows))
     print(_footer(args, shown=len(rows), offset=offset, total=total, size=size))
     return 0
+
+
+#: The columns of ``events list``.
+COLUMNS = (
+    "event",
+    "status",
+    "start (UTC)",
+    "end (UTC)",
+    "request",
+    "rev",
+    "VENs",
+    "name",
+    "source",
+)
 
 
 def _line(r: reads.EventSummary) -> tuple[object, ...]:
