@@ -10,11 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from scheduler.domain.control_records import ControlRecord, ControlState
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
-from scheduler.domain.hvac import FacilityKey, Mode
 from scheduler.domain.lifecycle import TERMINAL, Source, Status, Transition
 from scheduler.errors import UnknownEventError
 from scheduler.store.reader import (
@@ -25,6 +23,10 @@ from scheduler.store.reader import (
     maybe_instant,
     placeholders,
 )
+
+if TYPE_CHECKING:  # ``events show`` alone reads facilities: ``events list`` skips these
+    from scheduler.domain.control_records import ControlRecord
+    from scheduler.domain.hvac import Mode
 
 
 @dataclass(frozen=True)
@@ -253,6 +255,9 @@ def control_records(reader: Reader, event_id: str) -> list[ControlRecord]:
 
 
 def _record(row: Row) -> ControlRecord:
+    from scheduler.domain.control_records import ControlRecord, ControlState
+    from scheduler.domain.hvac import FacilityKey
+
     (event_id, site, gateway, kind, facility, state, window_end, created, updated) = row[:9]
     (reason, detail, unit, mode, original, target, restored, due_at) = row[9:17]
     attempts, restore_attempts, applied_at, restored_at = row[17:]
@@ -280,6 +285,8 @@ def _record(row: Row) -> ControlRecord:
 
 def _mode(text: str | None) -> Mode | None:
     """As ``store.control``: a mode this build does not know reads as none."""
+    from scheduler.domain.hvac import Mode
+
     try:
         return None if text is None else Mode(text)
     except ValueError:
