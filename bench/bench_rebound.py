@@ -11,9 +11,10 @@ Scenarios:
 
 - ``plain``: every unit at the start instant; restores over ``hvac.restore_stagger``;
 - ``shaped``: ``randomize_start``, ``restore.stagger`` and ``restore.ramp``
-  as given on the command line.
-
-Pre-conditioning is not run here: the controller does not apply it yet.
+  as given on the command line;
+- ``pre-conditioned``: ``shaped`` plus ``pre_condition`` (``--pre-condition``,
+  e.g. ``30m/2F``): the controller prepares at ``start − duration`` and sends
+  the pre-conditioning setpoints then; the engine's start comes at the start.
 
 Run: ``.venv/bin/python -m bench.bench_rebound --gateways 250 [--plot bench/rebound.png]``
 """
@@ -36,7 +37,7 @@ from scheduler.clock import FakeClock
 from scheduler.config import BeconConfig, HvacTarget
 from scheduler.config_values import becon_client
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
-from scheduler.domain.shaping import Ramp, Shaping
+from scheduler.domain.shaping import PreCondition, Ramp, Shaping
 from scheduler.durations import parse_duration
 from scheduler.hvac.controller import HvacController
 from scheduler.hvac.planning import Settings
@@ -50,6 +51,9 @@ from scheduler.store.migrate import upgrade
 START = datetime(2026, 7, 15, 18, 0, tzinfo=UTC)
 PREFETCH = timedelta(seconds=60)
 PER_GATEWAY = 20
+#: How far before the start the first plot looks (the pre-conditioning's beginning).
+LOOK_BEFORE = timedelta(minutes=35)
+MINUTE = timedelta(minutes=1)
 GATEWAYS_PER_SITE = 25
 
 
@@ -69,9 +73,15 @@ def event(window: timedelta, shaping: Shaping | None) -> PlanEvent:
 Change = tuple[datetime, float]  # when, and by how many °F (0 for a unit's first PUT)
 
 
+def prepare_at(shaping: Shaping | None) -> datetime:
+    """The engine's prepare: ``start − pre_condition.duration``, else the prefetch lead."""
+    pre = shaping.pre_condition if shaping is not None else None
+    return START - (pre.duration if pre is not None else PREFETCH)
+
+
 async def run(gateways: int, window: timedelta, shaping: Shaping | None) -> list[Change]:
     """Every setpoint change from the simulator's control log: its instant and size in °F."""
-    clock = FakeClock(START - PREFETCH)
+    clock = FakeClock(prepare_at(shaping))
     sites = max(1, gateways // GATEWAYS_PER_SITE)
     per_site = gateways // sites
     options = SimOptions(
@@ -95,6 +105,7 @@ async def run(gateways: int, window: timedelta, shaping: Shaping | None) -> list
         async with becon_client(becon, transport=transport, clock=clock) as client:
             hvac = HvacController(client, ControlStore(sql), targets, settings, clock)
             await hvac.prepare(plan, clock.now())
+            await _ticks(hvac, clock, plan.start - timedelta(microseconds=1))
             clock.set(plan.start)
             await hvac.start(plan, clock.now())
             await _ticks(hvac, clock, plan.end - timedelta(microseconds=1))
@@ -143,20 +154,29 @@ def degrees_per_minute(changes: list[Change], origin: datetime) -> dict[int, flo
     return {m: round(v) for m, v in out.items()}
 
 
-def summary(name: str, changes: list[Change], window: timedelta) -> dict[str, Any]:
+def summary(
+    name: str, changes: list[Change], window: timedelta, shaping: Shaping | None
+) -> dict[str, Any]:
     end_at = START + window
     start, end = per_minute(changes, START), per_minute(changes, end_at)
+    before = [c for c in changes if c[0] < START]
+    pre = per_minute(before, prepare_at(shaping))
     degrees = degrees_per_minute(changes, end_at)
     at_start = [start.get(m, 0) for m in range(0, 15)]
+    around = per_minute(changes, START - LOOK_BEFORE)
+    around_start = [around.get(m, 0) for m in range(0, int(LOOK_BEFORE / MINUTE) + 15)]
     at_end = [end.get(m, 0) for m in range(0, 40)]
     returned = [degrees.get(m, 0) for m in range(0, 40)]
     return {
         "name": name,
         "changes": len(changes),
+        "pre_changes": len(before),
+        "pre_peak": max(pre.values(), default=0),
         "start_peak": max(at_start),
         "end_peak": max(at_end),
         "end_degrees_peak": max(returned),
         "at_start": at_start,
+        "around_start": around_start,
         "at_end": at_end,
         "returned": returned,
     }
@@ -169,14 +189,17 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (left, right, degrees) = plt.subplots(1, 3, figsize=(15, 4))
+    before = -int(LOOK_BEFORE / MINUTE)
     for result in results:
-        left.step(range(len(result["at_start"])), result["at_start"], where="post")
+        minutes = range(before, before + len(result["around_start"]))
+        left.step(minutes, result["around_start"], where="post")
         right.step(range(len(result["at_end"])), result["at_end"], where="post")
         degrees.step(range(len(result["returned"])), result["returned"], where="post")
-    left.set_title("window start: units changing setpoint / min")
+    left.set_title("around the window start: units changing setpoint / min")
     right.set_title("window end: units changing setpoint / min")
     degrees.set_title("window end: °F of setpoint returned / min")
-    left.set_xlabel("minutes after the start")
+    left.set_xlabel("minutes from the start (pre-conditioning before it)")
+    left.set_yscale("symlog")
     right.set_xlabel("minutes after the end")
     degrees.set_xlabel("minutes after the end")
     degrees.legend([r["name"] for r in results])
@@ -191,6 +214,7 @@ def main() -> None:
     parser.add_argument("--randomize-start", default="10m")
     parser.add_argument("--stagger", default="10m")
     parser.add_argument("--ramp", default="1F/5m")
+    parser.add_argument("--pre-condition", default="30m/2F", help="DURATION/OFFSET")
     parser.add_argument("--plot", type=Path)
     args = parser.parse_args()
     window = parse_duration(args.window)
@@ -200,14 +224,22 @@ def main() -> None:
         restore_stagger=parse_duration(args.stagger),
         ramp=Ramp(float(step[:-1]), TempUnit(step[-1]), parse_duration(every)),
     )
+    lead, offset = args.pre_condition.split("/")
+    pre = PreCondition(parse_duration(lead), float(offset[:-1]), TempUnit(offset[-1]))
     results = []
-    for name, shaping in (("plain", None), ("shaped", shaped)):
+    scenarios = (
+        ("plain", None),
+        ("shaped", shaped),
+        ("pre-conditioned", replace(shaped, pre_condition=pre)),
+    )
+    for name, shaping in scenarios:
         began = time.monotonic()
         changes = asyncio.run(run(args.gateways, window, shaping))
-        result = summary(name, changes, window)
+        result = summary(name, changes, window, shaping)
         results.append(result)
         print(
-            f"{name:7} facilities={args.gateways * PER_GATEWAY} changes={result['changes']}"
+            f"{name:15} facilities={args.gateways * PER_GATEWAY} changes={result['changes']}"
+            f" before the window={result['pre_changes']} (peak {result['pre_peak']}/min)"
             f" start peak={result['start_peak']}/min end peak={result['end_peak']}/min"
             f" end peak={result['end_degrees_peak']} °F returned/min"
             f" ({time.monotonic() - began:.1f} s)"

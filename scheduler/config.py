@@ -259,8 +259,9 @@ class HvacConfig(_Section):
     override: Literal["respect", "reassert"] = "respect"
     auto_mode: Literal["skip", "cool", "heat"] = "skip"
     #: On SIGTERM: ``restore`` every facility under control before exit, or
-    #: ``hand_over`` (leave them: a standby takes over control).
-    on_stop: Literal["restore", "hand_over"] = "restore"
+    #: ``hand_over`` (leave them: a standby takes over control); ``auto``: hand over
+    #: when a standby drsched is connected to the same PostgreSQL database, else restore.
+    on_stop: Literal["auto", "restore", "hand_over"] = "auto"
     #: How long the restores on stop may take (systemd's TimeoutStopSec covers it).
     on_stop_timeout: Annotated[Duration, bounds("1s", "1h")] = timedelta(seconds=45)
     targets: list[HvacTarget] = Field(default_factory=list)

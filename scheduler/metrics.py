@@ -14,7 +14,8 @@ Metric names (all prefixed ``drsched_``; ``docs/operations.md`` lists them too):
 - ``drsched_api_calls_total{api,endpoint,outcome}`` counter: vendor API calls.
 - ``drsched_api_call_duration_seconds{api,endpoint}`` histogram: their latency.
 - ``drsched_control_actions_total{action,outcome}`` counter: per-facility
-  setpoint actions (apply, restore, reassert) by outcome (ok, skipped, failed...).
+  setpoint actions (apply, restore, reassert, ramp, pre_condition, release) by outcome
+  (ok, skipped, failed...).
 - ``drsched_facilities_under_control`` gauge: facilities now at a DR setpoint.
 - ``drsched_scheduler_lateness_seconds`` histogram: how long after it was due
   an action ran.
@@ -249,7 +250,8 @@ def record_transition(from_status: str, to_status: str, source: str) -> None:
 
 
 def record_control_action(action: str, outcome: str, count: int = 1) -> None:
-    """Count setpoint actions: ``action`` apply/restore/reassert, ``outcome`` ok/skipped/failed."""
+    """Count setpoint actions: ``action`` apply/restore/reassert/ramp/pre_condition/release,
+    ``outcome`` ok/skipped/failed."""
     _current.control_actions.labels(action, outcome).inc(count)
 
 

@@ -37,12 +37,18 @@ class Notifier:
         return self._address is not None
 
     def notify(self, *lines: str) -> bool:
-        """Send one datagram; False (logged once per failure) when it could not be sent."""
+        """Send one datagram; False (logged once per failure) when it could not be sent.
+
+        Never blocks: the socket is non-blocking, so a receiver that stopped
+        reading (its queue full) costs a dropped datagram, not a stuck event
+        loop (which would then miss its watchdog pings and every timer).
+        """
         if self._address is None:
             return False
         payload = "\n".join(lines).encode()
+        kind = socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
         try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            with socket.socket(socket.AF_UNIX, kind) as sock:
                 sock.sendto(payload, self._address)
         except OSError as exc:
             log.warning("systemd.notify_failed", error=str(exc))

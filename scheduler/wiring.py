@@ -35,7 +35,7 @@ from scheduler.domain.dr_programs import ProgramRules
 from scheduler.domain.events import PlanEvent
 from scheduler.domain.lateness import Lateness
 from scheduler.domain.plan_diff import describe
-from scheduler.engine.daemon import Daemon
+from scheduler.engine.daemon import Daemon, OnStop
 from scheduler.engine.hvac import HvacControl, NoHvac
 from scheduler.engine.runner import Engine
 from scheduler.errors import ConfigError
@@ -51,6 +51,7 @@ from scheduler.openadr.ven import Ven
 from scheduler.plans import load_plans, resolve_plan_paths
 from scheduler.store import events as repo
 from scheduler.store import open_engine, watch
+from scheduler.store.advisory import is_postgres
 from scheduler.store.control import ControlStore
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.fenced import Fence
@@ -59,6 +60,7 @@ from scheduler.store.migrate import upgrade
 from scheduler.store.plan_apply import apply_plan
 from scheduler.store.programs import program_events
 from scheduler.store.reads import ReadStore
+from scheduler.store.status import read_lease
 from scheduler.store_gateway import StoreGateway
 from scheduler.systemd import Notifier
 
@@ -136,8 +138,9 @@ class Wiring:
     sql: SqlEngine
     #: The engine's store, for the demos' views and plan changes (through ``engine.gateway``).
     store: DaemonStore
-    #: ``hvac.on_stop: restore``: restores every facility under control (None: hand_over).
-    on_stop: Callable[[], Awaitable[str]] | None = None
+    #: ``hvac.on_stop``: restores every facility under control, or hands them over to a
+    #: connected standby (``auto``); None: ``hand_over``, or nothing to restore.
+    on_stop: OnStop | None = None
 
 
 @asynccontextmanager
@@ -186,28 +189,59 @@ async def wired(
                 plan_applier(sql, clock, fence, rules),
                 sql,
                 store,
-                _on_stop(config, hvac, clock),
+                _on_stop(config, hvac, clock, sql),
             )
     finally:
         sql.dispose()
 
 
-def _on_stop(
-    config: Config, hvac: HvacControl, clock: Clock
-) -> Callable[[], Awaitable[str]] | None:
-    """``hvac.on_stop: restore``: the controller's release, at the instant of the stop.
+def _on_stop(config: Config, hvac: HvacControl, clock: Clock, sql: SqlEngine) -> OnStop | None:
+    """``hvac.on_stop``, decided at the instant of the stop (:func:`on_stop_handler`).
 
-    Only the BECON controller has one (``NoHvac`` holds nothing); ``hand_over``
-    leaves the facilities to the standby that takes over.
+    Only the BECON controller has facilities to restore (``NoHvac`` holds
+    nothing). On SQLite no standby can share the database, so ``auto`` restores.
     """
-    if config.hvac.on_stop != "restore" or not isinstance(hvac, HvacController):
+    if not isinstance(hvac, HvacController):
         return None
     controller = hvac
 
-    async def restore() -> str:
+    async def release() -> str:
         return await controller.release(clock.now())
 
-    return restore
+    def standbys() -> int:
+        return standbys_connected(sql) if is_postgres(config.database.url) else 0
+
+    return on_stop_handler(config.hvac.on_stop, release, standbys)
+
+
+def on_stop_handler(
+    setting: str, release: Callable[[], Awaitable[str]], standbys: Callable[[], int]
+) -> OnStop | None:
+    """``restore``, ``hand_over`` (None: nothing to do) or ``auto``: hand over when a
+    standby is connected at the instant of the stop, else restore. A standby count that
+    cannot be read restores: a building left at its DR setpoint is the worse mistake."""
+    if setting == "hand_over":
+        return None
+
+    async def on_stop() -> tuple[str, str]:
+        if setting == "auto":
+            connected = await asyncio.to_thread(standbys)
+            if connected:
+                said = f"{connected} standby connected: facilities left to it (hvac.on_stop: auto)"
+                return "hand_over", said
+        return "restore", await release()
+
+    return on_stop
+
+
+def standbys_connected(sql: SqlEngine) -> int:
+    """Standby drsched instances on this PostgreSQL database now; 0 when it cannot be read."""
+    try:
+        with Session(sql) as session:
+            return read_lease(session).standbys
+    except Exception as exc:  # the database is what failed: restoring is the safe side
+        log.warning("daemon.standbys_unknown", error=f"{type(exc).__name__}: {exc}"[:200])
+        return 0
 
 
 @asynccontextmanager

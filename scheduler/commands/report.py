@@ -25,6 +25,7 @@ FACILITY_COLUMNS = (
     "facility",
     "outcome",
     "original → DR → restored",
+    "pre-conditioned",
     "DR set at",
     "ended at",
     "reads",

@@ -11,6 +11,12 @@ effect") and moves through these states::
 (a restore refused for good: the facility was removed, or its original is now
 out of its range; a refusal that may pass, ``offline``, is retried.)
 
+Pre-conditioning (issue 15, ``pre_condition``) uses the same states from
+``start − duration``: the record is claimed (held) then, its ``target`` is the
+pre-conditioning setpoint and ``pre_target``/``pre_at`` keep it for the
+evidence; at the window start the DR setpoint is decided from ``original``
+and replaces ``target`` (:attr:`ControlRecord.preconditioning` turns false).
+
 ``planned``, ``intent``, ``applied``, ``retrying`` and ``restoring`` are open
 (the controller still has work with them); the others are final.
 """
@@ -88,6 +94,9 @@ class ControlRecord:
     restore_attempts: int = 0
     applied_at: datetime | None = None
     restored_at: datetime | None = None
+    #: The pre-conditioning setpoint sent before the window, and when (None: none).
+    pre_target: float | None = None
+    pre_at: datetime | None = None
 
     @property
     def ident(self) -> tuple[str, FacilityKey]:
@@ -98,6 +107,11 @@ class ControlRecord:
         if self.original is None or self.target is None or self.unit is None or self.mode is None:
             raise ValueError(f"facility {self.key} in {self.event_id}: not a setpoint change")
         return Controlled(self.key, self.original, self.target, self.unit, self.mode)
+
+    @property
+    def preconditioning(self) -> bool:
+        """Held at its pre-conditioning setpoint: the DR setpoint has not been sent yet."""
+        return self.pre_target is not None and self.target == self.pre_target
 
     def is_due(self, now: datetime) -> bool:
         return self.due_at is not None and self.due_at <= now

@@ -2,7 +2,8 @@
 
 A program (``dr_programs:`` in a plan file or the daemon config) limits when
 its events may run and how many a participant can be asked for: a season,
-allowed days and local hours, no public holidays, a longest event, a rest
+allowed days and local hours, no public holidays, a longest event, the
+longest pre-conditioning before it (or none at all), a rest
 between events on one VEN, and counts / event hours per day, week, month
 and season. Events name their program with ``program:``. The check itself is
 :func:`scheduler.plans.rule_check.check_rules`; these types are shared with
@@ -92,6 +93,8 @@ class ProgramRules:
     hours: tuple[time, time] | None = None  # local [from, until]
     holidays: tuple[str, str] | None = None  # (country, subdivision)
     max_duration: timedelta | None = None
+    #: Longest ``pre_condition`` an event may ask for (issue 15); zero forbids it.
+    max_pre_condition: timedelta | None = None
     min_rest: timedelta | None = None
     max_events: dict[Period, int] = field(default_factory=dict)
     max_hours: dict[Period, float] = field(default_factory=dict)
@@ -132,6 +135,8 @@ class CountedEvent:
     end: datetime
     past: bool = False
     where: str = ""
+    #: Its ``pre_condition.duration`` (None: it does not pre-condition).
+    pre_condition: timedelta | None = None
 
     @property
     def hours(self) -> float:

@@ -32,6 +32,9 @@ class FacilityEvidence:
     restored_at: datetime | None
     changed_at: datetime  # when it reached ``state`` (the opt-out time for ``opted_out``)
     attempts: int
+    #: The pre-conditioning setpoint sent before the window, and when (issue 15).
+    pre_target: float | None = None
+    pre_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ and the engine reasons about them, so they live here, below both.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from scheduler.domain.lifecycle import Status
@@ -56,6 +56,8 @@ class EventView:
     open_intent: Intent | None = None
     running_start: datetime | None = None
     running_end: datetime | None = None
+    #: ``pre_condition.duration`` (issue 15): HVAC control prepares that long before the window.
+    pre_condition: timedelta | None = None
 
     @property
     def runs_from(self) -> datetime:

@@ -4,9 +4,10 @@ DESIGN invariants 2 and 3: no DR setpoint after a window's end, nothing sent
 for an event after its cancel was recorded. Every path that POSTs or DELETEs
 a DR request or starts HVAC control (the engine's submit, re-submit, cancel,
 reconcile and status moves; ``HvacController.start`` itself, as a second
-line of defence) asks :func:`may_touch_outside` with the facts it has, and
-does nothing when refused. The window is the one of the revision the DR
-service runs (:func:`running_revision`), not a later one it refused.
+line of defence; pre-conditioning before the window) asks
+:func:`may_touch_outside` with the facts it has, and does nothing when
+refused. The window is the one of the revision the DR service runs
+(:func:`running_revision`), not a later one it refused.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class OutsideCall(StrEnum):
     POST = "post"  # create a DR request: a first submission or a re-submission
     DELETE = "delete"  # delete a DR request: a cancel, or a change while pending
     START_CONTROL = "start_control"  # move facilities to DR setpoints
+    PRE_CONDITION = "pre_condition"  # move facilities before the window (issue 15)
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class Verdict:
 
 
 ALLOWED = Verdict(True)
+#: Calls that follow the window the DR service runs.
+_HVAC = (OutsideCall.START_CONTROL, OutsideCall.PRE_CONDITION)
 
 
 def may_touch_outside(
@@ -55,7 +59,7 @@ def may_touch_outside(
     if call is OutsideCall.DELETE and cancel_requested:
         return ALLOWED
     window_end = stored_end
-    if call is OutsideCall.START_CONTROL and running_end is not None:
+    if call in _HVAC and running_end is not None:
         window_end = running_end
     if cancel_requested:
         return Verdict(False, "a cancel is recorded for the event")

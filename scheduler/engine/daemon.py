@@ -28,6 +28,10 @@ from scheduler.systemd import Notifier
 
 log = structlog.get_logger("scheduler.daemon")
 
+#: ``hvac.on_stop`` at the instant of a stop: what it did (``restore``, ``hand_over``) and
+#: a line saying so.
+OnStop = Callable[[], Awaitable[tuple[str, str]]]
+
 #: After a failed tick (database unreachable...), try again this much later.
 TICK_RETRY = timedelta(seconds=5)
 
@@ -46,7 +50,7 @@ class Daemon:
         notifier: Notifier | None = None,
         revision_interval: timedelta = timedelta(seconds=2),
         stop_timeout: timedelta = timedelta(seconds=15),
-        on_stop: Callable[[], Awaitable[str]] | None = None,
+        on_stop: OnStop | None = None,
         on_stop_timeout: timedelta = timedelta(seconds=45),
     ) -> None:
         self.engine = engine
@@ -110,20 +114,20 @@ class Daemon:
         log.info("daemon.stopped")
 
     async def _run_on_stop(self) -> None:
-        """``hvac.on_stop: restore`` (issue 15): bounded, and says what it did."""
+        """``hvac.on_stop`` (issue 15): bounded, and says what it did (restore or hand over)."""
         if self._on_stop is None:
             return
-        self._notifier.status("stopping: restoring facilities (hvac.on_stop: restore)")
+        self._notifier.status("stopping: hvac.on_stop")
         seconds = self._on_stop_timeout.total_seconds()
         try:
-            summary = await asyncio.wait_for(self._on_stop(), seconds)
+            action, summary = await asyncio.wait_for(self._on_stop(), seconds)
         except TimeoutError:
             log.error("daemon.on_stop_timeout", seconds=seconds)
             return
         except Exception:  # the next start restores what is left (its records say so)
             log.exception("daemon.on_stop_failed")
             return
-        log.info("daemon.on_stop", action="restore", summary=summary)
+        log.info("daemon.on_stop", action=action, summary=summary)
         self._notifier.status(f"stopping: {summary}")
 
     async def _start(self) -> None:

@@ -181,7 +181,8 @@ def _resubmit(event: EventView) -> Resubmit:
 def _hvac(
     event: EventView, tracking: Tracking, now: datetime, policy: Policy
 ) -> tuple[list[Action], datetime | None]:
-    """Prefetch facility states before the window; start control while active until it
+    """Prepare before the window (prefetch, or pre-condition: :func:`prepare_at`); start
+    control while active until it
     has started (after a failure or a restart); stop control when the window ends.
 
     The window is the one the DR service runs (``runs_from``/``runs_until``); whether a
@@ -200,8 +201,16 @@ def _hvac(
     submitted = event.status in (Status.PENDING, Status.STANDBY)
     if tracking.hvac != HvacPhase.NONE or not submitted:
         return [], None
-    prepare_at = event.runs_from - policy.prefetch_lead
-    return _at_or_later(HvacPrepare(event.event_id), prepare_at, now)
+    return _at_or_later(HvacPrepare(event.event_id), prepare_at(event, policy), now)
+
+
+def prepare_at(event: EventView, policy: Policy) -> datetime:
+    """When HVAC control prepares: ``prefetch_lead`` before the window, or, for an event
+    that pre-conditions (issue 15), at ``start − pre_condition.duration``: the
+    controller reads the facilities then and sends the pre-conditioning setpoints."""
+    if event.pre_condition is not None and event.pre_condition > timedelta(0):
+        return event.runs_from - event.pre_condition
+    return event.runs_from - policy.prefetch_lead
 
 
 def due_actions(decision: Decision, event_id: str) -> Sequence[Action]:

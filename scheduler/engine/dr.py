@@ -27,7 +27,7 @@ from scheduler.engine import actions as act
 from scheduler.engine.decide import MISSED_DETAIL
 from scheduler.engine.hvac_calls import HvacCalls
 from scheduler.engine.memory import EventMemory
-from scheduler.engine.model import HvacPhase
+from scheduler.engine.model import HvacPhase, Tracking
 from scheduler.engine.ports import DrApi, EngineStore, RemoteRequest
 from scheduler.engine.remote import HvacCall, on_remote_status
 from scheduler.errors import ApiError, NotFoundError, PermanentApiError, RetryableApiError
@@ -314,6 +314,8 @@ class DrEffects:
             await self._end(
                 intent, "deleted", self._change(view, Status.CANCELED, Source.ADMIN, detail)
             )
+            if view.pre_condition is not None:  # it may be pre-conditioning: put it back
+                await self._after(view, HvacCall.STOP, "canceled")
             return
         await self._end(intent, "deleted", None)
         await self._create_revision(view, intent.request_id)
@@ -347,6 +349,10 @@ class DrEffects:
         await self._delete(intent, view)
 
     async def _create_revision(self, view: EventView, old_request_id: str) -> None:
+        if self._memory.get(view.event_id, Tracking()).hvac == HvacPhase.PREPARED:
+            # HVAC control prepares the new revision at its own time (a pre-conditioning
+            # event holds its facilities already: they follow the new window, issue 15)
+            self._memory.track(view.event_id, hvac=HvacPhase.NONE)
         new_id = request_id_for(view.event_id, view.revision, old_request_id)
         note = Transition(
             view.event_id,

@@ -57,6 +57,12 @@ class HvacCalls:
             if not verdict.allowed:
                 log.warning("hvac.start_refused", event_id=event_id, reason=verdict.reason)
                 return
+        if phase == HvacPhase.PREPARED and view.pre_condition is not None:
+            verdict = view.may(OutsideCall.PRE_CONDITION, now)
+            if not verdict.allowed:  # a canceled event, or a window over: never pre-condition
+                log.info("hvac.pre_condition_refused", event_id=event_id, reason=verdict.reason)
+                self._memory.track(event_id, hvac=phase)
+                return
         try:
             event = await self._gateway.call(self._store.running_event, event_id)
         except Exception:  # the engine retries the action; a start after its own pause

@@ -55,8 +55,9 @@ class Context:
         """
         if not records:
             return
-        await self.gateway.call(self.store.save, list(records))
         memory = self.memory
+        records = [memory.capped(r) for r in records]
+        await self.gateway.call(self.store.save, records)
         if memory.written is not None:
             memory.written.update((r.ident, r) for r in records)
         memory.open.remember(records)
@@ -86,7 +87,18 @@ class Context:
             except DrschedError:  # a record outliving its event row: the daemon's default
                 return None
             memory.shaping[event_id] = event.shaping
+            memory.starts.setdefault(event_id, event.start)
         return memory.known_stagger(event_id)
+
+    async def start_of(self, event_id: str) -> datetime | None:
+        """The event's window start (loaded once); None: its row is gone."""
+        starts = self.memory.starts
+        if event_id not in starts:
+            try:
+                starts[event_id] = (await self.gateway.call(self.store.plan_event, event_id)).start
+            except DrschedError:  # a record outliving its event row
+                return None
+        return starts[event_id]
 
     async def signal(self, event_id: str) -> Signal | None:
         signals = self.memory.signals

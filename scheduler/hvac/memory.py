@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import structlog
@@ -113,6 +113,12 @@ class ControlMemory:
         self.stopped: dict[str, str] = {}
         #: Events whose start's PUTs are in flight (see ``StartStop._fan_out``).
         self.starting: set[str] = set()
+        #: Events the DR service was seen running: ``start`` was called for them in this
+        #: process (the engine calls it when a poll sees ``active``, again after a restart).
+        #: Only they get DR setpoints; a held facility of another waits (issue 15).
+        self.started: set[str] = set()
+        #: Each event's window start, where known (pre-conditioning ends there, issue 15).
+        self.starts: dict[str, datetime] = {}
         #: While ``release`` runs: every record written, by ident (final ones included).
         self.written: dict[tuple[str, FacilityKey], ControlRecord] | None = None
 
@@ -128,6 +134,17 @@ class ControlMemory:
         for event_id in self.starting - {exclude}:
             holders.update((r.key, event_id) for r in self.open.of(event_id))
         return holders
+
+    def capped(self, record: ControlRecord) -> ControlRecord:
+        """A pre-conditioning record is due at its window's start at the latest: there it
+        gets its DR setpoint (the window never holds a pre-conditioning setpoint). Once
+        the start has come (a state that could not be read then) it keeps its own due."""
+        start = self.starts.get(record.event_id)
+        if not record.preconditioning or start is None or record.due_at is None:
+            return record
+        if record.updated_at >= start:  # the start has come: it is being moved now
+            return record
+        return record if record.due_at <= start else replace(record, due_at=start)
 
     def ramp(self, event_id: str) -> Ramp | None:
         """The event's ``restore.ramp`` (loaded at prepare, stop or reconcile), else hvac's."""

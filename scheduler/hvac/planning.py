@@ -32,8 +32,8 @@ from scheduler.domain.hvac import (
     plan_control_batches,
     restore_schedule,
 )
-from scheduler.domain.setpoints import Change, decide_setpoint
-from scheduler.domain.shaping import Ramp, recovery_schedule
+from scheduler.domain.setpoints import Change, Skip, control_envelope, decide_setpoint
+from scheduler.domain.shaping import PreCondition, Ramp, precondition_setpoint, recovery_schedule
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,27 @@ def plan_records(
         else:
             records.append(replace(base, reason=decision.reason))
     return records
+
+
+def pre_condition_of(
+    signal: Signal,
+    state: FacilityState,
+    record: ControlRecord,
+    pre: PreCondition,
+    settings: Settings,
+) -> Change | Skip:
+    """The facility's pre-conditioning setpoint from its original (issue 15), or why none.
+
+    Inside the event's bounds clamped into the facility's range (the same
+    envelope as its DR setpoint), never more than ``pre.offset`` from the
+    original: :func:`~scheduler.domain.shaping.precondition_setpoint`.
+    """
+    if record.original is None:
+        return Skip("pre-condition: no setpoint")
+    envelope = control_envelope(signal, state, auto_mode=settings.auto_mode)
+    if isinstance(envelope, Skip):
+        return Skip(f"pre-condition: {envelope.reason}")
+    return precondition_setpoint(envelope, record.original, pre)
 
 
 def planned(record: ControlRecord, change: Change, *, due_at: datetime | None) -> ControlRecord:

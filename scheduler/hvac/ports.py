@@ -94,6 +94,10 @@ class ControlStorePort(Protocol):
         """The local status of each event (missing ids are left out)."""
         ...
 
+    def canceled(self, event_ids: Sequence[str]) -> set[str]:
+        """The events among ``event_ids`` whose cancel is recorded (not yet carried out)."""
+        ...
+
     def plan_event(self, event_id: str) -> PlanEvent:
         """The event's content (its LOAD_CONTROL signal, after a restart)."""
         ...

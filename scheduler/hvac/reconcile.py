@@ -1,7 +1,8 @@
 """Start-up: memory rebuilt from the store's open records, then whatever is due done at once.
 
-Whatever is still at a DR setpoint of an event that is over is restored
-over the stagger from now; an event inside its window stays under control
+Whatever is still at a DR setpoint of an event that is over (or whose
+cancel was recorded while the daemon was down: DESIGN invariant 3, nothing
+sent after it) is restored over the stagger from now; an event inside its window stays under control
 (an unsettled PUT is settled by reading the facility first, so no control
 is sent twice). A database from before migration 0003 may give a facility
 two holders: one keeps it.
@@ -16,6 +17,7 @@ from datetime import datetime
 import structlog
 
 from scheduler.domain.control_records import ControlRecord, ControlState
+from scheduler.domain.lifecycle import Status
 from scheduler.hvac import transitions as move
 from scheduler.hvac.context import Context
 from scheduler.hvac.planning import one_holder_each
@@ -42,14 +44,18 @@ class Reconcile:
             memory.open.remember(records)
             events = sorted({r.event_id for r in records})
             statuses = await context.gateway.call(context.store.event_statuses, events)
+            canceled = await context.gateway.call(context.store.canceled, events)
             steps: list[move.Step] = []
             for event_id in events:
                 mine = [r for r in records if r.event_id == event_id]
                 status = statuses.get(event_id)
                 stagger = await context.stagger(event_id)  # loaded for the end of its window too
-                if status is None or status.is_terminal or now >= mine[0].window_end:
+                over = status is None or status.is_terminal or now >= mine[0].window_end
+                if over or event_id in canceled:  # a cancel recorded while it was down
                     steps += self._restores.over_at_start_up(mine, now, stagger)
                 else:
+                    if status is Status.ACTIVE:  # the engine saw it running before the restart
+                        memory.started.add(event_id)
                     steps += [move.Step(replace(r, due_at=now)) for r in _unscheduled(mine)]
             await context.record([s.record for s in steps])
             log.info("hvac.reconciled", open=len(records), events=len(events))

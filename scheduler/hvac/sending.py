@@ -24,7 +24,13 @@ log = structlog.get_logger("scheduler.hvac")
 
 Lookup = Callable[[FacilityKey], tuple[ControlRecord, str] | None]
 
-_AFTER = {"apply": move.after_apply, "reassert": move.after_reassert, "restore": move.after_restore}
+_AFTER = {
+    "apply": move.after_apply,
+    "pre_condition": move.after_apply,
+    "reassert": move.after_reassert,
+    "restore": move.after_restore,
+    "release": move.after_release,
+}
 #: A ramp step whose event's ramp is no longer known (cannot happen: the step needs it)
 #: is answered like a restore attempt.
 _AFTER["ramp"] = move.after_restore

@@ -4,6 +4,10 @@
   state call per mapped gateway; every mapped facility's DR setpoint is
   decided and written as a ``planned`` record (or ``skipped``, with why),
   and the PUT batches are computed, so that the start costs only PUTs.
+- ``prepare`` of an event with ``pre_condition`` (the engine calls it at
+  ``start − duration``, issue 15): the facilities are claimed at once, each
+  pre-conditioning setpoint recorded, then sent; the periodic work moves
+  them to their DR setpoints at the window start (:mod:`.verification`).
 - ``start``: the store's ``claim`` turns the event's ``planned`` records into
   ``intent`` in one transaction (DESIGN rule 2: intent before effect), or
   ``skipped`` where another event holds the facility; then the precomputed
@@ -26,17 +30,18 @@ from datetime import datetime, timedelta
 import structlog
 
 from scheduler import metrics
-from scheduler.domain.control_records import ControlRecord, ControlState
+from scheduler.domain.control_records import HELD, ControlRecord, ControlState
 from scheduler.domain.events import PlanEvent, Signal
 from scheduler.domain.hvac import Batch, FacilityKey, FacilityState
 from scheduler.domain.outside import OutsideCall, may_touch_outside
+from scheduler.domain.setpoints import Change
 from scheduler.domain.shaping import facility_start
 from scheduler.domain.targets import TargetSpec
 from scheduler.hvac import transitions as move
 from scheduler.hvac.context import Context
 from scheduler.hvac.mapping import GatewayRead, gateway_reads, mapped, targets_for
 from scheduler.hvac.memory import Prepared
-from scheduler.hvac.planning import apply_batches, plan_records
+from scheduler.hvac.planning import apply_batches, plan_records, pre_condition_of
 from scheduler.hvac.reading import read_gateways
 from scheduler.hvac.restores import ENDING, Restores
 from scheduler.hvac.sending import Sending
@@ -72,10 +77,13 @@ class StartStop:
         if not verdict.allowed:
             memory.log_event("hvac.start_refused", event.event_id, reason=verdict.reason)
             return
+        memory.started.add(event.event_id)
         prepared = memory.prepared.get(event.event_id)
         if prepared is None or prepared.fingerprint != event.fingerprint():
-            if memory.held(event.event_id):
-                return  # already started (a repeated call): nothing new to send
+            if memory.held(event.event_id):  # started, or pre-conditioning (issue 15)
+                await self._start_planned(event, now)  # only what is left: a claim that failed
+                await self._wake(event.event_id, now)
+                return
             if prepared is None and await self._context.gateway.call(
                 self._context.store.started, event.event_id
             ):
@@ -94,7 +102,44 @@ class StartStop:
             await self._fan_out(event.event_id, batches)
         if prepared.unread:
             await self._start_late(event, prepared.unread)
+        await self._wake(event.event_id, now)
         memory.log_event("hvac.started", event.event_id, puts=len(batches))
+
+    async def _start_planned(self, event: PlanEvent, now: datetime) -> None:
+        """An event already holding facilities: its ``planned`` records left are started.
+
+        Nothing is left after a start (a repeated call sends nothing); a late
+        gateway's records are, when their claim failed and the start is tried
+        again (the event then already holds its pre-conditioned facilities).
+        """
+        claimed = await self._claim(event.event_id, now)
+        claimed, _ = await self._delay_starts(event, claimed, now)
+        steps = [move.begin_apply(r, now) for r in claimed]
+        self._context.memory.open.remember(s.record for s in steps)  # the claim wrote them
+        await self._sending.execute(steps)
+
+    async def _wake(self, event_id: str, now: datetime) -> None:
+        """The DR service runs the event: its facilities that waited for that are due now.
+
+        Pre-conditioned ones (their DR setpoint, decided from the original) and
+        those claimed ahead of their start that never had a DR setpoint (a
+        randomized one still waits for its own start: :mod:`.verification`).
+        A record whose PUT is in flight (no due time) is left to its answer.
+        """
+        context = self._context
+        memory = context.memory
+        waiting = [
+            replace(r, due_at=now, updated_at=now)
+            for r in memory.open.of(event_id)
+            if r.due_at is not None
+            and r.due_at > now
+            and ((r.preconditioning and r.state in HELD) or move.waits_for_start(r))
+        ]
+        if not waiting:
+            return
+        async with context.work_lock:
+            await context.record(waiting)
+            await self._verification.work(now)
 
     async def _delay_starts(
         self, event: PlanEvent, claimed: list[ControlRecord], now: datetime
@@ -182,9 +227,11 @@ class StartStop:
             log.info("hvac.not_controlled", event_id=event.event_id, why=why)
             return None
         if memory.held(event.event_id):
+            await self._follow(event, signal, now)  # pre-conditioning, the event changed
             return None  # control has started: the records say what to do
         memory.signals[event.event_id] = signal
         memory.shaping[event.event_id] = event.shaping
+        memory.starts[event.event_id] = event.start
         reads = gateway_reads(targets)
         states, unread = await read_gateways(context.becon, reads, context.slots)
         records = self._plan(event, signal, targets, states, now)
@@ -192,9 +239,13 @@ class StartStop:
         await context.keep_reads([(event.event_id, r.key) for r in records], states, now)
         memory.open.forget_event(event.event_id)
         memory.open.remember(records)
+        planned = [r for r in records if r.state is ControlState.PLANNED]
+        if self._preconditions(event, now):
+            await self._precondition(event, signal, states, now)
+            planned = []  # claimed: each waits for the window in its record
         prepared = Prepared(
             event.fingerprint(),
-            tuple(apply_batches(r for r in records if r.state is ControlState.PLANNED)),
+            tuple(apply_batches(planned)),
             sum(1 for r in records if r.state is ControlState.SKIPPED),
             tuple(unread),
         )
@@ -203,6 +254,98 @@ class StartStop:
             "hvac.prepared", event.event_id, skipped=prepared.skipped, unread=len(unread)
         )
         return prepared
+
+    async def _follow(self, event: PlanEvent, signal: Signal, now: datetime) -> None:
+        """An event changed while it held its facilities (pre-conditioning, then re-submitted
+        while pending): they follow its new window.
+
+        Each held record takes the new end and is looked at now: a
+        pre-conditioned unit stays so until the new start (then its DR
+        setpoint, decided from its original), one waiting for the start waits
+        for the new one; a restore then follows the new end.
+        """
+        context = self._context
+        memory = context.memory
+        memory.signals[event.event_id] = signal
+        memory.shaping[event.event_id] = event.shaping
+        moved = memory.starts.get(event.event_id) != event.start
+        memory.starts[event.event_id] = event.start
+        mine = [r for r in memory.open.of(event.event_id) if r.state is not ControlState.PLANNED]
+        if not moved and all(r.window_end == event.end for r in mine):
+            return
+        memory.prepared.pop(event.event_id, None)
+        followed = [replace(r, window_end=event.end, due_at=now, updated_at=now) for r in mine]
+        planned = [r for r in memory.open.of(event.event_id) if r.state is ControlState.PLANNED]
+        followed += [replace(r, window_end=event.end, due_at=event.end) for r in planned]
+        await context.record(followed)
+        memory.log_event("hvac.window_moved", event.event_id, start=event.start.isoformat())
+
+    def _preconditions(self, event: PlanEvent, now: datetime) -> bool:
+        """``pre_condition`` asked for, and ``now`` in ``[start − duration, start)``.
+
+        The engine prepares such an event at ``start − duration`` (and asks
+        the outside gate first); the controller asks it again (a second line
+        of defence, as ``start`` does): never for an event stopped here.
+        """
+        shaping = event.shaping
+        pre = shaping.pre_condition if shaping is not None else None
+        if pre is None or not event.start - pre.duration <= now < event.start:
+            return False
+        verdict = may_touch_outside(
+            OutsideCall.PRE_CONDITION,
+            now=now,
+            stored_end=event.end,
+            running_end=None,
+            cancel_requested=event.event_id in self._context.memory.stopped,
+        )
+        return verdict.allowed
+
+    async def _precondition(
+        self,
+        event: PlanEvent,
+        signal: Signal,
+        states: dict[FacilityKey, FacilityState],
+        now: datetime,
+    ) -> None:
+        """Pre-conditioning (issue 15): the event holds its facilities from now.
+
+        The store's ``claim`` makes every planned record an ``intent`` (the
+        one-holder rule, from the pre-conditioning start); each facility's
+        pre-conditioning setpoint (:func:`~scheduler.domain.shaping.precondition_setpoint`)
+        is then written into its record before the PUT leaves (intent before
+        effect). A facility with no pre-conditioning step waits as an intent
+        due at its own start, like a randomized start; the periodic work moves
+        every one to its DR setpoint there (:func:`~.transitions.leave_precondition`).
+        """
+        context = self._context
+        pre = event.shaping.pre_condition if event.shaping is not None else None
+        assert pre is not None  # _preconditions said so
+        claimed = await self._claim(event.event_id, now)
+        spread = context.memory.randomize(event.event_id)
+        slot = context.settings.restore_spacing
+        steps: list[move.Step] = []
+        waiting: list[ControlRecord] = []
+        for record in claimed:
+            decision = pre_condition_of(signal, states[record.key], record, pre, context.settings)
+            if isinstance(decision, Change):
+                steps.append(move.precondition(record, decision.target, now))
+                continue
+            begin = facility_start(
+                event.event_id, record.key, event.start, event.end, spread, slot=slot
+            )
+            waiting.append(
+                replace(
+                    record,
+                    state=ControlState.INTENT,
+                    due_at=begin,
+                    updated_at=now,
+                    detail=f"{decision.reason}; starts at {begin:%H:%M:%S}",
+                )
+            )
+        await context.record([s.record for s in steps] + waiting)
+        await self._sending.execute(steps)
+        memory = context.memory
+        memory.log_event("hvac.pre_conditioning", event.event_id, puts=len(steps))
 
     def _plan(
         self,

@@ -69,6 +69,16 @@ def at_target(record: ControlRecord, observed: FacilityState) -> bool:
     return within_tolerance(value, record.target, record.unit)
 
 
+def shows_pre_condition(record: ControlRecord, observed: FacilityState) -> bool:
+    """The facility shows the pre-conditioning setpoint this record sent (issue 15)."""
+    if record.pre_target is None or record.unit is None:
+        return False
+    if observed.set_temp is None or observed.unit is None:
+        return False
+    value = convert_temperature(observed.set_temp, observed.unit, record.unit)
+    return within_tolerance(value, record.pre_target, record.unit)
+
+
 def begin_apply(record: ControlRecord, now: datetime, action: str = "apply") -> Step:
     """Intent before effect: the record says ``intent`` before the PUT leaves."""
     step = _at(record, ControlState.INTENT, now, due_at=None)
@@ -122,11 +132,117 @@ def retry(
         return _unread(record, now, settings)
     if at_target(record, observed):
         return after_apply(record, SUCCESS, None, now, settings)
+    if shows_pre_condition(record, observed):  # ours, not an original: decide from the original
+        observed = replace(observed, set_temp=record.original, unit=record.unit)
     decision = decide_setpoint(signal, observed, auto_mode=settings.auto_mode)
     if not isinstance(decision, Change):
         return _at(record, ControlState.SKIPPED, now, due_at=None, detail=decision.reason)
     again = planned(replace(record, mode=observed.mode), decision, due_at=None)
     return begin_apply(again, now)
+
+
+def precondition(record: ControlRecord, target: float, now: datetime) -> Step:
+    """Pre-conditioning begins (issue 15): ``target`` recorded, as ``intent``, before the PUT."""
+    ahead = replace(record, target=target, pre_target=target, pre_at=now)
+    return begin_apply(ahead, now, "pre_condition")
+
+
+def resend_precondition(
+    record: ControlRecord, observed: FacilityState | None, now: datetime, settings: Settings
+) -> Step:
+    """A pre-conditioning PUT not known to have landed, before the window: read, then send."""
+    if observed is None:
+        return _unread(record, now, settings)
+    if at_target(record, observed):
+        return after_apply(record, SUCCESS, None, now, settings)
+    return begin_apply(record, now, "pre_condition")
+
+
+def leave_precondition(
+    record: ControlRecord,
+    observed: FacilityState | None,
+    signal: Signal,
+    now: datetime,
+    settings: Settings,
+    begin: datetime | None = None,
+) -> Step:
+    """The window starts: a pre-conditioned unit gets its DR setpoint, decided from its original.
+
+    ``begin`` is the unit's own (randomized) start: until it comes the unit
+    gets its original back (:func:`release_precondition`), as the window
+    never holds a pre-conditioning setpoint.
+
+    It still shows the pre-conditioning setpoint (ours): the DR setpoint is
+    decided from the original it had before, as if the window began from
+    there. It shows something else: under ``respect`` the occupant's change
+    of an applied setpoint is an opt-out; otherwise (the PUT never landed,
+    or ``reassert``) the DR setpoint is decided afresh from what it shows
+    (:func:`retry`). A unit the signal no longer moves gets its original back.
+    """
+    if observed is None:
+        return _unread(record, now, settings)
+    later = begin is not None and begin > now
+    if later and at_target(record, observed):
+        assert begin is not None
+        return release_precondition(record, now, begin)
+    if not at_target(record, observed):
+        if record.state is ControlState.APPLIED and settings.override == "respect":
+            why = "occupant changed the pre-conditioned setpoint (hvac.override: respect)"
+            return _at(record, ControlState.OPTED_OUT, now, due_at=None, detail=why)
+        if later:  # released, or never landed: nothing of ours on it before its start
+            return _at(record, ControlState.INTENT, now, due_at=begin)
+        return retry(record, observed, signal, now, settings)
+    base = replace(observed, set_temp=record.original, unit=record.unit)
+    decision = decide_setpoint(signal, base, auto_mode=settings.auto_mode)
+    if not isinstance(decision, Change):
+        ended = replace(record, detail=f"pre-conditioning ended: {decision.reason}")
+        return _send_restore(ended, now)
+    return begin_apply(planned(replace(record, mode=observed.mode), decision, due_at=None), now)
+
+
+def release_precondition(record: ControlRecord, now: datetime, begin: datetime | None) -> Step:
+    """The window has started, this unit's DR setpoint has not: its original back.
+
+    ``begin`` is the unit's randomized start; None: the DR service has not
+    been seen running the event yet (due at the window's end, and
+    ``StartStop.start`` makes it due when it is). The record stays an
+    ``intent`` (its target still the pre-conditioning setpoint): at its start
+    its DR setpoint is decided from the original, whatever the release's
+    answer was.
+    """
+    why = f"randomized start at {begin:%H:%M:%S}" if begin else "waiting for the DR service"
+    due = begin or record.window_end
+    step = _at(
+        record, ControlState.INTENT, now, due_at=due, detail=f"{why}; pre-conditioning released"
+    )
+    return replace(step, send=restore_control(record), action="release")
+
+
+def wait_for_start(record: ControlRecord, now: datetime) -> Step:
+    """A claimed facility never at its DR setpoint, its event not seen running at the DR
+    service: nothing is sent; it is due at the window's end (restored or ended there)
+    unless ``StartStop.start`` wakes it first (:func:`waits_for_start`)."""
+    return _at(record, record.state, now, due_at=record.window_end)
+
+
+def waits_for_start(record: ControlRecord) -> bool:
+    """Left by :func:`wait_for_start` (or a release before the DR service ran the event)."""
+    return (
+        record.state in (ControlState.INTENT, ControlState.RETRYING)
+        and record.applied_at is None
+        and record.due_at == record.window_end
+    )
+
+
+def after_release(
+    record: ControlRecord, outcome: str, reason: str | None, now: datetime, settings: Settings
+) -> Step:
+    """A release answered: on success nothing changes (the unit's start reads it and
+    decides); a failed one is tried again after a backoff, before the unit's start."""
+    if outcome == SUCCESS:
+        return _at(record, record.state, now)
+    due = min(now + settings.backoff(record.attempts + 1), record.due_at or record.window_end)
+    return _at(record, record.state, now, due_at=due, detail=f"release: {reason or outcome}")
 
 
 def verify(
@@ -187,8 +303,8 @@ def restore(
     the record's target follows each step, so an occupant's change between
     steps is seen here, and under ``respect`` ends the ramp (opt-out).
     """
-    if observed is None:
-        return _send_restore(record, now)
+    if observed is None or shows_pre_condition(record, observed):
+        return _send_restore(record, now)  # blind, or still at our pre-conditioning setpoint
     if ramp is not None and _one_step_behind(record, observed, ramp):
         # The step was recorded but did not land (a crash or a lost answer): send it again.
         step = _at(record, ControlState.RESTORING, now, due_at=None)

@@ -57,6 +57,7 @@ def build_rules(
     calendar = checked("exclude_holidays", lambda: holiday_calendar(code)) if code else None
     longest = checked("max_duration", lambda: _positive(shape.max_duration))
     rest = checked("min_rest", lambda: _positive(shape.min_rest))
+    pre = checked("max_pre_condition", lambda: _duration(shape.max_pre_condition))
     if problems or tz is None:
         return None
     return ProgramRules(
@@ -67,6 +68,7 @@ def build_rules(
         hours=hours,
         holidays=calendar,
         max_duration=longest,
+        max_pre_condition=pre,
         min_rest=rest,
         max_events=_event_limits(shape.max_events),
         max_hours=_hour_limits(shape.max_event_hours),
@@ -106,6 +108,11 @@ def _positive(text: str | None) -> timedelta | None:
     if duration <= timedelta(0):
         raise TimeProblem(f"{text!r} must be longer than zero")
     return duration
+
+
+def _duration(text: str | None) -> timedelta | None:
+    """A limit where zero means "not at all" (``max_pre_condition: 0s``)."""
+    return None if text is None else parse_duration(text)
 
 
 def _event_limits(shape: EventLimits | None) -> dict[Period, int]:

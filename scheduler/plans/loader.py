@@ -148,8 +148,16 @@ def counted(event: PlanEvent, where: str = "", *, past: bool = False) -> Counted
     """The event as the program rules see it; None when it names no program."""
     if event.dr_program is None:
         return None
+    pre = event.shaping.pre_condition if event.shaping is not None else None
     return CountedEvent(
-        event.event_id, event.dr_program, event.ven_ids, event.start, event.end, past, where
+        event.event_id,
+        event.dr_program,
+        event.ven_ids,
+        event.start,
+        event.end,
+        past,
+        where,
+        pre_condition=pre.duration if pre is not None else None,
     )
 
 

@@ -207,6 +207,9 @@ class DrProgramShape(_Shape):
         default=None, description="No events on public holidays of a country (US) or US-CA."
     )
     max_duration: str | None = Field(default=None, description="Longest event: 4h.")
+    max_pre_condition: str | None = Field(
+        default=None, description="Longest pre_condition of an event: 1h; 0s forbids it."
+    )
     min_rest: str | None = Field(
         default=None, description="Least time between two events on the same VEN: 20h."
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import pairwise
 
 from scheduler.domain.dr_programs import (
@@ -116,6 +116,7 @@ def _event_rules(event: CountedEvent, rules: ProgramRules) -> list[Violation]:
     if rules.max_duration is not None and event.end - event.start > rules.max_duration:
         lasts, limit = format_duration(event.end - event.start), format_duration(rules.max_duration)
         found.append(("max_duration", limit, lasts, f"lasts {lasts}, limit {limit}"))
+    found.extend(_pre_condition(event, rules))
     return [
         Violation(
             rules.program_id,
@@ -128,6 +129,18 @@ def _event_rules(event: CountedEvent, rules: ProgramRules) -> list[Violation]:
         )
         for rule, limit, count, what in found
     ]
+
+
+def _pre_condition(event: CountedEvent, rules: ProgramRules) -> list[tuple[str, str, str, str]]:
+    """``max_pre_condition``: the longest pre-conditioning; ``0s`` forbids it (issue 15)."""
+    cap, asked = rules.max_pre_condition, event.pre_condition
+    if cap is None or asked is None or asked <= cap:
+        return []
+    limit, lasts = format_duration(cap), format_duration(asked)
+    if cap <= timedelta(0):
+        return [("max_pre_condition", limit, lasts, "pre-conditions, which the program forbids")]
+    what = f"pre-conditions for {lasts}, limit {limit}"
+    return [("max_pre_condition", limit, lasts, what)]
 
 
 def _within_hours(start: datetime, end: datetime, rules: ProgramRules) -> bool:

@@ -126,6 +126,7 @@ def _event_section(item: EventEvidence, figures: dict[str, Any]) -> str:
                 "facility",
                 "outcome",
                 "original → DR → restored",
+                "pre-conditioned",
                 "DR set at",
                 "restored / opted out at",
                 "reads",

@@ -52,7 +52,14 @@ COLUMNS = (
     "from_status",
     "to_status",
     "source",
+    # added with pre-conditioning (issue 15): in a record's digest line only when set
+    "pre_target",
+    "pre_at",
 )
+#: Columns a record's digest line carries only when one of them is set, so that a report
+#: saved before they existed still verifies.
+_LATER = ("pre_target", "pre_at")
+_FIRST = tuple(c for c in COLUMNS if c not in _LATER)
 #: Which columns identify a row (to name it in a difference).
 _IDENT = ("record", "event_id", "facility", "at")
 
@@ -124,6 +131,8 @@ def records(evidence: Sequence[EventEvidence]) -> list[Record]:
                     restored_at=f.restored_at,
                     changed_at=f.changed_at,
                     attempts=f.attempts,
+                    pre_target=f.pre_target,
+                    pre_at=f.pre_at,
                 )
             )
         for r in item.reads:
@@ -161,10 +170,12 @@ def describe_signal(signal: Signal) -> str:
 
 
 def digest(found: Iterable[Record]) -> str:
-    """SHA-256 (hex) of the records' canonical lines."""
+    """SHA-256 (hex) of the records' canonical lines (the later columns only when set)."""
     sha = hashlib.sha256()
     for record in found:
-        line = json.dumps([record.get(c, "") for c in COLUMNS], separators=(",", ":"))
+        later = any(record.get(c) for c in _LATER)
+        columns = COLUMNS if later else _FIRST
+        line = json.dumps([record.get(c, "") for c in columns], separators=(",", ":"))
         sha.update(line.encode() + b"\n")
     return sha.hexdigest()
 

@@ -100,6 +100,7 @@ def table_rows(item: EventEvidence) -> list[tuple[str, ...]]:
                 str(f.key),
                 f.state,
                 _temps(f.original, f.target, f.restored, f.unit),
+                _pre(f.pre_target, f.pre_at, f.unit),
                 _clock(f.applied_at),
                 _clock(ended) if f.state in ("restored", "opted_out", "failed") else "",
                 str(len(mine)),
@@ -108,6 +109,13 @@ def table_rows(item: EventEvidence) -> list[tuple[str, ...]]:
             )
         )
     return rows
+
+
+def _pre(target: float | None, at: datetime | None, unit: str | None) -> str:
+    """The pre-conditioning setpoint and when it was sent (issue 15); '' when none."""
+    if target is None:
+        return ""
+    return f"{target:g}{f' {unit}' if unit else ''} from {_clock(at)}"
 
 
 def _temps(

@@ -90,6 +90,8 @@ class FacilityControlRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     applied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     restored_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    pre_target: Mapped[float | None] = mapped_column(Float)
+    pre_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     __table_args__ = (
         Index("ix_facility_controls_state", "state"),
@@ -130,6 +132,8 @@ def _row(record: ControlRecord) -> dict[str, Any]:
         "updated_at": record.updated_at,
         "applied_at": record.applied_at,
         "restored_at": record.restored_at,
+        "pre_target": record.pre_target,
+        "pre_at": record.pre_at,
     }
 
 
@@ -160,6 +164,8 @@ def to_record(row: FacilityControlRow) -> ControlRecord:
         restore_attempts=row.restore_attempts,
         applied_at=row.applied_at,
         restored_at=row.restored_at,
+        pre_target=row.pre_target,
+        pre_at=row.pre_at,
     )
 
 
@@ -274,6 +280,18 @@ class ControlStore(FencedStore):
                     EventRow.event_id.in_(chunk)
                 )
                 found.update({e: Status(s) for e, s in session.execute(query)})
+        return found
+
+    def canceled(self, event_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        with self._read() as session:
+            for chunk in repo.chunks(event_ids):
+                query = (
+                    select(EventRow.event_id)
+                    .where(EventRow.event_id.in_(chunk))
+                    .where(EventRow.cancel_requested.is_(True))
+                )
+                found.update(session.scalars(query))
         return found
 
     def plan_event(self, event_id: str) -> PlanEvent:

@@ -8,7 +8,7 @@ writes are refused (issue: PostgreSQL fail-over).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -17,6 +17,7 @@ from scheduler.domain.events import PlanEvent
 from scheduler.domain.intents import EventView, Intent, IntentKind
 from scheduler.domain.lifecycle import TERMINAL, Source, Status, Transition
 from scheduler.domain.plan_diff import PlanDiff
+from scheduler.domain.shaping import Shaping
 from scheduler.store import events as repo
 from scheduler.store.fenced import Fence, FencedStore
 from scheduler.store.models import EventRow, IntentRow
@@ -209,7 +210,15 @@ def _view(row: EventRow, intent: Intent | None) -> EventView:
         open_intent=intent,
         running_start=running[0] if running else None,
         running_end=running[1] if running else None,
+        pre_condition=_pre_condition(row),
     )
+
+
+def _pre_condition(row: EventRow) -> timedelta | None:
+    """How long before the window the event pre-conditions (None: it does not)."""
+    shaping = Shaping.from_content(row.shaping)
+    pre = shaping.pre_condition if shaping is not None else None
+    return pre.duration if pre is not None else None
 
 
 def _intent(row: IntentRow) -> Intent:

@@ -58,4 +58,6 @@ def _facility(record: ControlRecord) -> FacilityEvidence:
         record.restored_at,
         record.updated_at,
         record.attempts,
+        record.pre_target,
+        record.pre_at,
     )

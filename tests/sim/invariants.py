@@ -10,7 +10,9 @@ admin's cancel was recorded, when the daemon was down or a fault blocked it.
 A control is a *DR setpoint* when its value is not one the occupant ever
 set. It must belong to an event that maps the facility, whose window at the
 DR service contains the instant, whose cancel was not recorded at an earlier
-step, and whose bounds it respects.
+step, and whose bounds it respects. A pre-conditioning setpoint (issue 15)
+may come in ``[start − duration, start)`` instead, within the event's bounds
+and no further than its offset from the facility's original.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from scheduler.domain.events import PlanEvent, TempUnit
 from scheduler.domain.hvac import FacilityKey
 from scheduler.domain.lifecycle import Status
 from scheduler.domain.targets import covers
-from scheduler.domain.units import convert_temperature, exact
+from scheduler.domain.units import convert_difference, convert_temperature, exact
 from scheduler.hvac.mapping import targets_for
 from scheduler.simulator.app import Simulator
 from scheduler.store.control import FacilityControlRow
@@ -261,7 +263,10 @@ class Checker:
             windows = self._dr_windows(event_id)
             step = self._cancel_step(event_id)
             in_bounds = any(_within(value, unit, r) for r in revisions if r.load_control())
-            if not any(s <= now < e for s, e in windows):
+            in_window = any(s <= now < e for s, e in windows) or self._pre_conditioning(
+                revisions, windows, key, value, unit, now
+            )
+            if not in_window:
                 problems.append(("DR setpoint outside the window", event_id, _windows(windows)))
             elif step is not None and step < self.step:
                 problems.append(("nothing sent after cancel", event_id, f"cancel at step {step}"))
@@ -283,6 +288,37 @@ class Checker:
         raise Violation(
             name, f"{shown} for {event_id} ({why}){'; also ' + others if others else ''}"
         )
+
+    def _pre_conditioning(
+        self,
+        revisions: list[PlanEvent],
+        windows: list[tuple[datetime, datetime]],
+        key: FacilityKey,
+        value: Fraction,
+        unit: TempUnit,
+        now: datetime,
+    ) -> bool:
+        """A pre-conditioning setpoint (issue 15), not a DR setpoint of the window.
+
+        Sent in ``[start − duration, start)`` of a window the DR service runs,
+        inside the event's bounds, and no further than ``offset`` from a value
+        the facility rested at (an occupant's, or where a narrowed range
+        stranded it): the original it was decided from.
+        """
+        rested = set(self.truth.occupant[key])
+        stranded = self.truth.stranded.get(key)
+        if stranded is not None:
+            rested.add(stranded)
+        for event in revisions:
+            pre = event.shaping.pre_condition if event.shaping is not None else None
+            if pre is None or not _within(value, unit, event):
+                continue
+            if not any(s - pre.duration <= now < s for s, _ in windows):
+                continue
+            reach = convert_difference(pre.offset, pre.unit, unit)
+            if any(abs(value - original) <= reach for original in rested):
+                return True
+        return False
 
     def _check_one_holder(self) -> None:
         query = select(

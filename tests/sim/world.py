@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from scheduler.config import HvacTarget
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
+from scheduler.domain.shaping import PreCondition, Shaping
 from tests.support.fakes.hvac import load_control
 
 T0 = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
@@ -155,6 +156,11 @@ def _event(event: PlanEvent) -> str:
             f"min={signal.min_temp} max={signal.max_temp} offset={signal.temp_offset} {signal.unit}"
         )
     vens = ",".join(sorted(event.ven_ids))
+    pre = event.shaping.pre_condition if event.shaping is not None else None
+    if pre is not None:
+        control += f" pre_condition={pre.duration} {pre.offset}{pre.unit}"
+    if event.shaping is not None and event.shaping.randomize_start:
+        control += f" randomize_start={event.shaping.randomize_start}"
     return f"{event.event_id} [{_rel(event.start)}..{_rel(event.end)}) vens={vens} {control}"
 
 
@@ -173,6 +179,8 @@ def generate(seed: int, size: Size = Size()) -> World:
     targets = _targets(rng, vens, gateway_ids, facilities)
     horizon = timedelta(hours=size.hours)
     events = _events(rng, vens, size, horizon)
+    # Drawn from a stream of its own: the other draws of each world stay as they were.
+    events = _pre_conditioned(random.Random(seed * 1_000_003 + 41), events)
     last_end = max(e.end for e in events)
     actions = _actions(rng, events, gateway_ids, facilities, size, last_end)
     actions += _races(random.Random(seed * 1_000_003 + 29), events)
@@ -270,6 +278,25 @@ def _events(rng: random.Random, vens: list[str], size: Size, horizon: timedelta)
     if rng.random() < 0.15:
         events.append(_twin(rng, events[0], vens))
     return events
+
+
+def _pre_conditioned(rng: random.Random, events: list[PlanEvent]) -> list[PlanEvent]:
+    """A third of the events that control HVAC pre-condition (issue 15): 15-45 min, 1-3 °F
+    or 0.5-1.5 °C before the window; sometimes longer than the time to the first slot."""
+    from dataclasses import replace
+
+    shaped = []
+    for event in events:
+        if event.load_control() is None or rng.random() >= 0.35:
+            shaped.append(event)
+            continue
+        unit = rng.choice((TempUnit.C, TempUnit.F))
+        offset = rng.choice((0.5, 1.0, 1.5)) if unit == TempUnit.C else rng.choice((1.0, 2.0, 3.0))
+        lead = timedelta(minutes=rng.choice((15, 30, 45)))
+        pre = PreCondition(lead, offset, unit)
+        spread = timedelta(minutes=5) if rng.random() < 0.3 else None  # released at the start
+        shaped.append(replace(event, shaping=Shaping(pre_condition=pre, randomize_start=spread)))
+    return shaped
 
 
 def _twin(rng: random.Random, first: PlanEvent, vens: list[str]) -> PlanEvent:

@@ -98,3 +98,16 @@ async def test_daemon_pings_the_watchdog_from_its_loop(
             seen.extend((await loop.sock_recv(sock, 4096)).decode().split("\n"))
     assert seen.index("READY=1") < seen.index("WATCHDOG=1")
     assert "STATUS=reconciling" in seen[: seen.index("READY=1")]
+
+
+@pytest.mark.timeout(30)
+def test_a_receiver_that_stopped_reading_never_blocks_the_sender(
+    notify_socket: tuple[socket.socket, str],
+) -> None:
+    """Its queue fills (a few hundred datagrams on Linux); then a datagram is dropped and
+    said so, where a blocking send would hang the daemon's event loop for good."""
+    _, path = notify_socket
+    notifier = Notifier({"NOTIFY_SOCKET": path})
+    sent = [notifier.watchdog() for _ in range(5_000)]
+    assert sent[0], "the first ones are queued"
+    assert not all(sent), "the queue filled, and the sender went on"

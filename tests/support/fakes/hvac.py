@@ -230,6 +230,8 @@ class FakeControlStore:
 
     records: dict[tuple[str, FacilityKey], ControlRecord] = field(default_factory=dict)
     statuses: dict[str, Status] = field(default_factory=dict)
+    #: Events whose cancel is recorded (``canceled``).
+    cancel_requested: set[str] = field(default_factory=set)
     events: dict[str, PlanEvent] = field(default_factory=dict)
     intents_marked: list[tuple[str, datetime]] = field(default_factory=list)
     #: Outcomes of the next ``save`` calls, in order: False makes that call fail.
@@ -317,6 +319,9 @@ class FakeControlStore:
 
     def event_statuses(self, event_ids: Sequence[str]) -> dict[str, Status]:
         return {e: self.statuses[e] for e in event_ids if e in self.statuses}
+
+    def canceled(self, event_ids: Sequence[str]) -> set[str]:
+        return {e for e in event_ids if e in self.cancel_requested}
 
     def plan_event(self, event_id: str) -> PlanEvent:
         return self.events[event_id]

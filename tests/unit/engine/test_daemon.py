@@ -147,9 +147,9 @@ async def test_on_stop_runs_after_the_last_tick_and_says_what_it_did() -> None:
     daemon, _ = make_daemon()
     calls: list[str] = []
 
-    async def restore() -> str:
+    async def restore() -> tuple[str, str]:
         calls.append("restore")
-        return "3 facilities under control: 3 restored; 3 resume at restart"
+        return "restore", "3 facilities under control: 3 restored; 3 resume at restart"
 
     daemon._on_stop = restore
     task = asyncio.create_task(daemon.run())
@@ -175,9 +175,9 @@ async def test_on_stop_is_bounded_by_its_timeout() -> None:
     daemon, _ = make_daemon()
     daemon._on_stop_timeout = timedelta(milliseconds=100)
 
-    async def stuck() -> str:
+    async def stuck() -> tuple[str, str]:
         await asyncio.Event().wait()
-        return ""
+        return "", ""
 
     daemon._on_stop = stuck
     task = asyncio.create_task(daemon.run())

@@ -159,6 +159,7 @@ async def test_randomized_starts_survive_a_restart() -> None:
     await rig.start(plan)
     await rig.run_until(plan.start + timedelta(minutes=4))
     await rig.new_controller().reconcile(rig.now)
+    await rig.start(plan)  # the restarted engine starts the active event again
     await rig.run_until(plan.start + timedelta(minutes=10))
     starts = expected_starts(keys, plan)
     applies = [p for p in rig.becon.puts if p.value == 78]

@@ -17,7 +17,7 @@ from scheduler.domain.dr_programs import CountedEvent, Period, ProgramRules, Sea
 from scheduler.errors import PlanError
 from scheduler.plans import parse_plan
 from scheduler.plans.rule_check import check_rules, refuse_violations
-from tests.support.plans import HEADER, problems
+from tests.support.plans import HEADER, events, problems
 
 NY = ZoneInfo("America/New_York")
 
@@ -404,3 +404,45 @@ def test_wrapped_season_around_leap_day() -> None:
     assert not season.contains(datetime(2027, 3, 1).date())
     assert season.bounds(2026) == (datetime(2026, 12, 1).date(), datetime(2027, 2, 28).date())
     assert season.label(2027) == "2027/28"
+
+
+def with_pre_condition(rules: str, lead: str | None) -> str:
+    text = plan(rules, ("a", "2027-07-09 14:00", "2027-07-09 16:00"))
+    if lead is None:
+        return text
+    pre = f"    pre_condition: {{duration: {lead}, offset: 2F}}\n"
+    return text.replace("    program: p\n", "    program: p\n" + pre)
+
+
+@pytest.mark.parametrize(
+    ("rules", "lead", "expected"),
+    [
+        ("max_pre_condition: 1h", "90m", "event 'a' pre-conditions for 1h30m, limit 1h"),
+        ("max_pre_condition: 0s", "15m", "event 'a' pre-conditions, which the program forbids"),
+    ],
+)
+def test_max_pre_condition_caps_or_forbids_pre_conditioning(
+    rules: str, lead: str, expected: str
+) -> None:
+    """``max_pre_condition`` (issue 15): the event's ``pre_condition.duration`` at most."""
+    assert problems(with_pre_condition(rules, lead)) == [f"10:5: program p: {expected}"]
+
+
+@pytest.mark.parametrize(
+    ("rules", "lead"),
+    [
+        ("max_pre_condition: 1h", "1h"),
+        ("max_pre_condition: 0s", None),  # no pre-conditioning: nothing to forbid
+        ("max_duration: 4h", "6h"),  # no cap: any pre-conditioning the plan allows
+    ],
+)
+def test_pre_conditioning_within_the_program(rules: str, lead: str | None) -> None:
+    (event,) = events(with_pre_condition(rules, lead))
+    assert event.dr_program == "p"
+
+
+def test_a_bad_max_pre_condition_is_reported_at_the_key() -> None:
+    assert problems(plan("max_pre_condition: 1x")) == [
+        "8:32: DR program 'p': max_pre_condition: invalid duration '1x': "
+        "write it like 90s, 5m, 24h or 1h30m"
+    ]
