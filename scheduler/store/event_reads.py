@@ -240,7 +240,7 @@ def requests_sent(reader: Reader, event_id: str) -> list[RequestSent]:
 _CONTROL_COLUMNS = (
     "event_id, site, gateway, facility_type, facility_id, state, window_end, created_at,"
     " updated_at, reason, detail, unit, mode, original, target, restored, due_at, attempts,"
-    " restore_attempts, applied_at, restored_at"
+    " restore_attempts, applied_at, restored_at, pre_target, pre_at"
 )
 
 
@@ -260,7 +260,7 @@ def _record(row: Row) -> ControlRecord:
 
     (event_id, site, gateway, kind, facility, state, window_end, created, updated) = row[:9]
     (reason, detail, unit, mode, original, target, restored, due_at) = row[9:17]
-    attempts, restore_attempts, applied_at, restored_at = row[17:]
+    attempts, restore_attempts, applied_at, restored_at, pre_target, pre_at = row[17:]
     return ControlRecord(
         event_id=event_id,
         key=FacilityKey(site, gateway, kind, facility),
@@ -280,6 +280,8 @@ def _record(row: Row) -> ControlRecord:
         restore_attempts=int(restore_attempts or 0),
         applied_at=maybe_instant(applied_at),
         restored_at=maybe_instant(restored_at),
+        pre_target=pre_target,
+        pre_at=maybe_instant(pre_at),
     )
 
 

@@ -9,4 +9,4 @@ fails the day a new revision is added without moving it.
 from __future__ import annotations
 
 #: The newest revision in ``migrations/versions``; what ``drsched db upgrade`` leads to.
-SCHEMA_HEAD = "0008"
+SCHEMA_HEAD = "0009"
