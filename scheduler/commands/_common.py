@@ -94,11 +94,15 @@ def render_table(
     """The text of a table: the title, a header, a rule under it, one line per row.
 
     Each column is as wide as its widest cell, two spaces apart; the last one is
-    not padded (no trailing blanks). One pass over the cells per column, then one
-    join: 20,000 rows take a few tenths of a second.
+    not padded (no trailing blanks); a cell of several lines makes its row that
+    many lines. One pass over the cells per column, then one join: 20,000 rows
+    take a few tenths of a second.
     """
+    rows = cells
+    if any("\n" in "".join(row) for row in cells):
+        rows = [line for row in cells for line in _physical(row)]
     widths = [len(name) for name in columns]
-    for index, column in enumerate(zip(*cells, strict=False)):
+    for index, column in enumerate(zip(*rows, strict=False)):
         widths[index] = max(widths[index], *map(len, column))
     last = len(columns) - 1
 
@@ -110,8 +114,15 @@ def render_table(
     lines = [title] if title else []
     lines.append(f"\033[1m{header}\033[0m" if bold_header else header)
     lines.append(line(["-" * width for width in widths]))
-    lines.extend(map(line, cells))
+    lines.extend(map(line, rows))
     return "\n".join(lines) + "\n"
+
+
+def _physical(row: Sequence[str]) -> list[Sequence[str]]:
+    """A row as the lines it takes: as many as its tallest cell has."""
+    parts = [cell.split("\n") for cell in row]
+    height = max(map(len, parts))
+    return [[p[i] if i < len(p) else "" for p in parts] for i in range(height)]
 
 
 def not_built_yet(what: str) -> int:

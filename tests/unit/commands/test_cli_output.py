@@ -66,6 +66,8 @@ def test_a_table_is_aligned_plain_text_without_trailing_blanks() -> None:
         "9              bb\n"
     )
     assert render_table(None, ("a", "b"), []) == "a  b\n-  -\n"
+    two_problems = render_table(None, ("#", "problems", "n"), [["1", "first\nsecond one", "7"]])
+    assert two_problems == ("#  problems    n\n-  ----------  -\n1  first       7\n   second one\n")
     assert render_table(None, ("a",), [["x"]], bold_header=True).startswith("\033[1ma\033[0m\n")
 
 
