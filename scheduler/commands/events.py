@@ -104,7 +104,7 @@ def _page(text: str) -> int:
 RECENT = timedelta(hours=24)
 
 
-def page_size(args: argparse.Namespace) -> int | None:
+def _page_size(args: argparse.Namespace) -> int | None:
     """Lines per page: ``--limit`` (0: all), else :data:`PAGE` for a table, all for
     ``--json`` and ``--all`` (unless ``--page`` asks for pages)."""
     if args.limit is not None:
@@ -121,7 +121,7 @@ def _list(args: argparse.Namespace, now: datetime | None = None) -> int:
         statuses=statuses,
         unfinished_or_ended_after=None if args.all or statuses else moment - RECENT,
     )
-    size = page_size(args)
+    size = _page_size(args)
     page = getattr(args, "page", None) or 1
     offset = (page - 1) * size if size is not None else 0
     with read_store(get_config(args)) as reader:
