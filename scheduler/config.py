@@ -38,7 +38,6 @@ from ruamel.yaml.error import YAMLError
 from scheduler.domain.dr_programs import ProgramRules
 from scheduler.durations import MAX_DURATION, format_duration, parse_duration
 from scheduler.errors import ConfigError, Problem
-from scheduler.plans.dr_rules import build_rules
 from scheduler.plans.model import DrProgramShape
 
 
@@ -297,6 +296,8 @@ class DrProgramConfig(DrProgramShape):
         return self
 
     def rules(self) -> ProgramRules:
+        from scheduler.plans.dr_rules import build_rules  # holidays, dateutil: only when used
+
         found: list[str] = []
         rules = build_rules(self, None, lambda _key, message: found.append(message), "the config")
         if rules is None:
