@@ -4,7 +4,7 @@ Per scale, a real ``drsched run`` (SQLite, JSON logs at ``info``) against
 ``drsched simulate --latency-ms 50 --sites N/1000 --gateways 50 --facilities 20``
 in its own process (2,500 gateways at 50,000 facilities), every gateway mapped
 to one VEN. After READY the plan is written and the daemon told (SIGHUP); its
-one event starts ``prefetch + 10 s`` later. Measured:
+one event is submitted at once and starts ``prefetch + 15 s`` later. Measured:
 
 - prepare: the daemon's ``hvac.call`` (phase prepared) to ``hvac.prepared``
   log lines: one state read per gateway, a decision and a row per facility;
@@ -45,7 +45,9 @@ PER_SITE = 1_000  # the simulator's 50 gateways × 20 facilities
 GATEWAYS_PER_SITE = 50
 LATENCY_S = 0.05
 CONCURRENCY = 16
-SUBMIT_LEAD = timedelta(seconds=10)
+#: The submission comes this long before the prefetch: HVAC control prepares only an event
+#: the DR service has (pending or standby), as in production (``submit_lead`` 24 h).
+SUBMIT_AHEAD = timedelta(seconds=15)
 WINDOW = timedelta(minutes=10)
 PLAN = """\
 timezone: UTC
@@ -81,7 +83,7 @@ def prefetch_for(facilities: int) -> timedelta:
     return timedelta(seconds=max(20.0, 1.5 * facilities / 1_000))
 
 
-def write_config(workdir: Path, sim_url: str, sites: int, prefetch: timedelta) -> Path:
+def write_config(workdir: Path, sim_url: str, sites: int, lead: timedelta) -> Path:
     targets = [
         {"ven": "CE-01", "site": f"S{s:03d}", "gateway": f"GW-{g:02d}"}
         for s in range(1, sites + 1)
@@ -89,13 +91,13 @@ def write_config(workdir: Path, sim_url: str, sites: int, prefetch: timedelta) -
     ]
     config = {
         "database": {"url": f"sqlite:///{workdir / 'drsched.db'}"},
-        "dr_api": {"base_url": f"{sim_url}/dr", "submit_lead": "10s"},
+        "dr_api": {"base_url": f"{sim_url}/dr", "submit_lead": _seconds(lead + SUBMIT_AHEAD)},
         "becon": {"base_url": sim_url, "max_concurrency": CONCURRENCY},
         "plans": {"paths": [str(workdir / "plans" / "*.yaml")]},
         "http": {"listen": "127.0.0.1:0"},
         "hvac": {
             "targets": targets,
-            "prefetch_lead": f"{int(prefetch.total_seconds())}s",
+            "prefetch_lead": _seconds(lead),
             "on_stop": "hand_over",
         },
         "logging": {"format": "json", "level": "info"},
@@ -140,6 +142,10 @@ def wait_for(check: Callable[[], bool], seconds: float, what: str) -> None:
     raise RuntimeError(f"timed out waiting for {what}")
 
 
+def _seconds(span: timedelta) -> str:
+    return f"{int(span.total_seconds())}s"
+
+
 def _at(line: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(line["timestamp"].replace("Z", "+00:00"))
 
@@ -172,7 +178,7 @@ def one_scale(facilities: int, workdir: Path, profile: Path | None = None) -> Po
         try:
             wait_for(lambda: log.first("daemon.ready") is not None, 300, "READY")
             before = _db_bytes(workdir)
-            start = datetime.now(UTC).replace(microsecond=0) + prefetch + SUBMIT_LEAD
+            start = datetime.now(UTC).replace(microsecond=0) + prefetch + SUBMIT_AHEAD
             plan = PLAN.format(start=start.isoformat(), end=(start + WINDOW).isoformat())
             (workdir / "plans" / "scale.yaml").write_text(plan)
             daemon.send_signal(signal.SIGHUP)

@@ -296,8 +296,7 @@ class DrProgramConfig(DrProgramShape):
         return self
 
     def rules(self) -> ProgramRules:
-        # Here, not at the top: holiday calendars and recurrence only with ``dr_programs``.
-        from scheduler.plans.dr_rules import build_rules
+        from scheduler.plans.dr_rules import build_rules  # holidays, dateutil: only when used
 
         found: list[str] = []
         rules = build_rules(self, None, lambda _key, message: found.append(message), "the config")

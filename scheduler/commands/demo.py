@@ -49,7 +49,7 @@ from scheduler.engine.daemon import Daemon
 from scheduler.logging import configure as configure_logging
 from scheduler.simulator.options import SimOptions
 from scheduler.simulator.server import serve_in_background
-from scheduler.store.events import EventSummary
+from scheduler.store.event_reads import EventSummary
 from scheduler.wiring import Wiring, wired
 
 STANDBY_LEAD = timedelta(seconds=2)

@@ -30,7 +30,7 @@ from scheduler.openadr.ven import Ven
 from scheduler.openadr.vtn import DemoPlan, DemoVtn
 from scheduler.simulator.options import SimOptions
 from scheduler.simulator.server import serve_in_background
-from scheduler.store.events import EventSummary
+from scheduler.store.event_reads import EventSummary
 from scheduler.wiring import Wiring, wired
 
 CONTEXT = "oadr://drsched.demo/peak"

@@ -13,12 +13,9 @@ from collections.abc import Sequence
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from scheduler.commands._common import get_config, open_store, print_json, print_table, utc
 from scheduler.domain.control_records import ControlRecord, ControlState
 from scheduler.domain.units import format_temperature
-from scheduler.store.control import under_control
 
 _NEXT = {
     ControlState.INTENT: "PUT in flight",
@@ -29,6 +26,10 @@ _NEXT = {
 
 
 def status_command(args: argparse.Namespace) -> int:
+    from sqlalchemy.orm import Session  # here: ``events show`` imports this module, not the ORM
+
+    from scheduler.store.control import under_control
+
     engine = open_store(get_config(args))
     try:
         with Session(engine) as session:

@@ -16,15 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from sqlalchemy.engine import make_url
-
 from scheduler.errors import AlreadyRunningError, StoreError
+from scheduler.store.urls import parse_url
 
 
 def sqlite_lock_path(url: str) -> Path | None:
     """``<database>.lock`` for a SQLite file URL; None for PostgreSQL or in-memory SQLite."""
-    parsed = make_url(url)
-    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+    parsed = parse_url(url)  # not SQLAlchemy's make_url: ``drsched status`` is not to import it
+    if parsed.backend != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     database = Path(parsed.database)
     return database.with_name(database.name + ".lock")

@@ -4,6 +4,10 @@
 WAL mode with a busy timeout, every transaction begun with ``BEGIN
 IMMEDIATE`` so a read that later writes cannot fail with SQLITE_BUSY half
 way (DESIGN "Known traps").
+
+SQLAlchemy is imported where an engine or a session is made, not at the top:
+``scheduler.store.reader`` (the read-only commands' plain SQL) lives in this
+package and must not pay for it (issue 14).
 """
 
 from __future__ import annotations
@@ -12,22 +16,22 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
-
 from scheduler.errors import StoreError
+from scheduler.store.urls import parse_url
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
 
 #: PostgreSQL ends a session idle inside a transaction for this long (ms).
 IDLE_TX_MS = 30_000
 
 
 def is_sqlite(url: str) -> bool:
-    return make_url(url).get_backend_name() == "sqlite"
+    return parse_url(url).backend == "sqlite"
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -38,7 +42,7 @@ def sqlite_file(url: str) -> Path | None:
 
 
 def _sqlite_file(url: str) -> Path | None:
-    database = make_url(url).database
+    database = parse_url(url).database
     if database in (None, "", ":memory:") or (database or "").startswith("file:"):
         return None
     return Path(database or "")
@@ -46,6 +50,8 @@ def _sqlite_file(url: str) -> Path | None:
 
 def postgres_driver_url(url: str) -> str:
     """``postgresql://`` means psycopg 3 here (SQLAlchemy's default is psycopg2)."""
+    from sqlalchemy.engine import make_url
+
     parsed = make_url(url)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -59,6 +65,8 @@ def open_engine(url: str, *, busy_timeout: float = 30.0, read_only: bool = False
     missing SQLite file is a StoreError naming it, the file is opened with
     ``mode=ro`` and PostgreSQL sessions are read-only transactions.
     """
+    from sqlalchemy import create_engine
+
     if not url:
         raise StoreError("database.url is empty")
     if not is_sqlite(url):
@@ -93,14 +101,20 @@ def missing_database(url: str) -> Path | None:
     return path if path is not None and not path.exists() else None
 
 
+def no_database(path: Path) -> StoreError:
+    """What a command that only reads says when the SQLite file is not there."""
+    return StoreError(
+        f"no database at {path} (wrong database.url? if not, run `drsched db upgrade` to create it)"
+    )
+
+
 def _sqlite_read_only(url: str, path: Path | None, busy_timeout: float) -> Engine:
+    from sqlalchemy import create_engine, event
+
     if path is None:  # :memory: or a file: URI: nothing on disk to protect
         return create_engine(url)
     if not path.exists():
-        raise StoreError(
-            f"no database at {path} "
-            "(wrong database.url? if not, run `drsched db upgrade` to create it)"
-        )
+        raise no_database(path)
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
 
     def connect() -> sqlite3.Connection:
@@ -123,6 +137,8 @@ def _sqlite_read_only(url: str, path: Path | None, busy_timeout: float) -> Engin
 
 
 def _sqlite_pragmas(engine: Engine, busy_timeout: float) -> None:
+    from sqlalchemy import event
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # pysqlite's own (deferred) BEGIN is switched off: ``_on_begin`` emits ours.
@@ -142,6 +158,9 @@ def _sqlite_pragmas(engine: Engine, busy_timeout: float) -> None:
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """One unit of work: committed at the end of the block, rolled back on any error."""
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import Session
+
     try:
         with Session(engine, expire_on_commit=False) as session, session.begin():
             yield session
@@ -152,6 +171,7 @@ def transaction(engine: Engine) -> Iterator[Session]:
 __all__ = [
     "is_sqlite",
     "missing_database",
+    "no_database",
     "open_engine",
     "postgres_driver_url",
     "sqlite_file",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -16,6 +15,7 @@ from scheduler.domain.outside import running_revision
 from scheduler.domain.plan_diff import StoredEvent
 from scheduler.domain.shaping import Shaping
 from scheduler.errors import UnknownEventError
+from scheduler.store.event_reads import EventSummary as EventSummary  # re-exported
 from scheduler.store.models import (
     Base,
     EventRow,
@@ -323,23 +323,6 @@ def bump_plan_revision(session: Session, at: datetime) -> int:
 
 def plan_revision(session: Session) -> int:
     return session.scalar(select(PlanStateRow.revision).where(PlanStateRow.id == 1)) or 0
-
-
-@dataclass(frozen=True)
-class EventSummary:
-    """One line of ``drsched events list``."""
-
-    event_id: str
-    status: Status
-    start: datetime
-    end: datetime
-    name: str | None
-    program_id: str | None
-    request_id: str | None
-    revision: int
-    cancel_requested: bool
-    vens: tuple[str, ...]
-    source: str = ""  # a plan file's file:line, or ``openadr <vtn> <event> mod <n>``
 
 
 def list_events(

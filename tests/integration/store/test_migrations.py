@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -11,6 +13,9 @@ from scheduler.errors import StoreError
 from scheduler.store import open_engine
 from scheduler.store.migrate import current, head, require_current, upgrade
 from scheduler.store.models import metadata
+from scheduler.store.reader import open_reader, schema_revision
+from scheduler.store.reader import require_current as reader_require_current
+from scheduler.store.schema_head import SCHEMA_HEAD
 
 
 def test_upgrade_creates_the_schema_and_is_a_no_op_when_current(db_url: str) -> None:
@@ -82,3 +87,38 @@ def test_revision_0006_downgrades_and_upgrades_again(db_url: str) -> None:
     finally:
         engine.dispose()
     assert upgrade(db_url) == ("0002", head())
+
+
+def test_the_head_the_commands_check_is_alembics_head() -> None:
+    """``SCHEMA_HEAD`` (what the read-only commands compare, without loading Alembic) must
+    move with every new migration: this fails until it does."""
+    assert head() == SCHEMA_HEAD
+
+
+def test_the_cheap_head_check_refuses_what_alembics_refuses(db_url: str) -> None:
+    engine = open_engine(db_url)  # an empty database (SQLite: the file, no tables)
+    engine.connect().close()
+    engine.dispose()
+    with open_reader(db_url) as reader:
+        assert schema_revision(reader) is None
+        with pytest.raises(StoreError, match=r"is empty \(no schema\).*run `drsched db upgrade`"):
+            reader_require_current(reader)
+    upgrade(db_url, "0007")
+    with open_reader(db_url) as reader:
+        assert schema_revision(reader) == current(db_url) == "0007"
+        with pytest.raises(StoreError, match=f"at revision 0007, this drsched needs {head()}"):
+            reader_require_current(reader)
+    upgrade(db_url)
+    with open_reader(db_url) as reader:
+        assert schema_revision(reader) == current(db_url) == head()
+        reader_require_current(reader)
+
+
+def test_a_reader_never_creates_a_database(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "drsched.db"
+    with (
+        pytest.raises(StoreError, match=f"no database at {missing}"),
+        open_reader(f"sqlite:///{missing}"),
+    ):
+        pass
+    assert not missing.parent.exists()

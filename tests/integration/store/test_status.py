@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from scheduler.store import open_engine
 from scheduler.store import status as queries
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
+from scheduler.store.reader import Reader, open_reader
 
 NOW = datetime(2026, 7, 1, 12, tzinfo=UTC)
 LEAD = timedelta(hours=1)
@@ -69,9 +71,16 @@ def store(db_url: str) -> Iterator[DaemonStore]:
     engine.dispose()
 
 
+@contextmanager
+def reading(store: DaemonStore) -> Iterator[Reader]:
+    """A read-only :class:`Reader` on the store's database, as ``drsched status`` reads."""
+    with open_reader(store.engine.url.render_as_string(hide_password=False)) as reader:
+        yield reader
+
+
 def test_counts_every_status_zeros_included(store: DaemonStore) -> None:
-    with Session(store.engine) as session:
-        counts = queries.counts(session)
+    with reading(store) as reader:
+        counts = queries.counts(reader)
     assert counts == {
         Status.PLANNED: 2,
         Status.SUBMITTING: 0,
@@ -85,8 +94,8 @@ def test_counts_every_status_zeros_included(store: DaemonStore) -> None:
 
 
 def test_next_actions_soonest_first_with_overdue_submissions_due_now(store: DaemonStore) -> None:
-    with Session(store.engine) as session:
-        actions = queries.next_actions(session, NOW, LEAD, limit=6)
+    with reading(store) as reader:
+        actions = queries.next_actions(reader, NOW, LEAD, limit=6)
     assert [(a.at - NOW, a.action, a.event_id, a.overdue) for a in actions] == [
         (timedelta(0), "submit", "soon", True),
         (timedelta(minutes=30), "window starts", "soon", False),
@@ -95,8 +104,8 @@ def test_next_actions_soonest_first_with_overdue_submissions_due_now(store: Daem
         (timedelta(hours=2), "window starts", "flying", False),
         (timedelta(hours=3), "window ends", "flying", False),
     ]
-    with Session(store.engine) as session:
-        everything = queries.next_actions(session, NOW, LEAD, limit=50)
+    with reading(store) as reader:
+        everything = queries.next_actions(reader, NOW, LEAD, limit=50)
     assert ("submit", "later") in [(a.action, a.event_id) for a in everything]
     assert NOW + timedelta(hours=29) in [a.at for a in everything if a.event_id == "later"]
 
@@ -105,15 +114,15 @@ def test_a_cancel_requested_planned_event_is_not_going_to_be_submitted(
     store: DaemonStore,
 ) -> None:
     store.request_cancel("soon", NOW)
-    with Session(store.engine) as session:
-        actions = queries.next_actions(session, NOW, LEAD, limit=50)
+    with reading(store) as reader:
+        actions = queries.next_actions(reader, NOW, LEAD, limit=50)
     assert ("submit", "soon") not in [(a.action, a.event_id) for a in actions]
 
 
 def test_in_flight_lists_submitted_events_not_over(store: DaemonStore) -> None:
-    with Session(store.engine) as session:
-        shown, total = queries.in_flight(session)
-        first, same_total = queries.in_flight(session, limit=1)
+    with reading(store) as reader:
+        shown, total = queries.in_flight(reader)
+        first, same_total = queries.in_flight(reader, limit=1)
     assert [(e.event_id, e.status) for e in shown] == [
         ("active", Status.ACTIVE),
         ("flying", Status.PENDING),
@@ -123,8 +132,8 @@ def test_in_flight_lists_submitted_events_not_over(store: DaemonStore) -> None:
 
 
 def test_recent_failures_only_since_with_their_detail(store: DaemonStore) -> None:
-    with Session(store.engine) as session:
-        failures = queries.recent_failures(session, NOW - timedelta(hours=24))
+    with reading(store) as reader:
+        failures = queries.recent_failures(reader, NOW - timedelta(hours=24))
     assert [(f.event_id, f.from_status, f.source, f.detail) for f in failures] == [
         ("failed-today", Status.PLANNED, "clock", "window missed")
     ]

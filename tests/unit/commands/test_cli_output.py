@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 
 import pytest
 
+from scheduler.commands._common import print_json_list, render_table
 from scheduler.commands.demo_hvac import facilities
 from scheduler.commands.events import _bounds
 from scheduler.domain.events import TempUnit
@@ -50,3 +52,35 @@ def test_events_show_prints_only_the_bounds_a_signal_sets(
 
 def test_one_facility_is_singular() -> None:
     assert [facilities(n) for n in (0, 1, 2)] == ["0 facilities", "1 facility", "2 facilities"]
+
+
+def test_a_table_is_aligned_plain_text_without_trailing_blanks() -> None:
+    text = render_table(
+        "next actions", ("at", "action", "event"), [["12:00", "submit", "a"], ["9", "", "bb"]]
+    )
+    assert text == (
+        "next actions\n"
+        "at     action  event\n"
+        "-----  ------  -----\n"
+        "12:00  submit  a\n"
+        "9              bb\n"
+    )
+    assert render_table(None, ("a", "b"), []) == "a  b\n-  -\n"
+    two_problems = render_table(None, ("#", "problems", "n"), [["1", "first\nsecond one", "7"]])
+    assert two_problems == ("#  problems    n\n-  ----------  -\n1  first       7\n   second one\n")
+    assert render_table(None, ("a",), [["x"]], bold_header=True).startswith("\033[1ma\033[0m\n")
+
+
+def test_a_json_list_is_one_element_a_line_and_the_same_document(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    items = [{"id": "a", "vens": ["V1", "V2"], "at": None}, {"id": "b", "vens": [], "n": 1.5}]
+    print_json_list(items)
+    out = capsys.readouterr().out
+    assert json.loads(out) == items
+    assert out.splitlines()[1:3] == [
+        '  {"id": "a", "vens": ["V1", "V2"], "at": null},',
+        '  {"id": "b", "vens": [], "n": 1.5}',
+    ]
+    print_json_list([])
+    assert capsys.readouterr().out == "[]\n"
