@@ -22,6 +22,13 @@ SIM_START_TIMEOUT_S = 60.0
 @contextlib.contextmanager
 def simulator(flags: list[str], workdir: Path) -> Iterator[str]:
     """``drsched simulate --port 0 FLAGS`` in its own process; yields its root URL."""
+    with simulator_process(flags, workdir) as (url, _pid):
+        yield url
+
+
+@contextlib.contextmanager
+def simulator_process(flags: list[str], workdir: Path) -> Iterator[tuple[str, int]]:
+    """:func:`simulator`, yielding its process id too (to read its CPU time)."""
     args = [sys.executable, "-m", "scheduler", "simulate", "--port", "0", *flags]
     log_path = workdir / "simulator.log"
     log = log_path.open("w")
@@ -32,7 +39,7 @@ def simulator(flags: list[str], workdir: Path) -> Iterator[str]:
         except RuntimeError as exc:
             log.flush()
             raise RuntimeError(f"{exc}:\n{log_path.read_text()[-2000:]}") from None
-        yield url
+        yield url, proc.pid
     finally:
         proc.terminate()
         try:

@@ -19,7 +19,8 @@ call per gateway), then ``start`` timed:
 The one-facility-at-a-time baseline sends one control per PUT, one PUT
 after the other, for ``--baseline`` facilities and extrapolates to all.
 
-Run: ``.venv/bin/python -m bench.bench_control_fanout [--runs 20] [--concurrency 16]``
+Run: ``.venv/bin/python -m bench.bench_control_fanout [--runs 20] [--concurrency 16]
+[--transport aiohttp|httpcore]``
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from sqlalchemy.orm import Session
 
 from scheduler import logging as drsched_logging
 from scheduler.clients.becon.client import BeconClient
+from scheduler.clients.transport import VendorTransport
 from scheduler.clock import SystemClock
 from scheduler.config import BeconConfig, HvacTarget
 from scheduler.config_values import becon_client
@@ -66,9 +68,13 @@ SITES, GATEWAYS, UNITS = 5, 50, 20
 class TimingTransport(httpx.AsyncBaseTransport):
     """The real transport, noting when PUTs leave and when their answers come back."""
 
-    def __init__(self, max_connections: int) -> None:
-        # the pool the daemon's client has (``make_client``: becon.max_concurrency connections)
-        self.inner = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=max_connections))
+    def __init__(self, max_connections: int, kind: str = "aiohttp") -> None:
+        # the pool the daemon's client has (``make_client``: becon.max_concurrency connections),
+        # through the daemon's transport (aiohttp underneath since issue 14) or httpx's own
+        limits = httpx.Limits(max_connections=max_connections)
+        self.inner: httpx.AsyncBaseTransport = VendorTransport(limits)
+        if kind == "httpcore":
+            self.inner = httpx.AsyncHTTPTransport(limits=limits)
         self.first_put: float | None = None
         self.last_answer: float | None = None
         self.puts = 0
@@ -237,7 +243,7 @@ async def bench(args: argparse.Namespace) -> None:
         upgrade(url)
         sql = open_engine(url)
         store = DaemonStore(sql)
-        transport = TimingTransport(args.concurrency)
+        transport = TimingTransport(args.concurrency, args.transport)
         config = BeconConfig(base_url=sim_url, max_concurrency=args.concurrency)
         results = Results()
         async with becon_client(config, transport=transport) as client:
@@ -271,7 +277,10 @@ def report(results: Results, args: argparse.Namespace, base_s: float, base_n: in
     first = [r.first_put_ms for r in runs]
     print()
     sniffio = importlib.util.find_spec("sniffio") is not None
-    print(f"simulator: {args.sim}; becon.max_concurrency {args.concurrency}; sniffio: {sniffio}")
+    print(
+        f"simulator: {args.sim}; becon.max_concurrency {args.concurrency}; sniffio: {sniffio}; "
+        f"transport: {args.transport}"
+    )
     print(f"facilities: {SITES * GATEWAYS * UNITS} on {SITES * GATEWAYS} gateways")
     print(f"controlled: {runs[0].applied}; PUT calls per start: {puts}")
     print(
@@ -308,6 +317,12 @@ def main() -> None:
         "--baseline", type=int, default=100, help="facilities for the one-at-a-time baseline"
     )
     parser.add_argument("--sim", choices=["process", "thread"], default="process")
+    parser.add_argument(
+        "--transport",
+        choices=["aiohttp", "httpcore"],
+        default="aiohttp",
+        help="the daemon's (aiohttp, since issue 14) or httpx's own (httpcore)",
+    )
     with open(os.devnull, "w") as sink:
         drsched_logging.configure(level="info", format="json", stream=sink)
         asyncio.run(bench(parser.parse_args()))

@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import structlog
@@ -46,9 +45,8 @@ from scheduler.leadership.postgres import elector_for
 from scheduler.leadership.run import Election, StartDaemon
 from scheduler.leadership.sqlite_lock import DaemonLock
 from scheduler.leadership.supervision import CountWork, Supervised, supervise
-from scheduler.openadr.health import ven_check
-from scheduler.openadr.ven import Ven
-from scheduler.plans import load_plans, resolve_plan_paths
+from scheduler.plans.digest import plan_digest
+from scheduler.plans.paths import resolve_plan_paths
 from scheduler.store import events as repo
 from scheduler.store import open_engine, watch
 from scheduler.store.advisory import is_postgres
@@ -56,10 +54,10 @@ from scheduler.store.control import ControlStore
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.fenced import Fence
 from scheduler.store.identity import DatabaseGuard
-from scheduler.store.migrate import upgrade
-from scheduler.store.plan_apply import apply_plan
+from scheduler.store.plan_apply import applied_unchanged, apply_plan
 from scheduler.store.programs import program_events
 from scheduler.store.reads import ReadStore
+from scheduler.store.schema import ensure_schema
 from scheduler.store.status import read_lease
 from scheduler.store_gateway import StoreGateway
 from scheduler.systemd import Notifier
@@ -114,14 +112,23 @@ def plan_applier(
 
     The plan's events are checked against the DR program rules (``programs``
     from the config plus the files'), counting the stored events of each program.
+    Files whose digest (:mod:`scheduler.plans.digest`) is the one the last apply
+    recorded, at the plan revision it left, are not read again: that apply would
+    decide the same and write nothing (issue 14: a second of a start-up with 20,000
+    events). The parser is imported only when the files are read.
     """
 
     def apply(patterns: list[str]) -> str:
-        paths: list[Path] = resolve_plan_paths(patterns)
+        paths = resolve_plan_paths(patterns)
+        digest = plan_digest(paths, programs)
+        if applied_unchanged(engine, digest):
+            return "no changes (the plan files are as last applied)"
+        from scheduler.plans.loader import load_plans
+
         with Session(engine) as session:
             past = program_events(session, for_plan=True)
         events = load_plans(paths, programs=programs, past=past)
-        diff = apply_plan(engine, events, clock.now(), fence)
+        diff = apply_plan(engine, events, clock.now(), fence, digest=digest)
         return describe(diff)
 
     return apply
@@ -161,7 +168,7 @@ async def wired(
     """
     clock = clock or SystemClock()
     url = config.database.url
-    await asyncio.to_thread(upgrade, url)
+    await asyncio.to_thread(ensure_schema, url)
     sql = open_engine(url, busy_timeout=config.database.busy_timeout.total_seconds())
     gateway = StoreGateway()  # one bridge to the store, for the engine and HVAC control
     try:
@@ -252,6 +259,8 @@ async def openadr_ven(
     if config.openadr is None:
         yield
         return
+    from scheduler.openadr.ven import Ven  # openleadr, aiohttp, lxml: only with ``openadr:``
+
     ven = Ven(config.openadr, parts.sql, clock or SystemClock(), fence)
     task = asyncio.create_task(ven.run(), name="drsched-openadr")
     task.add_done_callback(_ven_ended)
@@ -359,6 +368,8 @@ async def supervised(config: Config, elector: Election | None = None) -> AsyncIt
 
         extra = {}
         if config.openadr is not None:
+            from scheduler.openadr.health import ven_check  # see :func:`openadr_ven`
+
             extra["openadr"] = ven_check(sql, config.openadr.vtn_url, leading)
         checks = HealthChecks(
             heartbeat,

@@ -47,6 +47,7 @@ from scheduler.clients.http_errors import (
     parse_retry_after,
 )
 from scheduler.clients.retries import NO_RETRY, RetryPolicy, RetrySettings, retrying
+from scheduler.clients.transport import VendorTransport
 from scheduler.errors import ApiError, PermanentApiError, RetryableApiError
 
 T = TypeVar("T")
@@ -273,18 +274,23 @@ def make_client(
     transport: httpx.AsyncBaseTransport | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> httpx.AsyncClient:
-    """A pooled ``httpx.AsyncClient``: one per API, closed by whoever made it."""
+    """A pooled ``httpx.AsyncClient``: one per API, closed by whoever made it.
+
+    Its transport is ``transport`` (tests inject theirs), else a
+    :class:`~scheduler.clients.transport.VendorTransport` (aiohttp underneath, issue 14).
+    """
     seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
+    limits = httpx.Limits(
+        max_connections=max_connections,
+        max_keepalive_connections=max_connections,
+        keepalive_expiry=30.0,
+    )
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=httpx.Timeout(seconds),
-        limits=httpx.Limits(
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-            keepalive_expiry=30.0,
-        ),
+        limits=limits,
         headers=dict(headers or {}),
-        transport=transport,
+        transport=transport or VendorTransport(limits),
         follow_redirects=False,
     )
 

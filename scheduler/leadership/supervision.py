@@ -34,7 +34,7 @@ from scheduler.health import HealthChecks, Heartbeat, serve_health
 from scheduler.leadership.run import Election, StartDaemon, fenced_first_by, run_as_leader
 from scheduler.leadership.standby import standby_signals
 from scheduler.store.identity import DatabaseGuard, DatabaseLostError
-from scheduler.store.migrate import upgrade
+from scheduler.store.schema import ensure_schema
 from scheduler.systemd import Notifier
 
 log = structlog.get_logger("scheduler.supervise")
@@ -82,7 +82,7 @@ async def supervise(
         try:
             with standby_signals(stop):
                 notifier.status("migrating the database schema")
-                await asyncio.to_thread(upgrade, parts.url)
+                await asyncio.to_thread(ensure_schema, parts.url)
                 await asyncio.to_thread(guard.remember)
                 background += [
                     asyncio.create_task(

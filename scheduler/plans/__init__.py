@@ -10,7 +10,8 @@ describes the format for editors. The format is documented in
 
 The names are imported on first use (PEP 562): the daemon config imports
 ``scheduler.plans.model`` and ``dr_rules``, and a read-only command that only
-loads the config must not pay 0.1 s for the loader (issue 14).
+loads the config, or the daemon checking its plan files' digest (:mod:`.digest`), must not
+pay 0.1 s for the loader (issue 14).
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from scheduler.plans.loader import load_plan_set, load_plans, parse_plan, resolve_plan_paths
+    from scheduler.plans.loader import load_plan_set, load_plans, parse_plan
+    from scheduler.plans.paths import resolve_plan_paths
     from scheduler.plans.schema import plan_json_schema
 
 _WHERE = {
     "load_plan_set": "scheduler.plans.loader",
     "load_plans": "scheduler.plans.loader",
     "parse_plan": "scheduler.plans.loader",
-    "resolve_plan_paths": "scheduler.plans.loader",
+    "resolve_plan_paths": "scheduler.plans.paths",
     "plan_json_schema": "scheduler.plans.schema",
 }
 

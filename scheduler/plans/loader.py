@@ -7,8 +7,6 @@ whatever the input. The only I/O is reading the files named.
 
 from __future__ import annotations
 
-import glob
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from scheduler.errors import PlanError, Problem
 from scheduler.plans.checks import Sourced, duplicate_ids, overlaps
 from scheduler.plans.context import LocatedRules
 from scheduler.plans.document import MAX_EVENTS, MAX_PLAN_BYTES, parse_document
+from scheduler.plans.paths import each_file_once
 from scheduler.plans.rule_check import check_rules, violation_problem
 
 
@@ -48,7 +47,7 @@ def load_plan_set(
     problems: list[Problem] = []
     sourced: list[Sourced] = []
     rules: list[tuple[LocatedRules, str]] = []
-    for path in _each_file_once(paths):
+    for path in each_file_once(paths):
         file = str(path)
         try:
             text = _read(path)
@@ -73,20 +72,6 @@ def _read(path: Path) -> str:
     return data.decode("utf-8")
 
 
-def _each_file_once(paths: Sequence[Path]) -> list[Path]:
-    seen: set[str] = set()
-    unique: list[Path] = []
-    for path in paths:
-        try:
-            key = os.path.realpath(path)
-        except (OSError, ValueError):  # reported when the file is read
-            key = str(path)
-        if key not in seen:
-            seen.add(key)
-            unique.append(Path(path))
-    return unique
-
-
 def parse_plan(
     text: str,
     filename: str,
@@ -102,26 +87,6 @@ def parse_plan(
     sourced = [(item, filename) for item in located]
     rules = [(item, filename) for item in defined]
     return _finish(sourced, rules, list(found), programs, past)[0]
-
-
-def resolve_plan_paths(patterns: Sequence[str]) -> list[Path]:
-    """The files ``plans.paths`` names: globs expanded, sorted, each once.
-
-    A pattern that matches no file is a problem naming it: a typo in the
-    config must not silently drop a plan.
-    """
-    found: set[Path] = set()
-    problems: list[Problem] = []
-    for pattern in patterns:
-        matches = [Path(m) for m in glob.glob(pattern, recursive=True) if Path(m).is_file()]
-        if not matches and Path(pattern).is_file():
-            matches = [Path(pattern)]  # a file whose name has glob characters, like [1]
-        if not matches:
-            problems.append(Problem(pattern, 0, 0, "no plan file matches this pattern"))
-        found.update(matches)
-    if problems:
-        raise PlanError(problems)
-    return _each_file_once(sorted(found))
 
 
 def _finish(

@@ -32,7 +32,9 @@ NonEmpty = Annotated[str, Field(min_length=1)]
 
 class _Shape(BaseModel):
     # Numbers written where text is expected (``ven: 101``) are read as text.
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, coerce_numbers_to_str=True, defer_build=True
+    )
 
 
 class DstPolicy(_Shape):

@@ -177,7 +177,11 @@ class PlanStateRow(Base):
     """One row: a counter bumped by every plan apply and cancel request.
 
     The daemon polls it to pick up changes made from a shell (``drsched plan
-    apply``) on SQLite and PostgreSQL alike.
+    apply``) on SQLite and PostgreSQL alike. ``applied_digest`` is
+    ``"<revision>:<digest>"``: the daemon's last apply of its plan files
+    (:mod:`scheduler.plans.digest`) left the events as they are at that revision, so
+    the same files at the same revision need no apply (see
+    :func:`scheduler.store.plan_apply.applied_unchanged`).
     """
 
     __tablename__ = "plan_state"
@@ -185,6 +189,7 @@ class PlanStateRow(Base):
     id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
     revision: Mapped[int] = mapped_column(BigInteger)
     applied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    applied_digest: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
 

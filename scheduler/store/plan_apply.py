@@ -14,14 +14,15 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, update
+from sqlalchemy import Engine, delete, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from scheduler.domain.events import PlanEvent
 from scheduler.domain.lifecycle import Source, Status, Transition
 from scheduler.domain.plan_diff import Change, Item, PlanDiff, diff_plan
 from scheduler.domain.sources import owned_by_plan
-from scheduler.errors import Problem
+from scheduler.errors import Problem, StoreError
 from scheduler.store import transaction
 from scheduler.store.events import (
     bulk_insert,
@@ -30,11 +31,12 @@ from scheduler.store.events import (
     delete_children,
     event_columns,
     insert_children,
+    plan_revision,
     record_transitions,
     stored_events,
 )
 from scheduler.store.fenced import Fence
-from scheduler.store.models import EventRow
+from scheduler.store.models import EventRow, PlanStateRow
 
 
 def preview(engine: Engine, events: Sequence[PlanEvent], now: datetime) -> PlanDiff:
@@ -72,9 +74,18 @@ def _clash(event: PlanEvent, other: str) -> Problem:
 
 
 def apply_plan(
-    engine: Engine, events: Sequence[PlanEvent], now: datetime, fence: Fence | None = None
+    engine: Engine,
+    events: Sequence[PlanEvent],
+    now: datetime,
+    fence: Fence | None = None,
+    *,
+    digest: str | None = None,
 ) -> PlanDiff:
-    """Apply ``events`` as the whole plan; raises :class:`PlanError` if any change is refused."""
+    """Apply ``events`` as the whole plan; raises :class:`PlanError` if any change is refused.
+
+    ``digest`` (:mod:`scheduler.plans.digest`, the daemon's applies) is recorded with
+    the revision the apply leaves, in the same transaction, for :func:`applied_unchanged`.
+    """
     with transaction(engine) as session:
         if fence is not None:
             fence(session)
@@ -82,7 +93,40 @@ def apply_plan(
         diff.raise_refused()
         if not diff.is_empty:
             write_diff(session, diff, now)
+        if digest is not None:
+            _remember(session, digest)
         return diff
+
+
+def applied_unchanged(engine: Engine, digest: str) -> bool:
+    """True when an apply of files with this ``digest`` left the events as they are now.
+
+    Nothing changed the events' content since (every plan apply, cancel request and
+    OpenADR change moves the plan revision, which the record names), so the same
+    apply would decide the same and write nothing: the daemon skips it. Status moves
+    do not count: an unchanged event stays unchanged whatever its status, and a
+    removal the last apply accepted left a row no apply touches again (gone,
+    canceling or terminal). One read, no lock: a concurrent apply that moves the
+    revision just comes after this one.
+    """
+    query = select(PlanStateRow.revision, PlanStateRow.applied_digest).where(PlanStateRow.id == 1)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(query).first()
+    except OperationalError as exc:
+        raise StoreError(f"database error: {exc.orig or exc}") from exc
+    return row is not None and row.applied_digest == _stamp(row.revision, digest)
+
+
+def _remember(session: Session, digest: str) -> None:
+    stamp = _stamp(plan_revision(session), digest)
+    state = session.get(PlanStateRow, 1)
+    if state is not None and state.applied_digest != stamp:  # no write when it is already so
+        state.applied_digest = stamp
+
+
+def _stamp(revision: int, digest: str) -> str:
+    return f"{revision}:{digest}"
 
 
 def write_diff(

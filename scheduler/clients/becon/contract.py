@@ -161,10 +161,11 @@ def envelope_data(
     except (json.JSONDecodeError, UnicodeDecodeError):
         body = None
     code = _code(body.get("code")) if isinstance(body, Mapping) else None
+    if isinstance(body, Mapping) and code == SUCCESS and 200 <= response.status_code < 300:
+        return body.get("data")
+    # Only a failure quotes the body: decoding it as text costs every answer CPU (issue 14).
     excerpt = body_excerpt(response) if quote_body else ""
     if isinstance(body, Mapping) and code is not None:
-        if code == SUCCESS and 200 <= response.status_code < 300:
-            return body.get("data")
         message = body.get("message")
         raise error_from_response(
             TITLE,

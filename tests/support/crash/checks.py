@@ -281,7 +281,10 @@ def agreement_problems(
         sent = [c for c in _posts(outcome) if c["request_id"].startswith(event.event_id)]
         return [f"{where}: canceled before submission, yet POSTed"] if sent else []
     if remote is None:
-        ok = _deleted(outcome, row.request_id)
+        # Never POSTed (killed between the intent and the POST, then the cancel refused
+        # sending it: "never reached the DR service"): there was nothing to delete.
+        sent = any(c["request_id"] == row.request_id for c in _posts(outcome))
+        ok = _deleted(outcome, row.request_id) or not sent
         return [] if ok else [f"{where}: gone from the DR service without a DELETE"]
     local = how is not None and how.from_status in (Status.STANDBY, Status.ACTIVE)
     if remote_status == COMPLETED and local:

@@ -1,0 +1,118 @@
+"""The vendor clients' HTTP transport: httpx's API, aiohttp's connection pool underneath.
+
+httpx's own transport (httpcore) costs the daemon 2–3 ms of CPU per vendor call with
+16 calls in flight (its pool checks every connection on every request), which made
+the control fan-out CPU-bound (issue 14). ``httpx-aiohttp``'s transport keeps the
+``httpx.AsyncClient`` the clients are written against and sends through aiohttp,
+about 1 ms a call (``bench/bench_client_cpu.py``; ``bench/README.md`` has the figures).
+
+:class:`VendorTransport` wraps it for two reasons:
+
+- **Made on the first request.** Importing aiohttp (it builds SSL contexts at import)
+  and making the pool's SSL context cost 0.1–0.3 s, which would sit between
+  ``drsched run`` and READY; the first vendor call pays it instead, once.
+- **Only httpx errors leave it.** The clients turn ``httpx.HTTPError`` into our
+  errors (:func:`scheduler.clients.http_errors.error_from_transport`). httpx-aiohttp
+  maps aiohttp's usual failures; anything else aiohttp or the socket raises becomes
+  an ``httpx.TransportError`` here, so it is retried and reported like any other
+  failed call, never escaping as a bug.
+
+Tests inject their own transport (``httpx.MockTransport``, respx, the simulator's
+ASGI app), as before: this is only the default of :func:`scheduler.clients.http.make_client`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING
+
+import httpx
+
+if TYPE_CHECKING:
+    from httpx_aiohttp import AiohttpTransport
+
+
+class VendorTransport(httpx.AsyncBaseTransport):
+    """``httpx_aiohttp.AiohttpTransport`` with ``limits``, made when first needed."""
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        self._limits = limits
+        self._transport: AiohttpTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        transport = self._open()
+        with _as_httpx_errors(request):
+            response = await transport.handle_async_request(request)
+        response.stream = _GuardedStream(response.stream, request)
+        return response
+
+    def _open(self) -> AiohttpTransport:
+        if self._transport is None:
+            from httpx_aiohttp import AiohttpTransport
+
+            self._transport = AiohttpTransport(limits=self._limits)
+        return self._transport
+
+    async def aclose(self) -> None:
+        if self._transport is not None:
+            await self._transport.aclose()
+
+
+class _GuardedStream(httpx.AsyncByteStream):
+    """The response body, read with the same guarantee: only httpx errors."""
+
+    def __init__(
+        self, stream: httpx.AsyncByteStream | httpx.SyncByteStream, request: httpx.Request
+    ) -> None:
+        assert isinstance(stream, httpx.AsyncByteStream)
+        self._stream = stream
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _as_httpx_errors(self._request):
+            async for chunk in self._stream:
+                yield chunk
+
+    async def aclose(self) -> None:
+        with _as_httpx_errors(self._request):
+            await self._stream.aclose()
+
+
+@contextlib.contextmanager
+def _as_httpx_errors(request: httpx.Request) -> Iterator[None]:
+    import aiohttp
+
+    try:
+        yield
+    except httpx.HTTPError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, aiohttp.ClientError):  # httpx-aiohttp's own mapping, refined
+            raise _httpx_error(cause, request) from cause
+        raise
+    except (aiohttp.ClientError, OSError) as exc:  # OSError: TimeoutError too
+        raise _httpx_error(exc, request) from exc
+
+
+def _httpx_error(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
+    """The error httpx's own transport raises for the same failure.
+
+    httpx-aiohttp reports a refused connection or a server that hung up as a
+    ``ConnectTimeout``; the log and the error a person reads should say what happened.
+    """
+    import aiohttp
+
+    kind: type[httpx.TransportError] = httpx.TransportError
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        kind = httpx.ConnectTimeout
+    elif isinstance(exc, aiohttp.ServerTimeoutError | TimeoutError):
+        kind = httpx.ReadTimeout
+    elif isinstance(exc, aiohttp.ClientConnectorError):
+        kind = httpx.ConnectError
+    elif isinstance(exc, aiohttp.ServerDisconnectedError):
+        kind = httpx.RemoteProtocolError
+    elif isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ClientOSError | OSError):
+        kind = httpx.ReadError
+    text = str(exc) or type(exc).__name__
+    message = text if kind is not httpx.TransportError else f"{type(exc).__name__}: {text}"
+    return kind(message, request=request)
