@@ -96,11 +96,15 @@ class DrEffects:
     # -- intents ---------------------------------------------------------------
 
     async def _begin(self, intent: Intent, change: Transition | None) -> None:
-        await self._gateway.call(self._store.begin_intent, intent, change, self._clock.now())
+        store = self._store
+        await self._gateway.batch(
+            store.together, store.begin_intent, intent, change, self._clock.now()
+        )
 
     async def _end(self, intent: Intent, outcome: str, change: Transition | None) -> None:
         now = self._clock.now()
-        await self._gateway.call(self._store.end_intent, intent, outcome, change, now)
+        store = self._store
+        await self._gateway.batch(store.together, store.end_intent, intent, outcome, change, now)
         log.info(
             "dr.intent_done",
             event_id=intent.event_id,
@@ -109,6 +113,11 @@ class DrEffects:
             outcome=outcome,
             status=change.to_status.value if change else None,
         )
+
+    async def _record(self, change: Transition) -> bool:
+        """``EngineStore.record``, in one transaction with the others of the moment."""
+        store = self._store
+        return await self._gateway.batch(store.together, store.record, change)
 
     def _change(
         self, view: EventView, new: Status, source: Source, detail: str
@@ -134,7 +143,8 @@ class DrEffects:
         if not verdict.allowed:
             await self._not_sent(intent, view, verdict)
             return
-        event = await self._gateway.call(self._store.running_event, intent.event_id)
+        store = self._store
+        event = await self._gateway.batch(store.together, store.running_event, intent.event_id)
         bound = log.bind(event_id=intent.event_id, request_id=intent.request_id)
         try:
             async with self._slots:
@@ -255,7 +265,7 @@ class DrEffects:
             "and its window is over"
         )
         change = self._change(view, Status.FAILED, Source.API, detail)
-        if change is not None and await self._gateway.call(self._store.record, change):
+        if change is not None and await self._record(change):
             log.info("event.transition", event_id=view.event_id, to="failed", detail=detail)
             reason = "request missing at the DR service"
             await self._hvac.call(view, HvacPhase.STOPPED, reason)
@@ -270,9 +280,7 @@ class DrEffects:
             detail=detail,
             may_start=view.may(OutsideCall.START_CONTROL, now),
         )
-        if outcome.transition is None or not await self._gateway.call(
-            self._store.record, outcome.transition
-        ):
+        if outcome.transition is None or not await self._record(outcome.transition):
             return
         log.info(
             "event.transition",

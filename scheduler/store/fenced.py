@@ -1,18 +1,37 @@
-"""What every store of the daemon shares: short read sessions and fenced write transactions."""
+"""What every store of the daemon shares: short read sessions and fenced write transactions.
+
+:meth:`FencedStore.together` runs many of a store's calls as one write
+transaction (issue 14: 200 submissions due at once were 200 transactions one
+after the other): while it runs, each call's own :meth:`FencedStore._write`
+becomes a savepoint of that one fenced transaction, so a call that fails is
+rolled back alone and the others are committed together.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from scheduler.errors import StoreError
 from scheduler.store import transaction
 
 #: Called first in every write transaction (the leader's fencing check); raises once this
 #: instance no longer leads. The one definition: the election hands its fence to the store.
 Fence = Callable[[Session], None]
+
+
+class _Joined(threading.local):
+    """The transaction :meth:`FencedStore.together` runs in this thread, if any."""
+
+    session: Session | None = None
+    #: What to do once it has committed (metrics of what it wrote).
+    after_commit: list[Callable[[], None]]
 
 
 class FencedStore:
@@ -21,14 +40,66 @@ class FencedStore:
     def __init__(self, engine: Engine, fence: Fence | None = None) -> None:
         self.engine = engine
         self.fence = fence
+        self._joined = _Joined()
 
     def _read(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
-        """One write transaction, fenced when this instance leads under an epoch."""
+        """One write transaction, fenced when this instance leads under an epoch.
+
+        Inside :meth:`together`: a savepoint of its transaction instead.
+        """
+        joined = self._joined.session
+        if joined is not None:
+            with joined.begin_nested():
+                yield joined
+            return
         with transaction(self.engine) as session:
             if self.fence is not None:
                 self.fence(session)
             yield session
+
+    def _on_commit(self, done: Callable[[], None]) -> None:
+        """``done()`` once what was just written is committed (at once outside ``together``)."""
+        if self._joined.session is None:
+            done()
+        else:
+            self._joined.after_commit.append(done)
+
+    def together(self, calls: Sequence[Callable[[], Any]]) -> list[Any]:
+        """Each of ``calls`` (this store's methods) in one fenced write transaction.
+
+        Returns, in order, each call's result, or the exception it raised (its
+        writes rolled back to its savepoint, the others' kept). An error of the
+        transaction itself (the fence, the commit) raises, and nothing is written.
+        One call alone runs as it would outside (no savepoint).
+        """
+        if len(calls) == 1:
+            try:
+                return [calls[0]()]
+            except Exception as error:  # its caller hears of it, as from its own call
+                return [error]
+        results: list[Any] = []
+        after: list[Callable[[], None]] = []
+        with self._write() as session:
+            self._joined.session, self._joined.after_commit = session, after
+            try:
+                for call in calls:
+                    results.append(_each(call))
+            finally:
+                self._joined.session = None
+        for done in after:
+            done()
+        return results
+
+
+def _each(call: Callable[[], Any]) -> Any:
+    """The call's result, or the exception it raised (a database error as a StoreError)."""
+    try:
+        return call()
+    except OperationalError as exc:
+        return StoreError(f"database error: {exc.orig or exc}")
+    except Exception as error:  # this call's alone: its savepoint was rolled back
+        return error
