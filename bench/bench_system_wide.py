@@ -24,7 +24,10 @@ Then the median of the runs.
 
 Run: ``.venv/bin/python -m bench.bench_system_wide [--runs 3] [--url URL]``
 (``--url``: a PostgreSQL server; a fresh database is created there for each run and
-dropped after; default SQLite). ``--keep-logs DIR`` keeps each run's daemon log.
+dropped after; default SQLite). ``--keep-logs DIR`` keeps each run's daemon log;
+``--profile DIR`` samples the daemon with py-spy (``pip install py-spy``) from a
+second before the start (``--profile-at due``: the submissions) for 12 s, as collapsed
+stacks per thread.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ import os
 import shutil
 import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -127,7 +132,7 @@ def post_floor(count: int, share: float) -> float:
     return (k // DR_CONCURRENCY + 1) * LATENCY_MS / 1000
 
 
-def one_run(db_url: str, sim_url: str, workdir: Path, keep: Path | None) -> Run:
+def one_run(db_url: str, sim_url: str, workdir: Path, args: argparse.Namespace) -> Run:
     plans = workdir / "plans"
     plans.mkdir()
     due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=DUE_AFTER_LAUNCH_S)
@@ -146,7 +151,13 @@ def one_run(db_url: str, sim_url: str, workdir: Path, keep: Path | None) -> Run:
     daemon = start_daemon(db_url, sim_url, plans, workdir, extra, log_path)
     admin = httpx.Client(base_url=sim_url, timeout=30)
     load = 0.0
+    profiler = None
     try:
+        if args.profile is not None:
+            at = due if args.profile_at == "due" else start
+            before = at - timedelta(seconds=1)
+            wait_for(lambda: datetime.now(UTC) >= before, DUE_AFTER_LAUNCH_S + SUBMIT_LEAD_S, "it")
+            profiler = _profile(daemon.pid, args.profile, at)
         wait_for(
             lambda: datetime.now(UTC) >= start, DUE_AFTER_LAUNCH_S + SUBMIT_LEAD_S + 5, "start"
         )
@@ -156,8 +167,11 @@ def one_run(db_url: str, sim_url: str, workdir: Path, keep: Path | None) -> Run:
         puts = [c for c in admin.get("/_sim/becon/controls").json() if c["method"] == "PUT"]
     finally:
         admin.close()
+        if profiler is not None:
+            profiler.wait(timeout=60)
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(timeout=60)
+        keep = args.keep_logs
         if keep is not None:
             keep.mkdir(parents=True, exist_ok=True)
             shutil.copy(log_path, keep / f"drsched-{start:%H%M%S}.log")
@@ -173,6 +187,17 @@ def one_run(db_url: str, sim_url: str, workdir: Path, keep: Path | None) -> Run:
         post_p99_s=percentile(late, 0.99),
         post_floor_p99_s=post_floor(len(late), 0.99),
     )
+
+
+def _profile(pid: int, folder: Path | None, start: datetime) -> subprocess.Popen[bytes] | None:
+    if folder is None:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).parent / "py-spy"
+    out = folder / f"profile-{start:%H%M%S}.txt"
+    command = [str(spy), "record", "--pid", str(pid), "--duration", "12", "--rate", "250"]
+    command += ["--format", "raw", "--threads", "--output", str(out)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _quiet(admin: httpx.Client, start: datetime) -> bool:
@@ -208,6 +233,10 @@ def main() -> None:
     parser.add_argument("--url", help="a PostgreSQL server URL (default: SQLite)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep-logs", type=Path, help="copy each run's daemon log here")
+    parser.add_argument("--profile", type=Path, help="py-spy the daemon at the start, into DIR")
+    parser.add_argument(
+        "--profile-at", choices=["start", "due"], default="start", help="or at the submissions"
+    )
     args = parser.parse_args()
     kind = "postgres" if args.url else "sqlite"
     flags = ["--latency-ms", f"{LATENCY_MS:g}", "--sites", str(SITES)]
@@ -221,7 +250,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
             with simulator(flags, workdir) as sim_url, database(kind, args.url, workdir) as url:
-                run = one_run(url, sim_url, workdir, args.keep_logs)
+                run = one_run(url, sim_url, workdir, args)
         runs.append(run)
         print(f"run {attempt + 1}: {run}", flush=True)
     summary(runs)

@@ -2,9 +2,9 @@
 
 :meth:`FencedStore.together` runs many of a store's calls as one write
 transaction (issue 14: 200 submissions due at once were 200 transactions one
-after the other): while it runs, each call's own :meth:`FencedStore._write`
-becomes a savepoint of that one fenced transaction, so a call that fails is
-rolled back alone and the others are committed together.
+after the other): while it runs, each call's own :meth:`FencedStore._write` (and
+:meth:`FencedStore._read`) becomes a savepoint of that one fenced transaction, so a
+call that fails is rolled back alone and the others are committed together.
 """
 
 from __future__ import annotations
@@ -42,8 +42,20 @@ class FencedStore:
         self.fence = fence
         self._joined = _Joined()
 
-    def _read(self) -> Session:
-        return Session(self.engine, expire_on_commit=False)
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        """A short read session; inside :meth:`together`, its transaction (a savepoint).
+
+        SQLite begins every transaction ``BEGIN IMMEDIATE``: a read on a
+        connection of its own would wait for the write lock ``together`` holds.
+        """
+        joined = self._joined.session
+        if joined is not None:
+            with joined.begin_nested():
+                yield joined
+            return
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
@@ -88,6 +100,9 @@ class FencedStore:
             try:
                 for call in calls:
                     results.append(_each(call))
+                    # each call's rows are written (its savepoint released) and none is
+                    # returned: a session that kept them all made every later call slower
+                    session.expunge_all()
             finally:
                 self._joined.session = None
         for done in after:

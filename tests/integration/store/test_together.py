@@ -35,7 +35,7 @@ from tests.support.stored_events import event as plan_event
 @pytest.fixture
 def sql(db_url: str) -> Iterator[Engine]:
     upgrade(db_url)
-    engine = open_engine(db_url)
+    engine = open_engine(db_url, busy_timeout=2)  # a wait for a lock fails fast
     yield engine
     engine.dispose()
 
@@ -109,6 +109,18 @@ def test_a_failed_transaction_writes_nothing_and_raises(sql: Engine) -> None:
     assert store.open_intents() == []
     assert {r.status for r in store.overview()} == {Status.PLANNED}
     assert counted == []
+
+
+def test_reads_in_a_batch_see_its_writes_and_do_not_wait_for_its_lock(sql: Engine) -> None:
+    """On SQLite a read on a connection of its own would wait for the batch's write lock."""
+    store = DaemonStore(sql)
+    store.apply_events([plan_event("a")], NOW)
+    written, running = store.together(
+        [partial(store.begin_intent, *submitting("a"), NOW), partial(store.running_event, "a")]
+    )
+    assert written is None
+    assert running.event_id == "a"
+    assert store.open_intents() == [submitting("a")[0]]
 
 
 def test_one_call_alone_runs_as_outside_a_batch(sql: Engine) -> None:
