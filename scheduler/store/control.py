@@ -355,7 +355,10 @@ def _other_holds(row: Any, other: Any) -> Any:
         other.c.facility_type == row.c.facility_type,
         other.c.facility_id == row.c.facility_id,
         other.c.event_id != bindparam("claiming"),
-        other.c.state.in_(_HELD),
+        # the held states as literals, not parameters: only then does SQLite see that
+        # the partial unique index of held facilities applies (a claim of 25 records
+        # read every held row instead: 10 ms a claim once thousands were held)
+        other.c.state.in_(bindparam("held", _HELD, expanding=True, literal_execute=True)),
     )
 
 
