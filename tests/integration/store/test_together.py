@@ -1,9 +1,9 @@
 """Many store calls as one transaction (``together``, issue 14), on SQLite and PostgreSQL.
 
 A tick's writes go to the store together (``StoreGateway.batch``): one fenced
-transaction, each call in a savepoint, so a call that fails leaves nothing of
-itself written and the others are committed; a failure of the transaction writes
-nothing at all.
+transaction. Should a call fail, nothing of the batch is written and each call runs
+again alone (its own error to its caller, the others written); a failure of the
+transaction writes nothing at all.
 """
 
 from __future__ import annotations
@@ -85,7 +85,9 @@ def test_n_intents_are_written_in_one_transaction(sql: Engine) -> None:
     assert len(counted) == len(ids)  # the metrics hear of each, once committed
 
 
-def test_a_call_that_fails_mid_batch_leaves_nothing_of_itself(sql: Engine) -> None:
+def test_a_call_that_fails_mid_batch_leaves_nothing_of_itself_and_the_others_go_alone(
+    sql: Engine,
+) -> None:
     store = DaemonStore(sql)
     store.apply_events([plan_event("a"), plan_event("c")], NOW)
     calls = [partial(store.begin_intent, *submitting(e), NOW) for e in ("a", "gone", "c")]
