@@ -55,6 +55,13 @@ class StoreGateway:
         returns for this call is raised here; one it raises (nothing written)
         is raised to every caller of the batch.
         """
+        return await self.enqueue(runner, fn, *args, **kwargs)
+
+    def enqueue(
+        self, runner: Runner, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> asyncio.Future[T]:
+        """:meth:`batch` without waiting: calls enqueued one after the other, with no
+        ``await`` between them, go in the same batch, in that order."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         queued = self._queued.get(runner)
@@ -64,7 +71,7 @@ class StoreGateway:
             self._flushing.add(task)
             task.add_done_callback(self._flushing.discard)
         queued.append((functools.partial(fn, *args, **kwargs), future))
-        return await future
+        return future
 
     async def _flush(self, runner: Runner) -> None:
         async with self._lock:

@@ -122,3 +122,12 @@ async def test_calls_that_come_while_the_gateway_is_busy_wait_and_go_together() 
     release.set()
     assert await asyncio.gather(busy, first, *later) == [True, "A", "B", "C"]
     assert together.lists == [["a", "b", "c"]]
+
+
+async def test_calls_enqueued_together_run_in_one_batch_in_their_order() -> None:
+    gateway = StoreGateway()
+    together = Together()
+    first = gateway.enqueue(together, write, "intent")
+    second = gateway.enqueue(together, write, "read")
+    assert await asyncio.gather(first, second) == ["INTENT", "READ"]
+    assert together.lists == [["intent", "read"]]
