@@ -55,7 +55,16 @@ def write_plan(path: Path, events: int, start: datetime) -> None:
     path.write_text(HEADER.format() + body)  # format: the header's doubled braces
 
 
-def start_daemon(db_url: str, sim_url: str, plans: Path, workdir: Path) -> subprocess.Popen[str]:
+def start_daemon(
+    db_url: str,
+    sim_url: str,
+    plans: Path,
+    workdir: Path,
+    extra_env: dict[str, str] | None = None,
+    output: Path | None = None,
+) -> subprocess.Popen[str]:
+    """``drsched run`` on ``plans``; ``extra_env`` adds or overrides ``DRSCHED_*`` settings,
+    ``output`` keeps its log (else it goes to /dev/null)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRSCHED_")}
     env.update(
         {
@@ -68,14 +77,21 @@ def start_daemon(db_url: str, sim_url: str, plans: Path, workdir: Path) -> subpr
             "DRSCHED_LOGGING__LEVEL": "warning",
         }
     )
-    return subprocess.Popen(
-        [sys.executable, "-m", "scheduler", "run"],
-        env=env,
-        cwd=workdir,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    env.update(extra_env or {})
+    command = [sys.executable, "-m", "scheduler", "run"]
+    if output is None:
+        return subprocess.Popen(
+            command,
+            env=env,
+            cwd=workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+    with output.open("w") as sink:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            command, env=env, cwd=workdir, stdout=sink, stderr=subprocess.STDOUT, text=True
+        )
 
 
 def wait_for(check: Callable[[], bool], seconds: float, what: str) -> None:

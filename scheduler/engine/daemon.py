@@ -62,6 +62,7 @@ class Daemon:
         self._queue: asyncio.Queue[Message] = asyncio.Queue()
         self._stopping = asyncio.Event()
         self._revision: int | None = None
+        self._revision_check: asyncio.Task[None] | None = None
         self.timer = WakeTimer(self._wake, self._check_revision, revision_interval)
         self.ticks = 0
         self.ready = asyncio.Event()
@@ -78,7 +79,19 @@ class Daemon:
         self._queue.put_nowait(Message.WAKE)
 
     async def _check_revision(self) -> None:
-        """Notice ``drsched plan apply`` / ``events cancel`` run from a shell."""
+        """Notice ``drsched plan apply`` / ``events cancel`` run from a shell.
+
+        The timer's job only starts the check: while the store is busy (200
+        events prepared at once) a check waits its turn for seconds, and
+        APScheduler would skip (with a warning) every run that came meanwhile.
+        The one in flight sees any change those would have seen.
+        """
+        if self._revision_check is None or self._revision_check.done():
+            self._revision_check = asyncio.create_task(
+                self._read_revision(), name="drsched-revision"
+            )
+
+    async def _read_revision(self) -> None:
         try:
             revision = await self.engine.gateway.call(self.engine.store.plan_revision)
         except Exception:  # the database may be briefly unavailable; the next check retries
@@ -110,6 +123,8 @@ class Daemon:
             watchdog.cancel()
         finally:
             self.timer.shutdown()
+            if self._revision_check is not None:
+                self._revision_check.cancel()
             self._remove_signals()
         log.info("daemon.stopped")
 

@@ -19,6 +19,7 @@ from dataclasses import replace
 import structlog
 
 from scheduler.clock import Clock
+from scheduler.domain.events import PlanEvent
 from scheduler.domain.intents import EventView, Intent, IntentKind
 from scheduler.domain.lifecycle import Source, Status, Transition, transition
 from scheduler.domain.outside import OutsideCall, Verdict
@@ -96,11 +97,15 @@ class DrEffects:
     # -- intents ---------------------------------------------------------------
 
     async def _begin(self, intent: Intent, change: Transition | None) -> None:
-        await self._gateway.call(self._store.begin_intent, intent, change, self._clock.now())
+        store = self._store
+        await self._gateway.batch(
+            store.together, store.begin_intent, intent, change, self._clock.now()
+        )
 
     async def _end(self, intent: Intent, outcome: str, change: Transition | None) -> None:
         now = self._clock.now()
-        await self._gateway.call(self._store.end_intent, intent, outcome, change, now)
+        store = self._store
+        await self._gateway.batch(store.together, store.end_intent, intent, outcome, change, now)
         log.info(
             "dr.intent_done",
             event_id=intent.event_id,
@@ -109,6 +114,11 @@ class DrEffects:
             outcome=outcome,
             status=change.to_status.value if change else None,
         )
+
+    async def _record(self, change: Transition) -> bool:
+        """``EngineStore.record``, in one transaction with the others of the moment."""
+        store = self._store
+        return await self._gateway.batch(store.together, store.record, change)
 
     def _change(
         self, view: EventView, new: Status, source: Source, detail: str
@@ -121,20 +131,38 @@ class DrEffects:
     async def _submit(self, view: EventView, action: act.Submit) -> None:
         intent = Intent(view.event_id, IntentKind.CREATE, action.request_id, action.revision)
         detail = f"submitting as request {action.request_id}"
-        await self._begin(intent, self._change(view, Status.SUBMITTING, Source.CLOCK, detail))
-        await self._create(intent, replace_status(view, Status.SUBMITTING))
+        change = self._change(view, Status.SUBMITTING, Source.CLOCK, detail)
+        store, gateway = self._store, self._gateway
+        # The content the POST sends, read in the same batch right after the intent
+        # is recorded: 200 submissions due at once wait for one round of the store,
+        # not two (issue 14). The POST leaves only if the intent was written.
+        begun = gateway.enqueue(
+            store.together, store.begin_intent, intent, change, self._clock.now()
+        )
+        content = gateway.enqueue(store.together, store.running_event, intent.event_id)
+        written, event = await asyncio.gather(begun, content, return_exceptions=True)
+        if isinstance(written, BaseException):
+            raise written
+        if isinstance(event, BaseException):
+            raise event
+        await self._create(intent, replace_status(view, Status.SUBMITTING), event)
 
-    async def _create(self, intent: Intent, view: EventView) -> None:
+    async def _create(
+        self, intent: Intent, view: EventView, event: PlanEvent | None = None
+    ) -> None:
         """POST (if still allowed); record the outcome, or leave the intent open if unknown.
 
-        What goes out is the content recorded with the intent (``running_event``):
-        a plan change in between is a later revision, re-submitted in turn.
+        What goes out is the content recorded with the intent (``running_event``;
+        ``event`` when it was read already): a plan change in between is a later
+        revision, re-submitted in turn.
         """
         verdict = view.may(OutsideCall.POST, self._clock.now())
         if not verdict.allowed:
             await self._not_sent(intent, view, verdict)
             return
-        event = await self._gateway.call(self._store.running_event, intent.event_id)
+        if event is None:
+            store = self._store
+            event = await self._gateway.batch(store.together, store.running_event, intent.event_id)
         bound = log.bind(event_id=intent.event_id, request_id=intent.request_id)
         try:
             async with self._slots:
@@ -255,7 +283,7 @@ class DrEffects:
             "and its window is over"
         )
         change = self._change(view, Status.FAILED, Source.API, detail)
-        if change is not None and await self._gateway.call(self._store.record, change):
+        if change is not None and await self._record(change):
             log.info("event.transition", event_id=view.event_id, to="failed", detail=detail)
             reason = "request missing at the DR service"
             await self._hvac.call(view, HvacPhase.STOPPED, reason)
@@ -270,9 +298,7 @@ class DrEffects:
             detail=detail,
             may_start=view.may(OutsideCall.START_CONTROL, now),
         )
-        if outcome.transition is None or not await self._gateway.call(
-            self._store.record, outcome.transition
-        ):
+        if outcome.transition is None or not await self._record(outcome.transition):
             return
         log.info(
             "event.transition",

@@ -64,7 +64,8 @@ class HvacCalls:
                 self._memory.track(event_id, hvac=phase)
                 return
         try:
-            event = await self._gateway.call(self._store.running_event, event_id)
+            store = self._store
+            event = await self._gateway.batch(store.together, store.running_event, event_id)
         except Exception:  # the engine retries the action; a start after its own pause
             self._start_failed(event_id, phase)
             raise

@@ -3,14 +3,15 @@
 The real implementations are ``scheduler.store.daemon.DaemonStore`` (SQL)
 and ``scheduler.clients.dr.client.DrApiClient``; tests use small in-memory
 fakes. Store methods are synchronous (SQLAlchemy sessions): the engine calls
-them through the store gateway (:mod:`scheduler.store_gateway`), one at a time.
+them through the store gateway (:mod:`scheduler.store_gateway`), one at a time, or
+many of the same moment together, in one transaction (``together``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from scheduler.domain.events import PlanEvent
 from scheduler.domain.intents import EventView, Intent
@@ -57,6 +58,14 @@ class EngineStore(Protocol):
 
         False when another writer moved it first (nothing written). A
         transition whose from and to statuses are equal is an audit note.
+        """
+        ...
+
+    def together(self, calls: Sequence[Callable[[], Any]]) -> Sequence[Any]:
+        """The calls (this store's methods) as one transaction (``StoreGateway.batch``).
+
+        For each, in order, its result or the exception it alone raised
+        (nothing of it written); an error of the transaction raises.
         """
         ...
 

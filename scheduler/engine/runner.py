@@ -164,7 +164,8 @@ class Engine:
         change = transition(
             view.event_id, view.status, new, at=self.clock.now(), source=source, detail=detail
         )
-        if change is not None and await self.gateway.call(self.store.record, change):
+        store = self.store
+        if change is not None and await self.gateway.batch(store.together, store.record, change):
             log.info(
                 "event.transition",
                 event_id=view.event_id,

@@ -57,7 +57,8 @@ class Context:
             return
         memory = self.memory
         records = [memory.capped(r) for r in records]
-        await self.gateway.call(self.store.save, records)
+        store = self.store  # in one transaction with the other writes of the moment
+        await self.gateway.batch(store.together, store.save, records)
         if memory.written is not None:
             memory.written.update((r.ident, r) for r in records)
         memory.open.remember(records)

@@ -32,6 +32,10 @@ class OpenRecords:
         self._by_event: dict[str, dict[FacilityKey, ControlRecord]] = {}
         #: Records in :data:`~scheduler.domain.control_records.UNDER_CONTROL` states.
         self.under_control = 0
+        #: The events with a record in a :data:`~scheduler.domain.control_records.HELD`
+        #: state, by facility (one, unless something is wrong): ``holders`` without a scan
+        #: of every open record, which each of 200 events' prepare made (issue 14).
+        self._held: dict[FacilityKey, dict[str, None]] = {}
 
     def __iter__(self) -> Iterator[ControlRecord]:
         for records in self._by_event.values():
@@ -51,20 +55,32 @@ class OpenRecords:
         for record in records:
             mine = self._by_event.setdefault(record.event_id, {})
             previous = mine.pop(record.key, None)
-            if previous is not None and previous.state in UNDER_CONTROL:
-                self.under_control -= 1
+            if previous is not None:
+                self._left(previous)
             if record.state.is_open:
                 mine[record.key] = record
                 self.under_control += record.state in UNDER_CONTROL
+                if record.state in HELD:
+                    self._held.setdefault(record.key, {})[record.event_id] = None
             elif not mine:
                 del self._by_event[record.event_id]
 
+    def _left(self, record: ControlRecord) -> None:
+        """``record`` is no longer kept (replaced, or its event forgotten)."""
+        self.under_control -= record.state in UNDER_CONTROL
+        if record.state in HELD:
+            events = self._held.get(record.key, {})
+            events.pop(record.event_id, None)
+            if not events:
+                self._held.pop(record.key, None)
+
     def forget_event(self, event_id: str) -> None:
         for record in self._by_event.pop(event_id, {}).values():
-            self.under_control -= record.state in UNDER_CONTROL
+            self._left(record)
 
     def clear(self) -> None:
         self._by_event.clear()
+        self._held.clear()
         self.under_control = 0
 
     def held(self, event_id: str) -> bool:
@@ -73,13 +89,12 @@ class OpenRecords:
 
     def holders(self, exclude: str | None = None) -> dict[FacilityKey, str]:
         """Which event holds each facility under control (``exclude``'s records not looked at)."""
-        return {
-            r.key: event_id
-            for event_id, records in self._by_event.items()
-            if event_id != exclude
-            for r in records.values()
-            if r.state in HELD
-        }
+        found: dict[FacilityKey, str] = {}
+        for key, events in self._held.items():
+            for event_id in events:
+                if event_id != exclude:
+                    found[key] = event_id  # two holders (never happens): one of them
+        return found
 
 
 @dataclass(frozen=True)

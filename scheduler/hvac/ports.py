@@ -12,9 +12,9 @@ them through the store gateway it shares with the engine
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from scheduler.domain.control_records import ControlRecord
 from scheduler.domain.events import PlanEvent
@@ -112,6 +112,14 @@ class ControlStorePort(Protocol):
 
         Control of them never started (a crash between the status and the
         start): reconcile starts them.
+        """
+        ...
+
+    def together(self, calls: Sequence[Callable[[], Any]]) -> Sequence[Any]:
+        """The calls (this store's methods) as one transaction (``StoreGateway.batch``).
+
+        For each, in order, its result or the exception it alone raised
+        (nothing of it written); an error of the transaction raises.
         """
         ...
 

@@ -235,7 +235,8 @@ class StartStop:
         reads = gateway_reads(targets)
         states, unread = await read_gateways(context.becon, reads, context.slots)
         records = self._plan(event, signal, targets, states, now)
-        await context.gateway.call(context.store.replace_planned, event.event_id, records)
+        store = context.store
+        await context.gateway.batch(store.together, store.replace_planned, event.event_id, records)
         await context.keep_reads([(event.event_id, r.key) for r in records], states, now)
         memory.open.forget_event(event.event_id)
         memory.open.remember(records)
@@ -378,7 +379,8 @@ class StartStop:
         mine = [r for r in records.of(event_id) if r.state is ControlState.PLANNED]
         if not mine:
             return []
-        taken = await context.gateway.call(context.store.claim, event_id, now)
+        store = context.store
+        taken = await context.gateway.batch(store.together, store.claim, event_id, now)
         if taken:
             records.remember(
                 replace(

@@ -131,10 +131,11 @@ class DaemonStore(FencedStore):
 
     def _count(self, change: Transition | None, moved: bool) -> None:
         """``drsched_transitions_total``, once the transition is committed (notes don't count)."""
-        if self._counted is None or change is None or not moved:
+        counted = self._counted
+        if counted is None or change is None or not moved:
             return
         if change.from_status != change.to_status:
-            self._counted(change.from_status, change.to_status, change.source)
+            self._on_commit(lambda: counted(change.from_status, change.to_status, change.source))
 
     def _open_intents(self, session: Session, event_ids: Sequence[str]) -> dict[str, Intent]:
         found: dict[str, Intent] = {}

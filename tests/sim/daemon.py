@@ -2,7 +2,7 @@
 
 Built as ``drsched run`` builds them (``scheduler.wiring``), with two
 differences that keep the simulation deterministic: store calls run inline
-through :class:`~tests.sim.outside.FaultyStore` instead of a thread (the
+(batched ones one by one) through :class:`~tests.sim.outside.FaultyStore` instead of a thread (the
 engine and the controller share one :class:`SimGateway`, which replaces only
 the store gateway), and every vendor call goes through
 :class:`~tests.sim.outside.FaultyTransport` to the simulator's app.
@@ -11,6 +11,7 @@ A crash drops the whole object graph; the database and the simulator stay.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
@@ -26,7 +27,7 @@ from scheduler.engine.runner import Engine
 from scheduler.hvac.controller import HvacController
 from scheduler.store.control import ControlStore
 from scheduler.store.daemon import DaemonStore
-from scheduler.store_gateway import StoreGateway
+from scheduler.store_gateway import Runner, StoreGateway
 from tests.sim.outside import FaultyStore, FaultyTransport
 from tests.sim.reads import SnapshotCache, Writes
 from tests.sim.world import SUBMIT_LEAD
@@ -68,6 +69,19 @@ class SimGateway(StoreGateway):
         store = self._control if self._control.wraps(fn) else self._engine
         result: T = await store.call(fn, *args, **kwargs)
         return result
+
+    async def _together(self, runner: Runner, calls: list[Callable[[], Any]]) -> list[Any]:
+        """A batch's calls one by one, inline: each passes its own :class:`FaultyStore`
+        (a fault aims at its name, ``control.claim``) and the run stays deterministic.
+        The SQL store's ``together`` (one transaction) is tested on its own."""
+        results: list[Any] = []
+        for call in calls:
+            assert isinstance(call, functools.partial)  # what ``StoreGateway.batch`` queues
+            try:
+                results.append(await self.call(call.func, *call.args, **call.keywords))
+            except BaseException as error:  # a crash too: its caller raises it, as unbatched
+                results.append(error)
+        return results
 
 
 class Daemon:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from scheduler.clock import Clock
 from scheduler.domain.events import EventTarget, PlanEvent, Signal
 from scheduler.domain.intents import EventView, Intent, IntentKind
 from scheduler.domain.lifecycle import Status, Transition
 from scheduler.errors import NotFoundError, PermanentApiError, RetryableApiError
+from tests.support.fakes.together import one_by_one
 
 T0 = datetime(2026, 7, 15, 12, 0, tzinfo=UTC)
 
@@ -121,6 +124,9 @@ class FakeStore:
             return False
         self._apply(change)
         return True
+
+    def together(self, calls: Sequence[Callable[[], Any]]) -> list[Any]:
+        return one_by_one(calls)
 
     def _apply(self, change: Transition) -> None:
         self.transitions.append(change)

@@ -15,6 +15,7 @@ from scheduler.domain.hvac import Batch, FacilityKey, FacilityState, Mode
 from scheduler.domain.lifecycle import Status
 from scheduler.domain.units import convert_temperature, exact
 from scheduler.errors import NotFoundError, RetryableApiError, StoreError
+from tests.support.fakes.together import one_by_one
 
 T0 = datetime(2026, 7, 15, 14, 0, tzinfo=UTC)
 
@@ -301,6 +302,9 @@ class FakeControlStore:
         for record in records:
             assert record.ident in self.records, f"{record.ident} saved before it was written"
         self._write(records)
+
+    def together(self, calls: Sequence[Callable[[], Any]]) -> list[Any]:
+        return one_by_one(calls)
 
     def _write(self, records: Sequence[ControlRecord]) -> None:
         """All or nothing, like a transaction under the unique index of held facilities."""

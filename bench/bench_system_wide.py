@@ -1,0 +1,261 @@
+"""A system-wide event: 200 LOAD_CONTROL events starting at the same instant (issue 14).
+
+200 events on 200 VENs (V000–V049 mapped to 2 gateways each, V050–V199 to 1):
+together all 250 gateways and 5,000 facilities of ``drsched simulate --latency-ms 50
+--sites 5 --gateways 50 --facilities 20``. A real ``drsched run`` (``submit_lead`` 20 s,
+``prefetch_lead`` 15 s, ``becon.max_concurrency`` 16, ``dr_api.max_concurrency`` 10)
+and the simulator run in their own processes on one machine and one clock; every time
+comes from the simulator's logs (``/_sim/dr/calls``, ``/_sim/becon/controls``: recorded
+when the service handles the call, after its latency).
+
+Per run:
+
+- the latency-bound limit of the start: ``PUTs / becon.max_concurrency × latency``;
+- the last PUT answered after the window start, and its ratio to that limit;
+- the first PUT after the start (its answer, less the latency: when it reached the
+  simulator);
+- POST lateness p50/p99: each POST's log time minus the instant it was due
+  (``start − submit_lead``), beside its floor: with ``dr_api.max_concurrency`` POSTs
+  in flight and every one taking the latency, the k-th cannot be answered before
+  ``(k // concurrency + 1) × latency``;
+- the load average of the machine (1 min) when the start came.
+
+Then the median of the runs.
+
+Run: ``.venv/bin/python -m bench.bench_system_wide [--runs 3] [--url URL]``
+(``--url``: a PostgreSQL server; a fresh database is created there for each run and
+dropped after; default SQLite). ``--keep-logs DIR`` keeps each run's daemon log;
+``--profile DIR`` samples the daemon with py-spy (``pip install py-spy``) from a
+second before the start (``--profile-at due``: the submissions) for 12 s, as collapsed
+stacks per thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from bench._support import database, simulator
+from bench.bench_first_action import percentile, start_daemon, wait_for
+
+EVENTS = 200
+SITES, GATEWAYS, FACILITIES = 5, 50, 20
+#: VENs mapped to two gateways each; the others to one (250 gateways in all).
+TWO_GATEWAY_VENS = 50
+LATENCY_MS = 50.0
+BECON_CONCURRENCY = 16
+DR_CONCURRENCY = 10
+SUBMIT_LEAD_S = 20
+PREFETCH_LEAD_S = 15
+#: From the daemon's launch to the submissions' due instant: start-up fits well within.
+DUE_AFTER_LAUNCH_S = 25
+#: The start is over once no PUT came for this long.
+QUIET_S = 4.0
+
+HEADER = """\
+timezone: UTC
+defaults:
+  vtn_id: vtn01
+  signals:
+    - {name: LOAD_CONTROL, targets: [x-DEVICE_AIR_CONDITIONER], max_temp: 80,
+       temp_offset: 4, unit: F}
+events:
+"""
+EVENT = '  - {{id: sw-{n:03d}, start: "{start}", end: "{end}", targets: [{{ven: V{n:03d}}}]}}\n'
+
+
+def gateways() -> list[tuple[str, str]]:
+    return [
+        (f"S{s:03d}", f"GW-{g:02d}") for s in range(1, SITES + 1) for g in range(1, GATEWAYS + 1)
+    ]
+
+
+def hvac_targets() -> list[dict[str, str]]:
+    """Each VEN's gateways: the first ``TWO_GATEWAY_VENS`` get two, the rest one."""
+    pool = iter(gateways())
+    targets = []
+    for n in range(EVENTS):
+        for _ in range(2 if n < TWO_GATEWAY_VENS else 1):
+            site, gateway = next(pool)
+            targets.append({"ven": f"V{n:03d}", "site": site, "gateway": gateway})
+    return targets
+
+
+def write_plan(path: Path, start: datetime) -> None:
+    end = start + timedelta(minutes=30)
+    body = "".join(
+        EVENT.format(n=n, start=start.isoformat(), end=end.isoformat()) for n in range(EVENTS)
+    )
+    path.write_text(HEADER + body)
+
+
+@dataclass
+class Run:
+    load: float
+    puts: int
+    limit_s: float
+    first_put_s: float
+    last_put_s: float
+    post_p50_s: float
+    post_p99_s: float
+    post_floor_p99_s: float
+
+    @property
+    def ratio(self) -> float:
+        return self.last_put_s / self.limit_s
+
+    def __str__(self) -> str:
+        return (
+            f"load {self.load:.2f}; {self.puts} PUTs, limit {self.limit_s:.2f} s; "
+            f"last PUT answered {self.last_put_s:.2f} s after the start = {self.ratio:.2f}x; "
+            f"first PUT {self.first_put_s * 1000:.0f} ms; POST lateness p50 "
+            f"{self.post_p50_s:.3f} s, p99 {self.post_p99_s:.3f} s "
+            f"(floor {self.post_floor_p99_s:.2f} s)"
+        )
+
+
+def post_floor(count: int, share: float) -> float:
+    """The latency-bound lateness of the POST at ``share`` (see the module docstring)."""
+    k = round(share * (count - 1))
+    return (k // DR_CONCURRENCY + 1) * LATENCY_MS / 1000
+
+
+def one_run(db_url: str, sim_url: str, workdir: Path, args: argparse.Namespace) -> Run:
+    plans = workdir / "plans"
+    plans.mkdir()
+    due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=DUE_AFTER_LAUNCH_S)
+    start = due + timedelta(seconds=SUBMIT_LEAD_S)
+    write_plan(plans / "system-wide.yaml", start)
+    extra = {
+        "DRSCHED_DR_API__SUBMIT_LEAD": f"{SUBMIT_LEAD_S}s",
+        "DRSCHED_DR_API__MAX_CONCURRENCY": str(DR_CONCURRENCY),
+        "DRSCHED_BECON__BASE_URL": sim_url,
+        "DRSCHED_BECON__MAX_CONCURRENCY": str(BECON_CONCURRENCY),
+        "DRSCHED_HVAC__TARGETS": json.dumps(hvac_targets()),
+        "DRSCHED_HVAC__PREFETCH_LEAD": f"{PREFETCH_LEAD_S}s",
+        "DRSCHED_LOGGING__LEVEL": "info",  # the daemon's default
+    }
+    log_path = workdir / "drsched.log"
+    daemon = start_daemon(db_url, sim_url, plans, workdir, extra, log_path)
+    admin = httpx.Client(base_url=sim_url, timeout=30)
+    load = 0.0
+    profiler = None
+    try:
+        if args.profile is not None:
+            at = due if args.profile_at == "due" else start
+            before = at - timedelta(seconds=1)
+            wait_for(lambda: datetime.now(UTC) >= before, DUE_AFTER_LAUNCH_S + SUBMIT_LEAD_S, "it")
+            profiler = _profile(daemon.pid, args.profile, at)
+        wait_for(
+            lambda: datetime.now(UTC) >= start, DUE_AFTER_LAUNCH_S + SUBMIT_LEAD_S + 5, "start"
+        )
+        load = os.getloadavg()[0]
+        wait_for(lambda: _quiet(admin, start), 120, "the start's PUTs to end")
+        posts = [c for c in admin.get("/_sim/dr/calls").json() if c["method"] == "POST"]
+        puts = [c for c in admin.get("/_sim/becon/controls").json() if c["method"] == "PUT"]
+    finally:
+        admin.close()
+        if profiler is not None:
+            profiler.wait(timeout=60)
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=60)
+        keep = args.keep_logs
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            shutil.copy(log_path, keep / f"drsched-{start:%H%M%S}.log")
+    late = sorted((datetime.fromisoformat(c["time"]) - due).total_seconds() for c in posts)
+    answered = sorted((datetime.fromisoformat(c["time"]) - start).total_seconds() for c in puts)
+    return Run(
+        load=load,
+        puts=len(puts),
+        limit_s=len(puts) / BECON_CONCURRENCY * LATENCY_MS / 1000,
+        first_put_s=answered[0] - LATENCY_MS / 1000,
+        last_put_s=answered[-1],
+        post_p50_s=percentile(late, 0.5),
+        post_p99_s=percentile(late, 0.99),
+        post_floor_p99_s=post_floor(len(late), 0.99),
+    )
+
+
+def _profile(pid: int, folder: Path | None, start: datetime) -> subprocess.Popen[bytes] | None:
+    if folder is None:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).parent / "py-spy"
+    out = folder / f"profile-{start:%H%M%S}.txt"
+    command = [str(spy), "record", "--pid", str(pid), "--duration", "12", "--rate", "250"]
+    command += ["--format", "raw", "--threads", "--output", str(out)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _quiet(admin: httpx.Client, start: datetime) -> bool:
+    """Some PUT came after the start, and none for ``QUIET_S``."""
+    puts = admin.get("/_sim/becon/controls").json()
+    if not puts:
+        return False
+    last = max(datetime.fromisoformat(c["time"]) for c in puts)
+    now = datetime.now(UTC)
+    return last > start and (now - last).total_seconds() >= QUIET_S
+
+
+def summary(runs: list[Run]) -> None:
+    def median(values: list[float]) -> float:
+        return statistics.median(values)
+
+    limit = median([r.limit_s for r in runs])
+    last = median([r.last_put_s for r in runs])
+    print(
+        f"median of {len(runs)}: limit {limit:.2f} s ({runs[0].puts} PUTs / {BECON_CONCURRENCY}"
+        f" x {LATENCY_MS:g} ms); last PUT answered {last:.2f} s = "
+        f"{median([r.ratio for r in runs]):.2f}x the limit (target <= 1.2x); first PUT "
+        f"{median([r.first_put_s for r in runs]) * 1000:.0f} ms (max "
+        f"{max(r.first_put_s for r in runs) * 1000:.0f} ms; target p99 <= 100 ms); POST "
+        f"lateness p50 {median([r.post_p50_s for r in runs]):.3f} s, p99 "
+        f"{median([r.post_p99_s for r in runs]):.3f} s (floor {runs[0].post_floor_p99_s:.2f} s);"
+        f" load {median([r.load for r in runs]):.2f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="a PostgreSQL server URL (default: SQLite)")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--keep-logs", type=Path, help="copy each run's daemon log here")
+    parser.add_argument("--profile", type=Path, help="py-spy the daemon at the start, into DIR")
+    parser.add_argument(
+        "--profile-at", choices=["start", "due"], default="start", help="or at the submissions"
+    )
+    args = parser.parse_args()
+    kind = "postgres" if args.url else "sqlite"
+    flags = ["--latency-ms", f"{LATENCY_MS:g}", "--sites", str(SITES)]
+    flags += ["--gateways", str(GATEWAYS), "--facilities", str(FACILITIES)]
+    runs = []
+    print(
+        f"{kind}: {EVENTS} events on {SITES * GATEWAYS} gateways, "
+        f"{SITES * GATEWAYS * FACILITIES} facilities, latency {LATENCY_MS:g} ms"
+    )
+    for attempt in range(args.runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            workdir = Path(tmp)
+            with simulator(flags, workdir) as sim_url, database(kind, args.url, workdir) as url:
+                run = one_run(url, sim_url, workdir, args)
+        runs.append(run)
+        print(f"run {attempt + 1}: {run}", flush=True)
+    summary(runs)
+    print(f"measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+
+
+if __name__ == "__main__":
+    main()
