@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,6 +39,7 @@ from typing import Any
 import httpx
 
 from bench._support import memory_kib, simulator
+from bench.bench_first_action import wait_for
 
 PER_SITE = 1_000  # the simulator's 50 gateways × 20 facilities
 GATEWAYS_PER_SITE = 50
@@ -131,15 +131,6 @@ class DaemonLog:
             if line.get("event") == event and all(line.get(k) == v for k, v in fields.items()):
                 return line
         return None
-
-
-def wait_for(check: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)  # polling other processes, bounded by the deadline
-    raise RuntimeError(f"timed out waiting for {what}")
 
 
 def _seconds(span: timedelta) -> str:
