@@ -61,22 +61,22 @@ def _at(record: ControlRecord, state: ControlState, now: datetime, **changes: ob
 
 def at_target(record: ControlRecord, observed: FacilityState) -> bool:
     """The facility shows the record's DR setpoint (within half a resolution step)."""
-    if record.target is None or record.unit is None:
-        return False
-    if observed.set_temp is None or observed.unit is None:
-        return False
-    value = convert_temperature(observed.set_temp, observed.unit, record.unit)
-    return within_tolerance(value, record.target, record.unit)
+    return _shows(record, observed, record.target)
 
 
 def shows_pre_condition(record: ControlRecord, observed: FacilityState) -> bool:
     """The facility shows the pre-conditioning setpoint this record sent (issue 15)."""
-    if record.pre_target is None or record.unit is None:
+    return _shows(record, observed, record.pre_target)
+
+
+def _shows(record: ControlRecord, observed: FacilityState, sent: float | None) -> bool:
+    """``observed`` is at ``sent`` (in the record's unit), within half a resolution step."""
+    if sent is None or record.unit is None:
         return False
     if observed.set_temp is None or observed.unit is None:
         return False
     value = convert_temperature(observed.set_temp, observed.unit, record.unit)
-    return within_tolerance(value, record.pre_target, record.unit)
+    return within_tolerance(value, sent, record.unit)
 
 
 def begin_apply(record: ControlRecord, now: datetime, action: str = "apply") -> Step:
