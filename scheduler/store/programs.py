@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from scheduler.domain.dr_programs import CountedEvent, Participation
 from scheduler.domain.lifecycle import Status
+from scheduler.domain.sources import OPENADR_PREFIX
 from scheduler.store.control import FacilityControlRow
 from scheduler.store.models import EventRow
 
@@ -22,20 +23,30 @@ NOT_COUNTED = (Status.CANCELED.value, Status.FAILED.value)
 REMOVABLE = (Status.PLANNED.value, Status.SUBMITTING.value, Status.PENDING.value)
 
 
+def owned_by_plan_sql() -> ColumnElement[bool]:
+    """:func:`scheduler.domain.sources.owned_by_plan` as a condition on ``events.source``."""
+    return ~EventRow.source.startswith(OPENADR_PREFIX, autoescape=True)
+
+
 def program_events(
     session: Session, program_ids: Collection[str] | None = None, *, for_plan: bool = False
 ) -> list[CountedEvent]:
     """Every stored event of the programs (all programs when None), marked ``past``.
 
-    ``for_plan``: leave out events a plan apply would delete or cancel when the
-    plan no longer has them (those still in it are counted as the plan's own).
+    ``for_plan``: leave out the plan's own events that an apply would delete or
+    cancel when the plan no longer has them (those still in it are counted as the
+    plan's own). Another source's events count in every state: no plan apply
+    removes them (a pending OpenADR event was left out, so a plan could fill the
+    program past its limit beside it).
     """
-    excluded = NOT_COUNTED + REMOVABLE if for_plan else NOT_COUNTED
     query = select(EventRow).where(
         EventRow.dr_program.is_not(None),
-        EventRow.status.not_in(excluded),
+        EventRow.status.not_in(NOT_COUNTED),
         EventRow.cancel_requested.is_(False),
     )
+    if for_plan:
+        removable = EventRow.status.in_(REMOVABLE) & owned_by_plan_sql()
+        query = query.where(~removable)
     if program_ids is not None:
         query = query.where(EventRow.dr_program.in_(sorted(program_ids)))
     return [

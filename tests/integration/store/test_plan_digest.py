@@ -12,13 +12,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
+from sqlalchemy.orm import Session
 
 from scheduler.clock import FakeClock
+from scheduler.domain.lifecycle import Status
+from scheduler.domain.sources import openadr_source
+from scheduler.plans.loader import load_plans
 from scheduler.store import open_engine
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
-from scheduler.store.plan_apply import applied_unchanged, apply_plan
+from scheduler.store.models import EventRow
+from scheduler.store.plan_apply import applied_unchanged, apply_plan, preview
+from scheduler.store.programs import program_events
 from scheduler.wiring import plan_applier
 
 NOW = datetime(2027, 6, 1, tzinfo=UTC)
@@ -114,3 +120,50 @@ def test_the_record_names_the_files_it_was_made_for(engine: Engine, tmp_path: Pa
     assert not applied_unchanged(engine, "0" * 64)
     plan_applier(engine, FakeClock(NOW))([str(plan)])
     assert not applied_unchanged(engine, "0" * 64)
+
+
+RULED = """\
+timezone: America/New_York
+defaults:
+  vtn_id: vtn01
+  targets: [{ven: CE-02}]
+  signals: [{name: SIMPLE, targets: [x-DEVICE_TV]}]
+  program: cbp
+dr_programs:
+  - {id: cbp, max_events: {month: 3}}
+events:
+  - {id: a, start: 2027-07-01 14:00, end: 2027-07-01 16:00}
+  - {id: b, start: 2027-07-02 14:00, end: 2027-07-02 16:00}
+"""
+
+
+@pytest.mark.parametrize("status", list(Status))
+@pytest.mark.parametrize("now", [NOW, datetime(2027, 8, 1, tzinfo=UTC)], ids=["before", "after"])
+def test_a_skipped_apply_is_what_a_full_apply_would_do_after_status_moves(
+    engine: Engine, tmp_path: Path, status: Status, now: datetime
+) -> None:
+    """Status moves (the DR service's, never the revision's) and time cannot change what
+    an unchanged plan decides: a full apply then writes nothing and refuses nothing, so
+    skipping it loses nothing. Counted here: the program's limit, full with the plan's
+    two events and an OpenADR event of the same program."""
+    other = tmp_path / "other.yaml"
+    other.write_text(RULED.replace("id: a,", "id: x,").split("  - {id: b")[0])
+    plan_applier(engine, FakeClock(NOW))([str(other)])
+    with engine.begin() as conn:  # x now belongs to an OpenADR VTN
+        conn.execute(
+            update(EventRow)
+            .where(EventRow.event_id == "x")
+            .values(source=openadr_source("vtn01", "x", 0))
+        )
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(RULED)
+    assert plan_applier(engine, FakeClock(NOW))([str(plan)]) == "2 added"
+
+    with engine.begin() as conn:
+        conn.execute(update(EventRow).values(status=status.value))
+    assert plan_applier(engine, FakeClock(now))([str(plan)]) == SKIPPED
+    with Session(engine) as session:
+        past = program_events(session, for_plan=True)
+    events = load_plans([plan], past=past)  # raises PlanError on a broken rule
+    diff = preview(engine, events, now)
+    assert (diff.is_empty, diff.refused) == (True, ())

@@ -154,3 +154,33 @@ def test_the_daemon_reload_checks_config_programs_and_stored_events(
     finally:
         engine.dispose()
     assert stored(db_url) == {"a": "completed"}
+
+
+@pytest.mark.parametrize("status", ["planned", "submitting", "pending"])
+def test_another_sources_events_count_before_the_dr_service_accepts_them(
+    setup: tuple[str, Path, Path], capsys: pytest.CaptureFixture[str], status: str
+) -> None:
+    """A plan apply never removes an OpenADR event, so it counts in every state it
+    can still run from (only the plan's own removable events are left out)."""
+    from scheduler.domain.sources import openadr_source
+
+    db_url, config, plan = setup
+    plan.write_text(events(("x", 5)))
+    assert run(config, "plan", "apply", str(plan)) == 0
+    engine = open_engine(db_url)
+    try:
+        with Session(engine) as session, session.begin():
+            session.execute(
+                update(EventRow)
+                .where(EventRow.event_id == "x")
+                .values(source=openadr_source("vtn01", "x", 0), status=status)
+            )
+    finally:
+        engine.dispose()
+    capsys.readouterr()
+
+    plan.write_text(events(("a", 1), ("b", 2)))
+    assert run(config, "plan", "apply", str(plan)) == 1
+    err = capsys.readouterr().err
+    assert "program cbp: 3 events in 2027-07 on VEN CE-02, limit 2: a, b, x" in err
+    assert stored(db_url) == {"x": status}
