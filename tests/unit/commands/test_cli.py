@@ -67,8 +67,16 @@ def loaded_after(
 
 #: What ``plan validate`` must not import besides :data:`HEAVY`: every country's holidays
 #: (``holidays.countries``, whose ``__init__`` imports ~250 modules, when one is asked for),
-#: structlog (which imports rich), the daemon config's neighbours in the engine.
-NOT_FOR_VALIDATE = (*HEAVY, "holidays.countries", "holidays.countries.germany", "structlog")
+#: structlog (which imports rich), the load-shaping rules and the setpoint arithmetic they
+#: use (a plan holds only the knobs: ``domain/shaping_knobs.py``).
+NOT_FOR_VALIDATE = (
+    *HEAVY,
+    "holidays.countries",
+    "holidays.countries.germany",
+    "structlog",
+    "scheduler.domain.shaping",
+    "scheduler.domain.setpoints",
+)
 
 
 def test_a_light_command_does_not_load_the_daemon() -> None:
