@@ -15,16 +15,25 @@ events) applied to a fresh SQLite file, built once and kept in the temporary
 folder for the next run (``--rebuild`` to build it again); a second database
 holds the three events of ``config/plans/demo.yaml``.
 
-``--main`` also times the same commands on the ``main`` branch (its tree from
-``git archive``, imported ahead of this checkout through ``PYTHONPATH``),
-``--main-runs`` times each (default 3: ``events list`` took 28 s there).
+``--main [REV]`` also times the same commands on the ``main`` branch, or on revision
+``REV`` (its tree from ``git archive``, imported ahead of this checkout through
+``PYTHONPATH``), ``--main-runs`` times each (default 3: ``events list`` took 28 s there),
+run for run in turn with this tree's (this, main, this, main, ...) so that both see the
+same load.
 
-Run: ``.venv/bin/python -m bench.bench_cli [--runs 7] [--main] [--rebuild]``
+Both trees are byte-compiled first (``compileall``), as ``pip install`` leaves a package:
+with ``PYTHONDONTWRITEBYTECODE`` set and no ``__pycache__`` (a fresh checkout), every
+command would otherwise compile each ``scheduler`` module it imports from source (0.03–0.08
+s a command) — what no installed drsched does. ``--no-compile`` measures that way.
+
+Run: ``.venv/bin/python -m bench.bench_cli [--runs 7] [--main [REV]] [--rebuild]
+[--no-compile]``
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import resource
@@ -143,23 +152,38 @@ def environment(database: Path, pythonpath: str | None = None) -> dict[str, str]
     return env
 
 
-def median_of(case: Case, runs: int, env: dict[str, str], event: str) -> tuple[float, float, str]:
-    """Median wall and CPU seconds of ``runs`` runs, and the last run's output."""
+Timing = tuple[float, float, str]  # median wall and CPU seconds, the last run's output
+
+
+def medians_of(case: Case, runs: list[int], envs: list[dict[str, str]], event: str) -> list[Timing]:
+    """For each environment (a tree), the medians of its ``runs`` runs, taken in turn."""
     argv = [word.replace("{event}", event) for word in case.argv]
-    results = [timed(argv, env) for _ in range(runs)]
-    wall = statistics.median(r[0] for r in results)
-    return wall, statistics.median(r[1] for r in results), results[-1][2]
+    results: list[list[tuple[float, float, str]]] = [[] for _ in envs]
+    for turn in range(max(runs)):
+        for count, env, done in zip(runs, envs, results, strict=True):
+            if turn < count:
+                done.append(timed(argv, env))
+    return [
+        (statistics.median(r[0] for r in done), statistics.median(r[1] for r in done), done[-1][2])
+        for done in results
+    ]
 
 
-def main_tree(workdir: Path) -> str:
-    """The ``main`` branch's files, unpacked from git (the worktree itself is not touched)."""
+def main_tree(workdir: Path, revision: str) -> str:
+    """``revision``'s files, unpacked from git (the worktree itself is not touched)."""
     tree = workdir / "main"
     tree.mkdir()
     archive = subprocess.run(
-        ["git", "archive", "main", "scheduler"], cwd=ROOT, capture_output=True, check=True
+        ["git", "archive", revision, "scheduler"], cwd=ROOT, capture_output=True, check=True
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
     return str(tree)
+
+
+def byte_compile(tree: Path) -> None:
+    """Byte-code for the tree's ``scheduler`` package, as an install leaves it."""
+    if not compileall.compile_dir(str(tree / "scheduler"), quiet=1):
+        raise RuntimeError(f"cannot byte-compile {tree / 'scheduler'}")
 
 
 def check(case: Case, output: str, events: int) -> None:
@@ -175,9 +199,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--programs", type=int, default=80)
     parser.add_argument("--rebuild", action="store_true", help="build the database again")
-    parser.add_argument("--main", action="store_true", help="also time the main branch")
+    parser.add_argument(
+        "--main", nargs="?", const="main", metavar="REV", help="also time main (or REV)"
+    )
     parser.add_argument("--main-runs", type=int, default=3)
+    parser.add_argument("--no-compile", action="store_true", help="leave the byte-code alone")
     args = parser.parse_args()
+    if not args.no_compile:
+        byte_compile(ROOT)
     big = cached_database(args.programs, args.rebuild)
     from scheduler.store.reader import open_reader
 
@@ -187,16 +216,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         small = a_few_events(Path(tmp))
         databases = {"big": big, "small": small}
-        main_path = main_tree(Path(tmp)) if args.main else None
+        main_path = main_tree(Path(tmp), args.main) if args.main else None
+        if main_path is not None and not args.no_compile:
+            byte_compile(Path(main_path))
         baseline = 0.0
         print(
             f"{'command':40} {'median':>8} {'limit':>6} {'÷limit':>7} {'÷--help':>8} {'cpu':>6}",
             end="",
         )
-        print(f" {'main':>8} {'main÷now':>9}" if main_path else "")
+        print(f" {'main':>8} {'main÷now':>9} {'cpu':>6}" if main_path else "")
         for case in CASES:
-            env = environment(databases[case.database])
-            seconds, cpu, output = median_of(case, args.runs, env, event)
+            envs = [environment(databases[case.database])]
+            if main_path is not None:
+                envs.append(environment(databases[case.database], main_path))
+            timings = medians_of(case, [args.runs, args.main_runs][: len(envs)], envs, event)
+            seconds, cpu, output = timings[0]
             check(case, output, count)
             baseline = baseline or seconds
             limit = f"{case.limit:.1f}" if case.limit else "-"
@@ -206,13 +240,15 @@ def main() -> None:
                 f"{seconds / baseline:8.1f} {cpu:6.3f}"
             )
             if main_path is not None:
-                before, _, _ = median_of(
-                    case, args.main_runs, environment(databases[case.database], main_path), event
-                )
-                line += f" {before:8.3f} {before / seconds:9.1f}"
+                before, before_cpu, _ = timings[1]
+                line += f" {before:8.3f} {before / seconds:9.2f} {before_cpu:6.3f}"
             print(line, flush=True)
     load = os.getloadavg()[0]
-    print(f"median of {args.runs} runs each (main: {args.main_runs}); load now {load:.2f}")
+    compiled = "source" if args.no_compile else "byte-compiled"
+    print(
+        f"median of {args.runs} runs each (main: {args.main_runs}, {args.main or '-'}); "
+        f"{compiled}; load now {load:.2f}"
+    )
 
 
 if __name__ == "__main__":

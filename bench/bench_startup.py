@@ -19,13 +19,27 @@ stopped with SIGTERM. Cases, all in the same run:
 Both vendor APIs are ``drsched simulate`` in its own process. No event is within the
 engine's horizon (24 h + submit lead), so nothing is submitted.
 
-Run: ``.venv/bin/python -m bench.bench_startup [--runs 5] [--programs 80] [--url URL]``
-(``--url``: a PostgreSQL server; a fresh database is created there and dropped after).
+The package is byte-compiled first (``compileall``), as ``pip install`` leaves it: with
+``PYTHONDONTWRITEBYTECODE`` set and no ``__pycache__`` (a fresh checkout), every start
+would otherwise compile the ~110 ``scheduler`` modules it imports from source, ~0.08 s that
+no installed daemon spends. ``--no-compile`` measures that way all the same.
+
+``--base DIR``: a second tree (e.g. ``git archive 8f048be | tar -x -C DIR``) is run with
+``PYTHONPATH=DIR``, start-up for start-up interleaved with this one (base, this, base,
+this...) so that both see the same load, each on a database of its own (the plan digest
+covers the code: one database shared by two trees would re-apply the plan at every start).
+Its figures are printed under this tree's, with the ratio.
+
+Run: ``.venv/bin/python -m bench.bench_startup [--runs 5] [--programs 80] [--url URL]
+[--base DIR] [--no-compile]`` (``--url``: a PostgreSQL server; a fresh database is created
+there and dropped after).
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
+import contextlib
 import json
 import os
 import resource
@@ -36,12 +50,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench._support import database, simulator
 from bench.bench_plan_load import write_plan
 
+ROOT = Path(__file__).resolve().parent.parent
 LIMIT_S = 1.0
 READY_TIMEOUT_S = 180.0
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -130,48 +146,127 @@ def report(label: str, results: list[tuple[float, float]], baseline: float | Non
     return median
 
 
+@dataclass(frozen=True)
+class Tree:
+    """The code a start-up runs: this checkout (``path`` None) or another on ``PYTHONPATH``."""
+
+    name: str
+    path: Path | None = None
+
+    def env(self, env: dict[str, str]) -> dict[str, str]:
+        return env if self.path is None else {**env, "PYTHONPATH": str(self.path)}
+
+
+def compile_trees(trees: list[Tree]) -> None:
+    """Byte-code for every tree's ``scheduler`` package, as an install leaves it."""
+    for tree in trees:
+        root = (tree.path or ROOT) / "scheduler"
+        if not compileall.compile_dir(str(root), quiet=1):
+            raise RuntimeError(f"cannot byte-compile {root}")
+
+
+def interleaved(
+    runs: int, trees: list[Tree], measure: Callable[[Tree], tuple[float, float]]
+) -> dict[str, list[tuple[float, float]]]:
+    """``runs`` measurements of every tree, taken in turn (a, b, a, b, ...)."""
+    results: dict[str, list[tuple[float, float]]] = {tree.name: [] for tree in trees}
+    for _ in range(runs):
+        for tree in trees:
+            results[tree.name].append(measure(tree))
+    return results
+
+
+def report_trees(
+    label: str, results: dict[str, list[tuple[float, float]]], baseline: float | None
+) -> float:
+    """This tree's line, then each other tree's with its median against this one's."""
+    names = list(results)
+    mine = report(label, results[names[0]], baseline)
+    for name in names[1:]:
+        theirs = statistics.median(wall for wall, _ in results[name])
+        report(f"  {name}", results[name], None)
+        print(f"  {'':44} this tree ÷ {name}: {mine / theirs:.2f}")
+    return mine
+
+
+@contextlib.contextmanager
+def databases(
+    kind: str, url: str | None, workdir: Path, trees: list[Tree], name: str
+) -> Iterator[dict[str, str]]:
+    """A fresh database per tree (its folder under ``workdir``); tree name -> URL."""
+    with contextlib.ExitStack() as stack:
+        urls = {}
+        for number, tree in enumerate(trees):
+            folder = workdir / f"{name}-{number}"
+            folder.mkdir()
+            urls[tree.name] = stack.enter_context(database(kind, url, folder))
+        yield urls
+
+
+@dataclass(frozen=True)
+class Starts:
+    """What every start-up of one run of the bench shares."""
+
+    trees: list[Tree]
+    runs: int
+    programs: int
+    sim_url: str
+    workdir: Path
+
+    def of(
+        self, urls: dict[str, str], plans: Path | None, runs: int | None = None
+    ) -> dict[str, list[tuple[float, float]]]:
+        """Start-ups of every tree, interleaved, each on its database (tree name -> URL)."""
+        notify = self.workdir / "notify.sock"
+        daemon = [sys.executable, "-m", "scheduler", "run"]
+
+        def start(tree: Tree) -> tuple[float, float]:
+            env = environment(urls[tree.name], self.sim_url, plans, self.programs, notify)
+            return time_to_ready(daemon, tree.env(env), self.workdir, notify)
+
+        return interleaved(self.runs if runs is None else runs, self.trees, start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--programs", type=int, default=80)
     parser.add_argument("--url", help="a PostgreSQL server URL (default: SQLite)")
+    parser.add_argument("--base", type=Path, help="another tree to interleave with this one")
+    parser.add_argument("--no-compile", action="store_true", help="leave the byte-code alone")
     args = parser.parse_args()
     kind = "postgres" if args.url else "sqlite"
-    daemon = [sys.executable, "-m", "scheduler", "run"]
+    trees = [Tree("this tree")] + ([Tree(f"base {args.base}", args.base)] if args.base else [])
+    if not args.no_compile:
+        compile_trees(trees)
+    print(f"load: {_load()}")
     python_pass = [sys.executable, "-c", "pass"]
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        notify = workdir / "notify.sock"
-        big, full_db = workdir / "plans", workdir / "full"
+        big = workdir / "plans"
         big.mkdir()
-        full_db.mkdir()
         write_plan(big, args.programs)
         flags = ["--sites", str(SITES), "--gateways", str(GATEWAYS), "--facilities", "5"]
         with simulator(flags, workdir) as sim_url:
             report("python -c pass", median_of(args.runs, lambda: _spawned(python_pass)), None)
-            with database(kind, args.url, workdir) as url:
-                env = environment(url, sim_url, None, args.programs, notify)
-                time_to_ready(daemon, env, workdir, notify)  # creates the schema: not counted
-                empty = report(
-                    f"{kind}: empty database, no plan",
-                    median_of(args.runs, lambda: time_to_ready(daemon, env, workdir, notify)),
-                    None,
+            starts = Starts(trees, args.runs, args.programs, sim_url, workdir)
+            with databases(kind, args.url, workdir, trees, "empty") as urls:
+                starts.of(urls, None, runs=1)  # makes the schema: not counted
+                empty = report_trees(
+                    f"{kind}: empty database, no plan", starts.of(urls, None), None
                 )
-            with database(kind, args.url, full_db) as url:
-                env = environment(url, sim_url, big, args.programs, notify)
-                first, _ = time_to_ready(daemon, env, workdir, notify)
-                print(f"{kind}: first start, stores the plan (not counted) {first:6.3f} s")
-                report(
-                    f"{kind}: ~20,000 planned events, plans.paths",
-                    median_of(args.runs, lambda: time_to_ready(daemon, env, workdir, notify)),
-                    empty,
-                )
-                env = environment(url, sim_url, None, args.programs, notify)
-                report(
-                    f"{kind}: ~20,000 planned events, no plans.paths",
-                    median_of(args.runs, lambda: time_to_ready(daemon, env, workdir, notify)),
-                    empty,
-                )
+            with databases(kind, args.url, workdir, trees, "full") as urls:
+                first = starts.of(urls, big, runs=1)  # stores the plan: not counted
+                stored = ", ".join(f"{name} {runs[0][0]:.3f} s" for name, runs in first.items())
+                print(f"{kind}: first start, stores the plan (not counted): {stored}")
+                label = f"{kind}: ~20,000 planned events"
+                report_trees(f"{label}, plans.paths", starts.of(urls, big), empty)
+                report_trees(f"{label}, no plans.paths", starts.of(urls, None), empty)
+    print(f"load: {_load()}")
+
+
+def _load() -> str:
+    return f"{os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (1, 5 min)"
 
 
 def _spawned(args: list[str]) -> tuple[float, float]:

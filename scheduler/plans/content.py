@@ -14,7 +14,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from scheduler.domain.events import EventTarget, Signal
-from scheduler.domain.shaping import Shaping
+from scheduler.domain.shaping_knobs import Shaping
 from scheduler.plans.model import Defaults, SignalShape, Target
 from scheduler.plans.nodes import YNode
 from scheduler.plans.problems import Problems

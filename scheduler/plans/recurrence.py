@@ -3,7 +3,8 @@
 A program yields one event per date, so the rule is restricted to day-level
 recurrence: FREQ is DAILY, WEEKLY, MONTHLY or YEARLY, and the range comes
 from the program's ``from``/``until`` rather than DTSTART, COUNT or UNTIL in
-the rule. Holidays come from the ``holidays`` package (no I/O).
+the rule. Holidays come from the ``holidays`` package (no I/O), through
+:mod:`.holiday_calendars` (which imports only the country asked for).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from collections.abc import Iterable
 from datetime import date, datetime, time
 from functools import lru_cache
 
-import holidays
 from dateutil.rrule import rrule, rrulestr
+
+from scheduler.plans.holiday_calendars import country_holidays
 
 #: More events than this from one program is a mistake (about 27 years of days).
 MAX_OCCURRENCES = 10_000
@@ -124,7 +126,7 @@ def holiday_dates(calendar: tuple[str, str], years: Iterable[int]) -> frozenset[
 @lru_cache(maxsize=64)
 def _holidays(country: str, subdiv: str, years: tuple[int, ...]) -> frozenset[date]:
     try:
-        calendar = holidays.country_holidays(country, subdiv=subdiv or None, years=years)
+        calendar = country_holidays(country, subdiv or None, years)
     except NotImplementedError:
         where = f"subdivision {subdiv} of {country}" if subdiv else f"country {country}"
         raise RuleProblem(f"the holidays package has no calendar for {where}") from None

@@ -18,7 +18,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from scheduler.domain.events import TempUnit
-from scheduler.domain.shaping import PreCondition, Ramp, Shaping
+from scheduler.domain.shaping_knobs import PreCondition, Ramp, Shaping
 from scheduler.domain.units import convert_difference, exact
 from scheduler.durations import format_duration, parse_duration
 from scheduler.plans.model import PreConditionShape, RestoreShape
