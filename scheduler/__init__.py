@@ -6,7 +6,3 @@ they are active. See DESIGN.md for the architecture.
 """
 
 __version__ = "0.1.0"
-
-from scheduler import unused_extras
-
-unused_extras.install()
