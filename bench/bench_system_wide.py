@@ -21,7 +21,11 @@ Per run:
 - the CPU the daemon's main thread (its event loop), the whole daemon and the simulator
   spent from the start to the last PUT (``/proc``, sampled every 0.2 s): a main thread
   busy most of that time means the start is CPU-bound, not latency-bound;
-- the load average of the machine (1 min) when the start came.
+- the load average of the machine (1 min) when the start came;
+- the client's floor: after the daemon stopped, the same PUTs (the simulator's record of
+  them) sent again through the daemon's BECON client alone, ``becon.max_concurrency`` at
+  a time, on the same simulator: what the client's and the simulator's own CPU per call
+  make of the latency bound on this machine now, with no daemon around the client.
 
 Then the median of the runs.
 
@@ -38,6 +42,7 @@ thread holding the GIL, i.e. where the daemon's one Python core went).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import shutil
@@ -46,14 +51,21 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from bench._support import database, simulator_process
 from bench.bench_first_action import percentile, start_daemon, wait_for
+from scheduler import logging as drsched_logging
+from scheduler.config import BeconConfig
+from scheduler.config_values import becon_client
+from scheduler.domain.events import TempUnit
+from scheduler.domain.hvac import Batch, Control, FacilityKey
 
 EVENTS = 200
 SITES, GATEWAYS, FACILITIES = 5, 50, 20
@@ -119,6 +131,8 @@ class Run:
     post_floor_p99_s: float
     #: CPU seconds from the start to the last PUT: main thread, daemon, simulator.
     cpu_s: tuple[float, float, float]
+    #: The same PUTs through the client alone (module docstring), in seconds.
+    floor_s: float
 
     @property
     def ratio(self) -> float:
@@ -131,7 +145,9 @@ class Run:
             f"first PUT {self.first_put_s * 1000:.0f} ms; POST lateness p50 "
             f"{self.post_p50_s:.3f} s, p99 {self.post_p99_s:.3f} s "
             f"(floor {self.post_floor_p99_s:.2f} s); CPU to the last PUT: daemon main thread "
-            f"{self.cpu_s[0]:.2f} s, daemon {self.cpu_s[1]:.2f} s, simulator {self.cpu_s[2]:.2f} s"
+            f"{self.cpu_s[0]:.2f} s, daemon {self.cpu_s[1]:.2f} s, simulator "
+            f"{self.cpu_s[2]:.2f} s; the client alone: {self.floor_s:.2f} s = "
+            f"{self.floor_s / self.limit_s:.2f}x"
         )
 
 
@@ -225,6 +241,7 @@ def one_run(
             shutil.copy(log_path, keep / f"drsched-{start:%H%M%S}.log")
             calls = {"start": start.isoformat(), "dr": dr_calls, "becon": controls}
             (keep / f"simulator-{start:%H%M%S}.json").write_text(json.dumps(calls))
+    floor_s = asyncio.run(client_alone(sim_url, [_batch(c) for c in puts]))
     late = sorted((datetime.fromisoformat(c["time"]) - due).total_seconds() for c in posts)
     answered = sorted((datetime.fromisoformat(c["time"]) - start).total_seconds() for c in puts)
     return Run(
@@ -237,7 +254,36 @@ def one_run(
         post_p99_s=percentile(late, 0.99),
         post_floor_p99_s=post_floor(len(late), 0.99),
         cpu_s=cpu.between(start, start + timedelta(seconds=answered[-1])),
+        floor_s=floor_s,
     )
+
+
+async def client_alone(sim_url: str, batches: list[Batch]) -> float:
+    """Seconds ``batches`` take through the daemon's BECON client alone (module docstring)."""
+    config = BeconConfig(base_url=sim_url, max_concurrency=BECON_CONCURRENCY)
+    async with becon_client(config) as client:
+        await client.send_batch(batches[0])  # its token, as the daemon had one
+        queue = iter(batches)
+
+        async def worker() -> None:
+            for batch in queue:
+                await client.send_batch(batch)
+
+        began = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(BECON_CONCURRENCY)))
+        return time.monotonic() - began
+
+
+def _batch(put: dict[str, Any]) -> Batch:
+    """A PUT the simulator recorded, as the batch that sent it."""
+    site, gateway, kind = put["site"], put["gateway"], put["facility_type"]
+    controls = tuple(
+        Control(
+            FacilityKey(site, gateway, kind, c["facilityId"]), c["setTemp"], TempUnit(c["unit"])
+        )
+        for c in put["controls"]
+    )
+    return Batch(site, gateway, kind, controls)
 
 
 def _profile(
@@ -281,7 +327,8 @@ def summary(runs: list[Run]) -> None:
         f"lateness p50 {median([r.post_p50_s for r in runs]):.3f} s, p99 "
         f"{median([r.post_p99_s for r in runs]):.3f} s (floor {runs[0].post_floor_p99_s:.2f} s);"
         f" daemon main thread CPU {median([r.cpu_s[0] for r in runs]):.2f} s of "
-        f"{last:.2f} s; load {median([r.load for r in runs]):.2f}"
+        f"{last:.2f} s; the client alone {median([r.floor_s / r.limit_s for r in runs]):.2f}x; "
+        f"load {median([r.load for r in runs]):.2f}"
     )
 
 
@@ -297,6 +344,7 @@ def main() -> None:
     parser.add_argument("--profile-seconds", type=int, default=12, help="how long to sample")
     parser.add_argument("--profile-gil", action="store_true", help="py-spy --gil")
     args = parser.parse_args()
+    drsched_logging.configure(level="warning", format="json")  # the client alone: no call log
     kind = "postgres" if args.url else "sqlite"
     flags = ["--latency-ms", f"{LATENCY_MS:g}", "--sites", str(SITES)]
     flags += ["--gateways", str(GATEWAYS), "--facilities", str(FACILITIES)]
