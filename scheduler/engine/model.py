@@ -12,6 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from scheduler.domain.events import PlanEvent
+
+#: What the content the DR service runs depends on (``EventView``): the event's
+#: revision, the revision submitted, and the request that carries it.
+ContentKey = tuple[int, int | None, str | None]
+
 
 class HvacPhase(StrEnum):
     """How far HVAC control went for an event, in this process."""
@@ -35,6 +41,8 @@ class Tracking:
     delete_tried: bool = False
     #: An HVAC start failed: it is tried again at this instant (while the window lasts).
     hvac_retry_at: datetime | None = None
+    #: The running content last read for HVAC control, and the key it was read under.
+    content: tuple[ContentKey, PlanEvent] | None = None
 
 
-__all__ = ["HvacPhase", "Tracking"]
+__all__ = ["ContentKey", "HvacPhase", "Tracking"]

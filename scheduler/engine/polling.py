@@ -6,6 +6,16 @@ close to its start and end (where statuses change), never after a terminal
 status. A poll is also never scheduled past the next zone boundary, so an
 event polled every 10 minutes a day ahead still gets fast polls a minute
 before its start.
+
+An event already seen ``active`` in the minute after its start is polled
+every ``NEAR`` (30 s), not ``FAST``: the change the start brings has been
+seen, and what is left to learn there is a cancel at the DR service (status
+9). The cost: such a cancel is seen (and the setpoints restored) up to 30 s
+after it, instead of 5 s, as anywhere from the 1st to the 10th minute of a
+window (later in a long window: 1–2 min). The gain: a system-wide start of
+200 events made 200 GETs every 5 s for a minute beside its PUTs (2,400);
+now 400. Near the end an active event is polled fast as before (its
+``completed`` ends control in the timeline when the DR service says so).
 """
 
 from __future__ import annotations
@@ -20,9 +30,12 @@ INSIDE = timedelta(seconds=60)
 MEDIUM = timedelta(minutes=2)
 SLOW = timedelta(minutes=10)
 
+#: Within this distance of the start or the end, a status change is expected: poll ``FAST``.
+FAST_ZONE = timedelta(minutes=1)
+
 #: (distance to the nearest of start/end, interval): the first row that fits wins.
 ZONES: tuple[tuple[timedelta, timedelta], ...] = (
-    (timedelta(minutes=1), FAST),
+    (FAST_ZONE, FAST),
     (timedelta(minutes=10), NEAR),
     (timedelta(hours=1), MEDIUM),
 )
@@ -37,6 +50,8 @@ def poll_interval(
     """How long to wait after a poll at ``now``; None when nothing is left to learn."""
     if status not in POLLED:
         return None
+    if _started_seen(now, start, end, status):
+        return NEAR
     distance = min(abs(now - start), abs(now - end))
     for limit, interval in ZONES:
         if distance <= limit:
@@ -44,6 +59,11 @@ def poll_interval(
     if start <= now <= end:
         return INSIDE
     return SLOW
+
+
+def _started_seen(now: datetime, start: datetime, end: datetime, status: Status) -> bool:
+    """Seen ``active`` in the start's fast zone, and not near the end (module docstring)."""
+    return status is Status.ACTIVE and start <= now <= start + FAST_ZONE and end - now > FAST_ZONE
 
 
 def _boundaries(start: datetime, end: datetime) -> list[datetime]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import event as sql_event
 from sqlalchemy.orm import Session
 
 from scheduler.domain.intents import Intent, IntentKind
@@ -60,6 +62,24 @@ def test_the_snapshot_leaves_out_far_planned_and_terminal_events(store: DaemonSt
     assert [v.event_id for v in store.snapshot(horizon)] == ["soon"]
     store.request_cancel("far", NOW)  # a cancel request is due at once, however far
     assert [v.event_id for v in store.snapshot(horizon)] == ["soon", "far"]
+
+
+def test_the_snapshot_reads_the_events_and_their_intents_only(store: DaemonStore) -> None:
+    """Every tick reads it: loading each event's signals and targets too cost most of it
+    (200 events at a system-wide start, issue 14). Its views need neither."""
+    store.apply_events([event("a", 1), event("b", 2)], NOW)
+    statements: list[str] = []
+
+    def executed(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    sql_event.listen(store.engine, "before_cursor_execute", executed)
+    try:
+        views = store.snapshot(NOW + timedelta(days=1))
+    finally:
+        sql_event.remove(store.engine, "before_cursor_execute", executed)
+    assert [v.event_id for v in views] == ["a", "b"]
+    assert not [s for s in statements if "event_signals" in s or "event_targets" in s]
 
 
 def test_a_fenced_write_is_refused_and_rolled_back(store: DaemonStore) -> None:

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scheduler.domain.lifecycle import Status
-from scheduler.engine.polling import FAST, POLLED, SLOW, next_poll_at, poll_interval
+from scheduler.engine.polling import FAST, NEAR, POLLED, SLOW, next_poll_at, poll_interval
 
 START = datetime(2026, 7, 15, 18, 0, tzinfo=UTC)
 END = START + timedelta(hours=4)
@@ -31,6 +31,35 @@ END = START + timedelta(hours=4)
 )
 def test_interval_by_distance_to_the_window(now: datetime, expected: timedelta) -> None:
     assert poll_interval(now, START, END, Status.PENDING) == expected
+
+
+@pytest.mark.parametrize(
+    ("now", "end", "expected"),
+    [
+        (START - timedelta(seconds=10), END, FAST),  # active early: as any status
+        (START, END, NEAR),  # seen active at the start: its change is seen
+        (START + timedelta(seconds=30), END, NEAR),
+        (START + timedelta(seconds=60), END, NEAR),
+        (START + timedelta(minutes=5), END, NEAR),
+        (START + timedelta(hours=2), END, timedelta(seconds=60)),
+        (END - timedelta(seconds=10), END, FAST),  # completed is expected there
+        (END + timedelta(seconds=50), END, FAST),
+        (START + timedelta(seconds=10), START + timedelta(seconds=60), FAST),  # near its end
+    ],
+)
+def test_an_active_event_is_polled_fast_near_its_end_only(
+    now: datetime, end: datetime, expected: timedelta
+) -> None:
+    """A cancel at the DR service is seen within NEAR of it after the start (module docstring)."""
+    assert poll_interval(now, START, end, Status.ACTIVE) == expected
+
+
+def test_seen_active_at_the_start_next_polled_after_near() -> None:
+    """A system-wide start: 200 events polled every 30 s after it, not every 5 s."""
+    seen = START + timedelta(milliseconds=80)
+    assert next_poll_at(seen, seen, START, END, Status.ACTIVE) == seen + NEAR
+    standby = START - timedelta(seconds=3)
+    assert next_poll_at(standby, standby, START, END, Status.STANDBY) == START
 
 
 @pytest.mark.parametrize(
@@ -72,9 +101,26 @@ def test_next_poll_is_after_the_last_and_at_most_slow(
 def test_fast_within_a_minute_of_start_or_end(
     offset: int, length: timedelta, status: Status
 ) -> None:
+    """Fast near the end; near the start too, unless the start's change was seen."""
     end = START + length
-    for anchor in (START, end):
-        assert poll_interval(anchor + timedelta(seconds=offset), START, end, status) == FAST
+    at_end = end + timedelta(seconds=offset)
+    assert poll_interval(at_end, START, end, status) == FAST
+    at_start = START + timedelta(seconds=offset)
+    seen = status == Status.ACTIVE and offset >= 0 and end - at_start > timedelta(minutes=1)
+    assert poll_interval(at_start, START, end, status) == (NEAR if seen else FAST)
+
+
+@given(last=instants, length=durations)
+def test_an_active_event_is_polled_at_least_every_near_in_its_window(
+    last: datetime, length: timedelta
+) -> None:
+    """A cancel at the DR service is seen at most NEAR after it in the first 10 minutes."""
+    end = START + length
+    if not START <= last <= min(end, START + timedelta(minutes=10)):
+        return
+    due = next_poll_at(last, last, START, end, Status.ACTIVE)
+    assert due is not None
+    assert due - last <= NEAR
 
 
 @given(a=instants, b=instants)
