@@ -33,7 +33,8 @@ class Reading(Protocol):
 
 
 class Answer(Protocol):
-    """BECON's answer for one control of a PUT: ``success``, ``fail`` or ``unknown``."""
+    """BECON's answer for one control of a PUT: ``success``, ``fail``, ``refused`` (a
+    failure no retry cures, as the adapter classifies it) or ``unknown``."""
 
     @property
     def key(self) -> FacilityKey: ...

@@ -39,10 +39,9 @@ from scheduler.domain.units import (
 )
 from scheduler.hvac.planning import Settings, apply_control, planned, restore_control
 
-#: Per-facility reasons that a retry cannot cure (BECON Contract).
-PERMANENT_REASONS = frozenset({"out_of_range", "not_supported", "not_found", "invalid"})
-
 SUCCESS = "success"
+#: A failure the BECON adapter says no retry cures (its ``PERMANENT_REASONS``).
+REFUSED = "refused"
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,7 @@ def after_apply(
         )
     attempts = record.attempts + 1
     why = reason or outcome
-    if outcome == "fail" and why in PERMANENT_REASONS:
+    if outcome == REFUSED:
         return _at(
             record, ControlState.FAILED, now, attempts=attempts, due_at=None, detail=f"BECON: {why}"
         )
@@ -406,7 +405,7 @@ def after_restore(
         )
     attempts = record.restore_attempts + 1
     why = reason or outcome
-    if outcome == "fail" and why in PERMANENT_REASONS:
+    if outcome == REFUSED:
         return _at(
             record,
             ControlState.RESTORE_FAILED,

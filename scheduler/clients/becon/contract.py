@@ -66,6 +66,9 @@ MESSAGE_ID_HEADER = "x-message-id"
 
 #: Contract: "At most 100 controls per call".
 MAX_CONTROLS = 100
+#: Contract: per-facility ``fail`` reasons that a retry cannot cure (the spec names
+#: ``out_of_range``; the others are our reading of the vendor's vocabulary).
+PERMANENT_REASONS = frozenset({"out_of_range", "not_supported", "not_found", "invalid"})
 #: Contract: the envelope's success code.
 SUCCESS = "0000"
 #: Contract: a re-issued token is needed before this share of its life is spent.
@@ -401,4 +404,6 @@ def _result(
         outcome, reason = "unknown", f"result {item.get('result')!r}"
     if outcome == "fail" and reason is None:
         reason = "no reason given"
+    if outcome == "fail" and reason in PERMANENT_REASONS:
+        outcome = "refused"
     return ControlResult(control, outcome, reason, message_id)

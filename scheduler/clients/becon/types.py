@@ -17,9 +17,10 @@ from pydantic import SecretStr
 from scheduler.domain.events import TempUnit
 from scheduler.domain.hvac import Control, FacilityKey, FacilityState, Mode
 
-#: ``success`` and ``fail`` are the vendor's per-facility answers; ``unknown``
-#: means the call failed or its answer left the facility out: read its state.
-ControlOutcome = Literal["success", "fail", "unknown"]
+#: ``success`` and ``fail`` are the vendor's per-facility answers; ``refused`` is a
+#: ``fail`` whose reason no retry cures (:data:`~.contract.PERMANENT_REASONS`);
+#: ``unknown`` means the call failed or its answer left the facility out: read its state.
+ControlOutcome = Literal["success", "fail", "refused", "unknown"]
 
 
 @dataclass(frozen=True)

@@ -134,7 +134,7 @@ async def test_partial_failures_come_back_as_values(setup: Setup) -> None:
     )
     assert [(r.key.facility_id, r.outcome, r.reason) for r in results] == [
         ("IDU-0201", "fail", "offline"),
-        ("IDU-0202", "fail", "out_of_range"),
+        ("IDU-0202", "refused", "out_of_range"),
         ("IDU-0205", "success", None),
     ]
 

@@ -275,3 +275,26 @@ async def test_ramp_times_every_restore_step(db_url: str) -> None:
             distances = [abs(record.original - v) for v in [timeline[record.key][0][1], *values]]
             assert all(a > b for a, b in itertools.pairwise(distances)), "each step closer"
             assert len(steps) > 1, "ramped, not one step"
+
+
+async def test_a_range_narrowed_before_the_start_fails_that_unit_without_retries(
+    db_url: str,
+) -> None:
+    """BECON's ``out_of_range`` through the real client is a failure no retry cures: the
+    adapter says ``refused`` (its Contract), the controller stops at ``failed``."""
+    async with world(db_url, T0) as w:
+        w.apply(peak("ev", START))
+        await w.run_until(START - timedelta(seconds=30))  # prefetched: the DR setpoints known
+        records = w.records("ev")
+        planned = next(r for r in records if r.target is not None and r.unit is TempUnit.F)
+        unit = w.simulator.becon.inventory.find(
+            planned.key.facility_id, planned.key.site, planned.key.gateway
+        )
+        assert unit is not None
+        assert unit.set_temp is not None
+        unit.set_temp_range = (unit.set_temp, unit.set_temp)  # the DR setpoint is outside now
+        await w.run_until(START + timedelta(minutes=2))
+        record = next(r for r in w.records("ev") if r.key == planned.key)
+        assert (record.state, record.detail) == (S.FAILED, "BECON: out_of_range")
+        tried = (await w.sent())[(planned.key, planned.target)]
+        assert tried == 1, "no retry of a refusal"

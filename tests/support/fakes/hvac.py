@@ -208,14 +208,14 @@ class FakeBecon:
         now = self.clock.now()
         state = self.states.get(key)
         if state is None:
-            return Answer(key, "fail", "not_found")
+            return Answer(key, "refused", "not_found")
         if state.set_temp is None or state.unit is None or state.set_temp_range is None:
-            return Answer(key, "fail", "not_supported")
+            return Answer(key, "refused", "not_supported")
         converted = convert_temperature(value, unit, state.unit)
         low, high = (exact(v) for v in state.set_temp_range)
         if not low <= converted <= high:
             self.puts.append(Put(now, key, value, unit, "fail", "out_of_range"))
-            return Answer(key, "fail", "out_of_range")
+            return Answer(key, "refused", "out_of_range")
         if key in self.offline:
             self.puts.append(Put(now, key, value, unit, "fail", "offline"))
             return Answer(key, "fail", "offline")

@@ -97,7 +97,7 @@ async def test_a_partly_failed_batch_is_values_not_an_exception() -> None:
     outcome = {r.key.facility_id: (r.outcome, r.reason) for r in results}
     assert outcome == {
         "IDU-0000": ("success", None),
-        "IDU-0001": ("fail", "out_of_range"),
+        "IDU-0001": ("refused", "out_of_range"),  # no retry cures it (Contract)
         "IDU-0002": ("success", None),
         "IDU-0003": ("fail", "offline"),
         "IDU-0004": ("unknown", "not in the vendor's answer"),

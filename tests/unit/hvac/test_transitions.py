@@ -74,8 +74,8 @@ def test_a_held_facility_is_skipped_with_its_owner() -> None:
             T0 + timedelta(seconds=5),
             "attempt 1: read timeout",
         ),
-        ("fail", "out_of_range", S.FAILED, None, "BECON: out_of_range"),
-        ("fail", "not_supported", S.FAILED, None, "BECON: not_supported"),
+        ("refused", "out_of_range", S.FAILED, None, "BECON: out_of_range"),
+        ("refused", "not_supported", S.FAILED, None, "BECON: not_supported"),
     ],
 )
 def test_after_apply(
