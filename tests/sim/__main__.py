@@ -18,6 +18,11 @@ def _args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, help="replay one seed and print its trace")
     parser.add_argument("--long", action="store_true", help="bigger worlds (5-50 events, 8 h)")
     parser.add_argument(
+        "--batched",
+        action="store_true",
+        help="store batches in one transaction, as the daemon runs them (default: one by one)",
+    )
+    parser.add_argument(
         "--db",
         choices=("sqlite", "postgres"),
         default="sqlite",
@@ -40,13 +45,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _args(sys.argv[1:] if argv is None else argv)
     pg_server = os.environ["DRSCHED_TEST_PG_URL"] if args.db == "postgres" else None
     if args.seed is not None:
-        return _replay(args.seed, pg_server, args.long)
+        return _replay(args.seed, pg_server, args.long, args.batched)
     seeds = range(args.first, args.first + args.seeds)
     failures: Counter[str] = Counter()
     failed = 0
     first: dict[str, int] = {}
     began = time.monotonic()
-    for verdict in verdicts(seeds, args.jobs, pg_server, args.long):
+    for verdict in verdicts(seeds, args.jobs, pg_server, args.long, args.batched):
         if args.trace and not verdict.ok:
             print(verdict.report)
         failed += not verdict.ok
@@ -65,9 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def _replay(seed: int, pg_server: str | None, long: bool) -> int:
+def _replay(seed: int, pg_server: str | None, long: bool, batched: bool) -> int:
     """One seed with its whole trace, passing or not."""
-    verdict = check_seed(seed, pg_server, long, trace=True)
+    verdict = check_seed(seed, pg_server, long, trace=True, batched=batched)
     print(verdict.report)
     for finding in verdict.findings:
         print(f"seed {seed}: FAILED {finding}")

@@ -2,7 +2,8 @@
 
 Built as ``drsched run`` builds them (``scheduler.wiring``), with two
 differences that keep the simulation deterministic: store calls run inline
-(batched ones one by one) through :class:`~tests.sim.outside.FaultyStore` instead of a thread (the
+(batched ones one by one, or by the store's ``together`` in one transaction when
+``World.batched_store``) through :class:`~tests.sim.outside.FaultyStore` instead of a thread (the
 engine and the controller share one :class:`SimGateway`, which replaces only
 the store gateway), and every vendor call goes through
 :class:`~tests.sim.outside.FaultyTransport` to the simulator's app.
@@ -60,10 +61,12 @@ class SimGateway(StoreGateway):
     ``engine``, as when each had a bridge of its own.
     """
 
-    def __init__(self, engine: FaultyStore, control: FaultyStore) -> None:
+    def __init__(self, engine: FaultyStore, control: FaultyStore, *, batched: bool) -> None:
         super().__init__()
         self._engine = engine
         self._control = control
+        #: Batches in one transaction (``World.batched_store``), else one call at a time.
+        self._batched = batched
 
     async def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         store = self._control if self._control.wraps(fn) else self._engine
@@ -71,12 +74,19 @@ class SimGateway(StoreGateway):
         return result
 
     async def _together(self, runner: Runner, calls: list[Callable[[], Any]]) -> list[Any]:
-        """A batch's calls one by one, inline: each passes its own :class:`FaultyStore`
-        (a fault aims at its name, ``control.claim``) and the run stays deterministic.
-        The SQL store's ``together`` (one transaction) is tested on its own."""
+        """A batch inline, so the run stays deterministic: by the SQL store's own
+        ``together`` (one transaction) when batched, else its calls one by one. Either
+        way each call passes its :class:`FaultyStore` (a fault aims at its name,
+        ``control.claim``)."""
+        assert all(isinstance(c, functools.partial) for c in calls)  # as ``batch`` queues
+        if self._batched:
+            first = calls[0]
+            assert isinstance(first, functools.partial)
+            store = self._control if self._control.wraps(first.func) else self._engine
+            return await store.run_batch(runner, calls)
         results: list[Any] = []
         for call in calls:
-            assert isinstance(call, functools.partial)  # what ``StoreGateway.batch`` queues
+            assert isinstance(call, functools.partial)
             try:
                 results.append(await self.call(call.func, *call.args, **call.keywords))
             except BaseException as error:  # a crash too: its caller raises it, as unbatched
@@ -88,9 +98,17 @@ class Daemon:
     """The in-memory objects of one life of ``drsched run``."""
 
     def __init__(
-        self, cfg: Config, sql: SqlEngine, clock: FakeClock, outside: Any, writes: Writes
+        self,
+        cfg: Config,
+        sql: SqlEngine,
+        clock: FakeClock,
+        outside: Any,
+        writes: Writes,
+        *,
+        batched: bool = False,
     ) -> None:
         self.cfg = cfg
+        self.batched = batched
         self.writes = writes
         self.sql = sql
         self.clock = clock
@@ -107,7 +125,7 @@ class Daemon:
         store = FaultyStore(
             DaemonStore(self.sql), self.outside, "engine", SnapshotCache(self.writes)
         )
-        gateway = SimGateway(store, control)
+        gateway = SimGateway(store, control, batched=self.batched)
         controller = HvacController(
             becon,
             control,

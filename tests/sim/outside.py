@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -132,7 +132,7 @@ class FaultyStore:
     async def call(self, fn: Callable[..., Any], *args: object, **kwargs: object) -> Any:
         name = getattr(fn, "__name__", "")
         crash_after = await self._outside.enter()
-        if name in WRITES and self._outside.fault("db_write", f"{self._name}.{name}"):
+        if self.faulted(fn):
             raise StoreError(f"simulated database write failure in {name}")
         if name == "snapshot" and self._cache is not None:
             result = self._cache.snapshot(self._inner, *args)
@@ -140,6 +140,34 @@ class FaultyStore:
             result = fn(*args, **kwargs)
         self._outside.leave(crash_after)
         return result
+
+    async def run_batch(
+        self, runner: Callable[[Sequence[Any]], Sequence[Any]], calls: Sequence[Any]
+    ) -> list[Any]:
+        """A batch as the SQL store runs it (``runner``: its ``together``), with one crash
+        point for the whole batch (a crash inside it commits nothing: a crash before it).
+
+        A write fault drawn for any call fails the batch as the store's own failure does:
+        nothing of it is written and each call runs alone, the faulted one failing.
+        """
+        crash_after = await self._outside.enter()
+        faulted = [self.faulted(call.func) for call in calls]
+        if any(faulted):
+            results = [
+                StoreError(f"simulated database write failure in {call.func.__name__}")
+                if fault
+                else runner([call])[0]
+                for call, fault in zip(calls, faulted, strict=True)
+            ]
+        else:
+            results = list(runner(calls))
+        self._outside.leave(crash_after)
+        return results
+
+    def faulted(self, fn: Callable[..., Any]) -> bool:
+        """Whether a write fault hits this call (drawn once per call)."""
+        name = getattr(fn, "__name__", "")
+        return name in WRITES and self._outside.fault("db_write", f"{self._name}.{name}")
 
 
 def _aims(aimed: str, target: str) -> bool:

@@ -13,7 +13,7 @@ import multiprocessing
 import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tests.sim.bugs import classify
 from tests.sim.pg import fresh_database
@@ -44,13 +44,18 @@ def default_jobs() -> int:
 
 
 def check_seed(
-    seed: int, pg_server: str | None = None, long: bool = False, trace: bool = False
+    seed: int,
+    pg_server: str | None = None,
+    long: bool = False,
+    trace: bool = False,
+    batched: bool = False,
 ) -> Verdict:
     """Run one seed to its verdict here, on SQLite or a fresh database on ``pg_server``.
 
     The report (world and trace) comes with a failed seed, or any seed when ``trace``.
+    ``batched``: store batches in one transaction (``World.batched_store``).
     """
-    world = generate(seed, LONG if long else Size())
+    world = replace(generate(seed, LONG if long else Size()), batched_store=batched)
     if pg_server is None:
         result = asyncio.run(run_seed(world))
     else:
@@ -72,21 +77,31 @@ def pool(jobs: int) -> ProcessPoolExecutor:
 
 
 def submit(
-    executor: Executor, seeds: Iterable[int], pg_server: str | None = None, long: bool = False
+    executor: Executor,
+    seeds: Iterable[int],
+    pg_server: str | None = None,
+    long: bool = False,
+    batched: bool = False,
 ) -> dict[int, Future[Verdict]]:
     """Every seed queued on ``executor``, in the order given."""
-    return {seed: executor.submit(check_seed, seed, pg_server, long) for seed in seeds}
+    return {
+        seed: executor.submit(check_seed, seed, pg_server, long, False, batched) for seed in seeds
+    }
 
 
 def verdicts(
-    seeds: Iterable[int], jobs: int, pg_server: str | None = None, long: bool = False
+    seeds: Iterable[int],
+    jobs: int,
+    pg_server: str | None = None,
+    long: bool = False,
+    batched: bool = False,
 ) -> Iterator[Verdict]:
     """The seeds' verdicts in the order given, ``jobs`` seeds at a time."""
     if jobs <= 1:
-        yield from (check_seed(seed, pg_server, long) for seed in seeds)
+        yield from (check_seed(seed, pg_server, long, batched=batched) for seed in seeds)
         return
     with pool(jobs) as executor:
-        futures = submit(executor, seeds, pg_server, long)
+        futures = submit(executor, seeds, pg_server, long, batched)
         try:
             for future in futures.values():
                 yield future.result()

@@ -357,7 +357,14 @@ class Sim:
 
     async def _start_daemon(self) -> None:
         self.outside.dead = False
-        self.daemon = Daemon(self.cfg, self.sql, self.clock, self.outside, self.writes)
+        self.daemon = Daemon(
+            self.cfg,
+            self.sql,
+            self.clock,
+            self.outside,
+            self.writes,
+            batched=self.world.batched_store,
+        )
         engine = await self.daemon.build(self.transport)
         self.log("daemon starts: reconcile")
         await self._guarded(engine.start_up(), "start_up")

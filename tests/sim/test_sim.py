@@ -3,7 +3,9 @@
 ``DRSCHED_SIM_SEEDS=N`` runs seeds 0..N-1 (default :data:`DEFAULT_SEEDS`, sized
 to stay under 2 minutes on a quiet 2-core machine: the seeds run on one worker
 process per core, tests/sim/pool.py); ``python -m tests.sim --seeds 10000`` is
-the long run (docs/testing.md).
+the long run (docs/testing.md). ``DRSCHED_SIM_BATCHED_SEEDS=N`` (default 100) runs
+seeds 0..N-1 again with the store's batches in one transaction, as the daemon runs
+them (``--batched``); the others run a batch's calls one by one.
 
 Every seed must pass. :data:`KNOWN_FAILING` is where a seed that finds a bug
 whose fix is not merged yet goes, as a strict xfail (it fails the suite the day
@@ -25,6 +27,9 @@ from tests.sim.world import generate
 from tests.support.databases import PG_HINT, postgres_url
 
 DEFAULT_SEEDS = 300
+#: Seeds also run with store batches in one transaction, as the daemon runs them
+#: (``World.batched_store``; the others run a batch's calls one by one).
+BATCHED_SEEDS = int(os.environ.get("DRSCHED_SIM_BATCHED_SEEDS", 100))
 PG_URL = postgres_url() or ""  # CI=true or DRSCHED_TEST_PG_URL (tests/support/databases.py)
 SEEDS = int(os.environ.get("DRSCHED_SIM_SEEDS", DEFAULT_SEEDS))
 PENDING = "bugs of issue 10 not merged yet"
@@ -57,33 +62,44 @@ def _params() -> list[object]:
     for seed in [*range(SEEDS), *(s for s in REGRESSIONS if s >= SEEDS)]:
         bug = KNOWN_FAILING.get(seed)
         marks = [pytest.mark.xfail(strict=True, reason=f"{PENDING}: {bug}")] if bug else []
-        params.append(pytest.param(seed, marks=marks, id=f"seed{seed}"))
+        params.append(pytest.param(seed, False, marks=marks, id=f"seed{seed}"))
+    params += [pytest.param(s, True, id=f"seed{s}-batched") for s in range(BATCHED_SEEDS)]
     return params
 
 
 @pytest.fixture(scope="session")
-def seed_verdicts(request: pytest.FixtureRequest) -> Iterator[dict[int, Future[Verdict]]]:
+def seed_verdicts(
+    request: pytest.FixtureRequest,
+) -> Iterator[dict[tuple[int, bool], Future[Verdict]]]:
     """Every selected seed, queued on one worker per core in the order the tests will run.
 
     Each seed test then waits for its own seed only (its timeout stays its own).
     """
     wanted = [
-        seed
+        (seed, batched)
         for item in request.session.items
         if isinstance(item, pytest.Function) and item.originalname == _SEED_TEST
         if isinstance(seed := item.callspec.params["seed"], int)
+        if isinstance(batched := item.callspec.params["batched"], bool)
     ]
     with pool(max(1, min(default_jobs(), len(wanted)))) as executor:
-        yield submit(executor, wanted)
+        futures: dict[tuple[int, bool], Future[Verdict]] = {}
+        for batched in (False, True):
+            seeds = [seed for seed, b in wanted if b is batched]
+            queued = submit(executor, seeds, batched=batched)
+            futures.update(((seed, batched), f) for seed, f in queued.items())
+        yield futures
         executor.shutdown(cancel_futures=True)
 
 
 _SEED_TEST = "test_seed_keeps_every_invariant"
 
 
-@pytest.mark.parametrize("seed", _params())
-def test_seed_keeps_every_invariant(seed: int, seed_verdicts: dict[int, Future[Verdict]]) -> None:
-    verdict = seed_verdicts[seed].result()
+@pytest.mark.parametrize(("seed", "batched"), _params())
+def test_seed_keeps_every_invariant(
+    seed: int, batched: bool, seed_verdicts: dict[tuple[int, bool], Future[Verdict]]
+) -> None:
+    verdict = seed_verdicts[(seed, batched)].result()
     assert verdict.ok, verdict.report + "\nfound: " + "; ".join(verdict.findings)
 
 

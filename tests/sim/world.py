@@ -119,12 +119,16 @@ class World:
     narrowed: tuple[tuple[str, str, str, float, float], ...] = ()
     token_ttl_s: int = 86400
     end: datetime = field(default=T0)
+    #: Store batches run by the store's own ``together`` (one transaction), not one call at
+    #: a time: not drawn from the seed, so a seed's world and draws are the same either way.
+    batched_store: bool = False
 
     def describe(self) -> list[str]:
         lines = [
             f"world seed={self.seed}: {self.sites} site(s) x {self.gateways} gateway(s) x "
             f"{self.facilities} facilities, BECON token ttl {self.token_ttl_s}s, "
             f"runs until {_rel(self.end)}"
+            + (", store batches in one transaction" if self.batched_store else "")
         ]
         lines += ["mapping:"] + [f"  {_target(t)}" for t in self.targets]
         lines += [f"  narrowed {s}/{g}/{f} to [{lo}, {hi}]" for s, g, f, lo, hi in self.narrowed]
