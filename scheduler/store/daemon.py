@@ -19,6 +19,7 @@ from scheduler.domain.lifecycle import TERMINAL, Source, Status, Transition
 from scheduler.domain.plan_diff import PlanDiff
 from scheduler.domain.shaping import Shaping
 from scheduler.store import events as repo
+from scheduler.store import intents
 from scheduler.store.fenced import Fence, FencedStore
 from scheduler.store.models import EventRow, IntentRow
 from scheduler.store.plan_apply import apply_plan
@@ -71,38 +72,20 @@ class DaemonStore(FencedStore):
         with self._read() as session:
             return [_intent(row) for row in session.scalars(query)]
 
-    def begin_intent(self, intent: Intent, change: Transition | None, at: datetime) -> None:
+    def begin_intent(
+        self, intent: Intent, change: Transition | None, at: datetime
+    ) -> PlanEvent | None:
         with self._write() as session:
-            session.add(
-                IntentRow(
-                    event_id=intent.event_id,
-                    kind=intent.kind.value,
-                    request_id=intent.request_id,
-                    revision=intent.revision,
-                    begun_at=at,
-                )
-            )
-            if intent.kind == IntentKind.CREATE:
-                _record_submission(session, intent, at)
+            event = intents.begin(session, intent, at)
             moved = change is not None and repo.move(session, change)
         self._count(change, moved)
+        return event
 
     def end_intent(
         self, intent: Intent, outcome: str, change: Transition | None, at: datetime
     ) -> None:
         with self._write() as session:
-            row = session.scalars(
-                select(IntentRow)
-                .where(IntentRow.event_id == intent.event_id)
-                .where(IntentRow.kind == intent.kind.value)
-                .where(IntentRow.request_id == intent.request_id)
-                .where(IntentRow.outcome.is_(None))
-                .order_by(IntentRow.id.desc())
-                .limit(1)
-            ).first()
-            if row is not None:
-                row.outcome = outcome
-                row.ended_at = at
+            intents.end(session, intent, outcome, at)
             moved = change is not None and repo.move(session, change)
         self._count(change, moved)
 
@@ -149,22 +132,6 @@ class DaemonStore(FencedStore):
             for row in session.scalars(query):
                 found[row.event_id] = _intent(row)
         return found
-
-
-def _record_submission(session: Session, intent: Intent, at: datetime) -> None:
-    """The request being created and the content it carries (what the DR service will run).
-
-    The content is the stored revision now, which the POST sends: a plan
-    apply since the engine decided makes it later than ``intent.revision``,
-    and ``submitted_revision`` says which it is. Raises
-    :class:`UnknownEventError` when the event is gone (a plan apply removed
-    it): no intent, no POST.
-    """
-    row = repo.get_row(session, intent.event_id)
-    row.request_id = intent.request_id
-    row.submitted_revision = row.revision
-    row.submitted_content = repo.submitted_content(repo.to_plan_event(row), row.revision)
-    row.updated_at = at
 
 
 def request_cancel(session: Session, event_id: str, now: datetime) -> str:

@@ -77,7 +77,8 @@ def test_n_intents_are_written_in_one_transaction(sql: Engine) -> None:
     store.apply_events([plan_event(e) for e in ids], NOW)
     transactions = transactions_of_intents(sql)
     calls = [partial(store.begin_intent, *submitting(e), NOW) for e in ids]
-    assert store.together(calls) == [None] * len(ids)
+    sent = store.together(calls)
+    assert sent == [store.running_event(e) for e in ids]  # each the content its POST sends
     assert len(transactions) == len(ids)
     assert len(set(transactions)) == 1  # one transaction, not one per intent
     assert sorted(i.event_id for i in store.open_intents()) == sorted(ids)
@@ -92,7 +93,7 @@ def test_a_call_that_fails_mid_batch_leaves_nothing_of_itself_and_the_others_go_
     store.apply_events([plan_event("a"), plan_event("c")], NOW)
     calls = [partial(store.begin_intent, *submitting(e), NOW) for e in ("a", "gone", "c")]
     first, failed, last = store.together(calls)
-    assert (first, last) == (None, None)
+    assert (first.event_id, last.event_id) == ("a", "c")
     assert type(failed) is type(alone_error(store, "gone"))  # the error it raises alone
     assert sorted(i.event_id for i in store.open_intents()) == ["a", "c"]
     assert [t.event_id for t in store.timeline()] == ["a", "c"]  # no half of "gone"
@@ -120,7 +121,7 @@ def test_reads_in_a_batch_see_its_writes_and_do_not_wait_for_its_lock(sql: Engin
     written, running = store.together(
         [partial(store.begin_intent, *submitting("a"), NOW), partial(store.running_event, "a")]
     )
-    assert written is None
+    assert written == running
     assert running.event_id == "a"
     assert store.open_intents() == [submitting("a")[0]]
 
