@@ -27,6 +27,7 @@ from sqlalchemy import Engine as SqlEngine
 from sqlalchemy.orm import Session
 
 from scheduler import metrics
+from scheduler.clients.transport import preload
 from scheduler.clock import Clock, SystemClock
 from scheduler.config import Config
 from scheduler.config_values import becon_client, dr_client, policy_from, settings_from
@@ -276,6 +277,29 @@ def _ven_ended(task: asyncio.Task[None]) -> None:
         log.error("openadr.ven_stopped", error=repr(task.exception()))
 
 
+@asynccontextmanager
+async def preloaded(ready: asyncio.Event) -> AsyncIterator[None]:
+    """The vendor clients' transport imported (:func:`preload`) once the daemon is READY.
+
+    Not before: start-up to READY is kept short (issue 14). Not at the first call:
+    the first of 200 submissions due at once waited for it.
+    """
+
+    async def load() -> None:
+        await ready.wait()
+        try:
+            await asyncio.to_thread(preload)
+        except Exception as exc:  # the first vendor call imports it, and reports the error
+            log.warning("daemon.preload_failed", error=f"{type(exc).__name__}: {exc}")
+
+    task = asyncio.create_task(load(), name="drsched-preload")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 # -- the process -----------------------------------------------------------------
 
 
@@ -330,7 +354,7 @@ async def serve(
                 on_stop=parts.on_stop,
                 on_stop_timeout=config.hvac.on_stop_timeout,
             )
-            async with openadr_ven(config, parts, clock, fence):
+            async with openadr_ven(config, parts, clock, fence), preloaded(daemon.ready):
                 await daemon.run()
 
     with DaemonLock(config.database.url):
