@@ -26,6 +26,8 @@ ASGI app), as before: this is only the default of :func:`scheduler.clients.http.
 from __future__ import annotations
 
 import contextlib
+import functools
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
@@ -36,11 +38,20 @@ if TYPE_CHECKING:
 
 
 def preload() -> None:
-    """Import what the first request would (aiohttp and its SSL contexts), now.
+    """Do now what the first request would: import aiohttp, load the CA certificates.
 
     Blocking (0.1–0.2 s of CPU): the daemon runs it in a thread once it is READY.
     """
     import httpx_aiohttp  # noqa: F401  (imported for its side effect: loaded once)
+
+    _verify()
+
+
+@functools.cache
+def _verify() -> ssl.SSLContext:
+    """httpx's default verification (certifi's CA bundle; ``SSL_CERT_FILE``/``_DIR``
+    honoured), made once for every transport: loading the bundle takes 30–40 ms."""
+    return httpx.create_ssl_context()
 
 
 class VendorTransport(httpx.AsyncBaseTransport):
@@ -61,7 +72,7 @@ class VendorTransport(httpx.AsyncBaseTransport):
         if self._transport is None:
             from httpx_aiohttp import AiohttpTransport
 
-            self._transport = AiohttpTransport(limits=self._limits)
+            self._transport = AiohttpTransport(verify=_verify(), limits=self._limits)
         return self._transport
 
     async def aclose(self) -> None:
