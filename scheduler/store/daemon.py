@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, cast
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -20,7 +22,7 @@ from scheduler.domain.plan_diff import PlanDiff
 from scheduler.domain.shaping import Shaping
 from scheduler.store import events as repo
 from scheduler.store import intents
-from scheduler.store.fenced import Fence, FencedStore
+from scheduler.store.fenced import Fence, FencedStore, Many
 from scheduler.store.models import EventRow, IntentRow
 from scheduler.store.plan_apply import apply_plan
 
@@ -76,7 +78,7 @@ class DaemonStore(FencedStore):
         self, intent: Intent, change: Transition | None, at: datetime
     ) -> PlanEvent | None:
         with self._write() as session:
-            event = intents.begin(session, intent, at)
+            (event,) = intents.begin_all(session, [(intent, at)])
             moved = change is not None and repo.move(session, change)
         self._count(change, moved)
         return event
@@ -85,7 +87,7 @@ class DaemonStore(FencedStore):
         self, intent: Intent, outcome: str, change: Transition | None, at: datetime
     ) -> None:
         with self._write() as session:
-            intents.end(session, intent, outcome, at)
+            intents.end_all(session, [(intent, outcome, at)])
             moved = change is not None and repo.move(session, change)
         self._count(change, moved)
 
@@ -94,6 +96,43 @@ class DaemonStore(FencedStore):
             moved = repo.move(session, change)
         self._count(change, moved)
         return moved
+
+    # -- many intents at once (``together``, issue 14) ---------------------------
+
+    def _many(self, call: Callable[[], Any]) -> Many | None:
+        """Intents begun or ended together: one ``executemany`` per statement for them all.
+
+        Only calls whose transition :func:`~scheduler.store.events.movable_together`
+        (the submission's ``submitting``, the outcome's ``pending`` or ``failed``);
+        any other runs alone, in the same transaction.
+        """
+        if not isinstance(call, partial) or call.keywords:
+            return None
+        if call.func == self.begin_intent and len(call.args) == 3:
+            return self._begin_all if _movable(call.args[1]) else None
+        if call.func == self.end_intent and len(call.args) == 4:
+            return self._end_all if _movable(call.args[2]) else None
+        return None
+
+    def _begin_all(self, calls: Sequence[Callable[[], Any]]) -> list[Any]:
+        args = [cast(partial[Any], call).args for call in calls]
+        with self._write() as session:
+            events = intents.begin_all(session, [(intent, at) for intent, _, at in args])
+            self._move_all(session, [change for _, change, _ in args])
+        return list(events)
+
+    def _end_all(self, calls: Sequence[Callable[[], Any]]) -> list[Any]:
+        args = [cast(partial[Any], call).args for call in calls]
+        with self._write() as session:
+            intents.end_all(session, [(intent, outcome, at) for intent, outcome, _, at in args])
+            self._move_all(session, [change for _, _, change, _ in args])
+        return [None] * len(calls)
+
+    def _move_all(self, session: Session, changes: Sequence[Transition | None]) -> None:
+        moves = [c for c in changes if c is not None]
+        repo.move_all(session, moves)
+        for change in moves:
+            self._count(change, True)
 
     # -- plans, views and admin requests (CLI, demo, tests) ---------------------
 
@@ -187,6 +226,10 @@ def _pre_condition(row: EventRow) -> timedelta | None:
     shaping = Shaping.from_content(row.shaping)
     pre = shaping.pre_condition if shaping is not None else None
     return pre.duration if pre is not None else None
+
+
+def _movable(change: object) -> bool:
+    return change is None or (isinstance(change, Transition) and repo.movable_together(change))
 
 
 def _intent(row: IntentRow) -> Intent:

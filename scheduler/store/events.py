@@ -361,6 +361,38 @@ def move(session: Session, change: Transition) -> bool:
     return True
 
 
+def movable_together(change: Transition) -> bool:
+    """Whether ``change`` may go to :func:`move_all`: a move (not a note) that adds no note."""
+    return change.from_status != change.to_status and change.from_status != Status.PENDING
+
+
+def move_all(session: Session, changes: Sequence[Transition]) -> None:
+    """:func:`move` for each of ``changes`` (each :func:`movable_together`), in two statements.
+
+    Raises :class:`NotAllMoved` when some event was no longer in its from-status: the
+    caller undoes the transaction and moves them one by one (``move`` says which).
+    """
+    if not changes:
+        return
+    rows = [
+        {
+            "id": c.event_id,
+            "from_status": c.from_status.value,
+            "to_status": c.to_status.value,
+            "at": c.at,
+        }
+        for c in changes
+    ]
+    result = session.connection().execute(_MOVE, rows)
+    if result.rowcount != len(changes):
+        raise NotAllMoved(f"{result.rowcount} of {len(changes)} events moved")
+    record_transitions(session, changes)
+
+
+class NotAllMoved(Exception):
+    """Another writer moved an event first: :func:`move_all` cannot say which."""
+
+
 #: Moves that end the time a change may still be re-submitted (only pending can be deleted).
 _PAST_PENDING = (Status.STANDBY, Status.ACTIVE, Status.COMPLETED)
 
