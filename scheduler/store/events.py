@@ -196,7 +196,18 @@ def running_event(row: EventRow) -> PlanEvent:
     return from_content(content, program_id=row.program_id, source=row.source)
 
 
-def running_window(row: EventRow) -> tuple[datetime, datetime] | None:
+class RunningColumns(Protocol):
+    """The ``events`` columns that say which revision the DR service runs."""
+
+    @property
+    def revision(self) -> int: ...
+    @property
+    def submitted_revision(self) -> int | None: ...
+    @property
+    def submitted_content(self) -> dict[str, Any] | None: ...
+
+
+def running_window(row: RunningColumns) -> tuple[datetime, datetime] | None:
     """The running revision's window when it is not the stored one, else None."""
     content = _running_content(row)
     if content is None:
@@ -204,7 +215,7 @@ def running_window(row: EventRow) -> tuple[datetime, datetime] | None:
     return _instant(content["start"]), _instant(content["end"])
 
 
-def _running_content(row: EventRow) -> dict[str, Any] | None:
+def _running_content(row: RunningColumns) -> dict[str, Any] | None:
     """The submitted content, when the DR service runs another revision than the stored one.
 
     None also when the content is not of that revision (a request submitted
