@@ -278,21 +278,23 @@ def _ven_ended(task: asyncio.Task[None]) -> None:
 
 
 @asynccontextmanager
-async def preloaded(ready: asyncio.Event) -> AsyncIterator[None]:
-    """The vendor clients' transport imported (:func:`preload`) once the daemon is READY.
+async def preloaded(
+    ready: asyncio.Event, load: Callable[[], None] = preload
+) -> AsyncIterator[None]:
+    """The vendor clients' transport loaded (:func:`preload`, in a thread) once READY.
 
     Not before: start-up to READY is kept short (issue 14). Not at the first call:
     the first of 200 submissions due at once waited for it.
     """
 
-    async def load() -> None:
+    async def load_when_ready() -> None:
         await ready.wait()
         try:
-            await asyncio.to_thread(preload)
+            await asyncio.to_thread(load)
         except Exception as exc:  # the first vendor call imports it, and reports the error
             log.warning("daemon.preload_failed", error=f"{type(exc).__name__}: {exc}")
 
-    task = asyncio.create_task(load(), name="drsched-preload")
+    task = asyncio.create_task(load_when_ready(), name="drsched-preload")
     try:
         yield
     finally:
