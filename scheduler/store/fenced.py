@@ -5,7 +5,9 @@ transaction (issue 14: 200 submissions due at once were 200 transactions one
 after the other): while it runs, each call's own :meth:`FencedStore._write` (and
 :meth:`FencedStore._read`) is that one fenced transaction. Should a call fail, nothing
 of the batch is written and each call runs again alone, as it would have without
-batching.
+batching. Calls of one method next to each other may run as one call of a form
+that takes them all (:meth:`FencedStore._many`: the daemon's intents, written by one
+``executemany`` per statement).
 """
 
 from __future__ import annotations
