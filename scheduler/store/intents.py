@@ -111,8 +111,9 @@ def _submission(
 
     The content is the stored revision now, which the POST sends: a plan
     apply since the engine decided makes it later than ``intent.revision``,
-    and ``submitted_revision`` says which it is. Raises
-    :class:`UnknownEventError` when the event is gone: no intent, no POST.
+    and ``submitted_revision`` says which it is. An event gone (a plan apply
+    removed it) fails the intent's insert (its foreign key), else raises
+    :class:`UnknownEventError` here: no intent, no POST.
     """
     found = contents.get(intent.event_id)
     if found is None:
