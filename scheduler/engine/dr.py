@@ -96,9 +96,10 @@ class DrEffects:
 
     # -- intents ---------------------------------------------------------------
 
-    async def _begin(self, intent: Intent, change: Transition | None) -> None:
+    async def _begin(self, intent: Intent, change: Transition | None) -> PlanEvent | None:
+        """Commit the intent; a submission's returns the content its POST sends."""
         store = self._store
-        await self._gateway.batch(
+        return await self._gateway.batch(
             store.together, store.begin_intent, intent, change, self._clock.now()
         )
 
@@ -132,19 +133,9 @@ class DrEffects:
         intent = Intent(view.event_id, IntentKind.CREATE, action.request_id, action.revision)
         detail = f"submitting as request {action.request_id}"
         change = self._change(view, Status.SUBMITTING, Source.CLOCK, detail)
-        store, gateway = self._store, self._gateway
-        # The content the POST sends, read in the same batch right after the intent
-        # is recorded: 200 submissions due at once wait for one round of the store,
-        # not two (issue 14). The POST leaves only if the intent was written.
-        begun = gateway.enqueue(
-            store.together, store.begin_intent, intent, change, self._clock.now()
-        )
-        content = gateway.enqueue(store.together, store.running_event, intent.event_id)
-        written, event = await asyncio.gather(begun, content, return_exceptions=True)
-        if isinstance(written, BaseException):
-            raise written
-        if isinstance(event, BaseException):
-            raise event
+        # The content the POST sends comes back with the intent, in the same batch:
+        # 200 submissions due at once wait for one round of the store (issue 14).
+        event = await self._begin(intent, change)
         await self._create(intent, replace_status(view, Status.SUBMITTING), event)
 
     async def _create(
@@ -152,9 +143,9 @@ class DrEffects:
     ) -> None:
         """POST (if still allowed); record the outcome, or leave the intent open if unknown.
 
-        What goes out is the content recorded with the intent (``running_event``;
-        ``event`` when it was read already): a plan change in between is a later
-        revision, re-submitted in turn.
+        What goes out is the content recorded with the intent (``event``, as
+        ``begin_intent`` returned it; else ``running_event``): a plan change in
+        between is a later revision, re-submitted in turn.
         """
         verdict = view.may(OutsideCall.POST, self._clock.now())
         if not verdict.allowed:
@@ -222,7 +213,8 @@ class DrEffects:
         if view.revision != intent.revision:
             await self._end(intent, "not sent", None)
             intent = Intent(intent.event_id, IntentKind.CREATE, intent.request_id, view.revision)
-            await self._begin(intent, None)
+            await self._create(intent, view, await self._begin(intent, None))
+            return
         await self._create(intent, view)
 
     async def _not_sent(self, intent: Intent, view: EventView, verdict: Verdict) -> None:
@@ -390,8 +382,7 @@ class DrEffects:
             f"re-submitting as {new_id}",
         )
         intent = Intent(view.event_id, IntentKind.CREATE, new_id, view.revision)
-        await self._begin(intent, note)
-        await self._create(intent, view)
+        await self._create(intent, view, await self._begin(intent, note))
 
 
 def replace_status(view: EventView, status: Status) -> EventView:

@@ -43,8 +43,14 @@ class EngineStore(Protocol):
         """Intents recorded without an outcome: reconciled at start-up before anything new."""
         ...
 
-    def begin_intent(self, intent: Intent, change: Transition | None, at: datetime) -> None:
-        """Commit the intent (and its transition, e.g. ``submitting``) before the call."""
+    def begin_intent(
+        self, intent: Intent, change: Transition | None, at: datetime
+    ) -> PlanEvent | None:
+        """Commit the intent (and its transition, e.g. ``submitting``) before the call.
+
+        A submission (``IntentKind.CREATE``) records the content it sends and
+        returns it (what ``running_event`` then reads); other intents return None.
+        """
         ...
 
     def end_intent(

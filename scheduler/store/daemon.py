@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, cast
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, raiseload
+from sqlalchemy import Engine, Row, Table, bindparam, select
+from sqlalchemy.orm import Session
 
 from scheduler.domain.events import PlanEvent
 from scheduler.domain.intents import EventView, Intent, IntentKind
@@ -19,7 +21,8 @@ from scheduler.domain.lifecycle import TERMINAL, Source, Status, Transition
 from scheduler.domain.plan_diff import PlanDiff
 from scheduler.domain.shaping import Shaping
 from scheduler.store import events as repo
-from scheduler.store.fenced import Fence, FencedStore
+from scheduler.store import intents
+from scheduler.store.fenced import Fence, FencedStore, Many
 from scheduler.store.models import EventRow, IntentRow
 from scheduler.store.plan_apply import apply_plan
 
@@ -43,21 +46,11 @@ class DaemonStore(FencedStore):
             return repo.plan_revision(session)
 
     def snapshot(self, planned_start_before: datetime) -> Sequence[EventView]:
-        query = (
-            select(EventRow)
-            .where(EventRow.status.in_(repo.NOT_TERMINAL))
-            .where(
-                (EventRow.status != Status.PLANNED.value)
-                | (EventRow.start < planned_start_before)
-                | EventRow.cancel_requested
-            )
-            .order_by(EventRow.start, EventRow.event_id)
-            # a view needs no signal or target: loading them (``selectin``) was most of
-            # the snapshot every tick reads, 200 events at a system-wide start (issue 14)
-            .options(raiseload(EventRow.signals), raiseload(EventRow.targets))
-        )
+        """Core rows of the columns a view needs (issue 14: every tick reads it, and the
+        ORM's rows, with their signals and targets, cost 15 ms for 200 events)."""
         with self._read() as session:
-            rows = list(session.scalars(query.execution_options(populate_existing=True)))
+            connection = session.connection()
+            rows = list(connection.execute(_SNAPSHOT, {"before": planned_start_before}))
             intents = self._open_intents(session, [r.event_id for r in rows])
         return [_view(row, intents.get(row.event_id)) for row in rows]
 
@@ -74,38 +67,20 @@ class DaemonStore(FencedStore):
         with self._read() as session:
             return [_intent(row) for row in session.scalars(query)]
 
-    def begin_intent(self, intent: Intent, change: Transition | None, at: datetime) -> None:
+    def begin_intent(
+        self, intent: Intent, change: Transition | None, at: datetime
+    ) -> PlanEvent | None:
         with self._write() as session:
-            session.add(
-                IntentRow(
-                    event_id=intent.event_id,
-                    kind=intent.kind.value,
-                    request_id=intent.request_id,
-                    revision=intent.revision,
-                    begun_at=at,
-                )
-            )
-            if intent.kind == IntentKind.CREATE:
-                _record_submission(session, intent, at)
+            (event,) = intents.begin_all(session, [(intent, at)])
             moved = change is not None and repo.move(session, change)
         self._count(change, moved)
+        return event
 
     def end_intent(
         self, intent: Intent, outcome: str, change: Transition | None, at: datetime
     ) -> None:
         with self._write() as session:
-            row = session.scalars(
-                select(IntentRow)
-                .where(IntentRow.event_id == intent.event_id)
-                .where(IntentRow.kind == intent.kind.value)
-                .where(IntentRow.request_id == intent.request_id)
-                .where(IntentRow.outcome.is_(None))
-                .order_by(IntentRow.id.desc())
-                .limit(1)
-            ).first()
-            if row is not None:
-                row.outcome = outcome
-                row.ended_at = at
+            intents.end_all(session, [(intent, outcome, at)])
             moved = change is not None and repo.move(session, change)
         self._count(change, moved)
 
@@ -114,6 +89,43 @@ class DaemonStore(FencedStore):
             moved = repo.move(session, change)
         self._count(change, moved)
         return moved
+
+    # -- many intents at once (``together``, issue 14) ---------------------------
+
+    def _many(self, call: Callable[[], Any]) -> Many | None:
+        """Intents begun or ended together: one ``executemany`` per statement for them all.
+
+        Only calls whose transition :func:`~scheduler.store.events.movable_together`
+        (the submission's ``submitting``, the outcome's ``pending`` or ``failed``);
+        any other runs alone, in the same transaction.
+        """
+        if not isinstance(call, partial) or call.keywords:
+            return None
+        if call.func == self.begin_intent and len(call.args) == 3:
+            return self._begin_all if _movable(call.args[1]) else None
+        if call.func == self.end_intent and len(call.args) == 4:
+            return self._end_all if _movable(call.args[2]) else None
+        return None
+
+    def _begin_all(self, calls: Sequence[Callable[[], Any]]) -> list[Any]:
+        args = [cast(partial[Any], call).args for call in calls]
+        with self._write() as session:
+            events = intents.begin_all(session, [(intent, at) for intent, _, at in args])
+            self._move_all(session, [change for _, change, _ in args])
+        return list(events)
+
+    def _end_all(self, calls: Sequence[Callable[[], Any]]) -> list[Any]:
+        args = [cast(partial[Any], call).args for call in calls]
+        with self._write() as session:
+            intents.end_all(session, [(intent, outcome, at) for intent, outcome, _, at in args])
+            self._move_all(session, [change for _, _, change, _ in args])
+        return [None] * len(calls)
+
+    def _move_all(self, session: Session, changes: Sequence[Transition | None]) -> None:
+        moves = [c for c in changes if c is not None]
+        repo.move_all(session, moves)
+        for change in moves:
+            self._count(change, True)
 
     # -- plans, views and admin requests (CLI, demo, tests) ---------------------
 
@@ -142,32 +154,11 @@ class DaemonStore(FencedStore):
 
     def _open_intents(self, session: Session, event_ids: Sequence[str]) -> dict[str, Intent]:
         found: dict[str, Intent] = {}
+        connection = session.connection()
         for chunk in repo.chunks(event_ids):
-            query = (
-                select(IntentRow)
-                .where(IntentRow.outcome.is_(None))
-                .where(IntentRow.event_id.in_(chunk))
-                .order_by(IntentRow.id)
-            )
-            for row in session.scalars(query):
+            for row in connection.execute(_OPEN_INTENTS, {"ids": list(chunk)}):
                 found[row.event_id] = _intent(row)
         return found
-
-
-def _record_submission(session: Session, intent: Intent, at: datetime) -> None:
-    """The request being created and the content it carries (what the DR service will run).
-
-    The content is the stored revision now, which the POST sends: a plan
-    apply since the engine decided makes it later than ``intent.revision``,
-    and ``submitted_revision`` says which it is. Raises
-    :class:`UnknownEventError` when the event is gone (a plan apply removed
-    it): no intent, no POST.
-    """
-    row = repo.get_row(session, intent.event_id)
-    row.request_id = intent.request_id
-    row.submitted_revision = row.revision
-    row.submitted_content = repo.submitted_content(repo.to_plan_event(row), row.revision)
-    row.updated_at = at
 
 
 def request_cancel(session: Session, event_id: str, now: datetime) -> str:
@@ -200,7 +191,44 @@ def _cancel_outcome(status: Status, request_id: str | None) -> str:
     )
 
 
-def _view(row: EventRow, intent: Intent | None) -> EventView:
+_EVENTS = cast(Table, EventRow.__table__)
+_INTENTS = cast(Table, IntentRow.__table__)
+#: Every non-terminal event, except planned ones starting at or after ``before``.
+_SNAPSHOT = (
+    select(
+        *(
+            _EVENTS.c[name]
+            for name in (
+                "event_id",
+                "status",
+                "start",
+                "end",
+                "revision",
+                "request_id",
+                "submitted_revision",
+                "submitted_content",
+                "cancel_requested",
+                "shaping",
+            )
+        )
+    )
+    .where(_EVENTS.c.status.in_(repo.NOT_TERMINAL))
+    .where(
+        (_EVENTS.c.status != Status.PLANNED.value)
+        | (_EVENTS.c.start < bindparam("before"))
+        | _EVENTS.c.cancel_requested
+    )
+    .order_by(_EVENTS.c.start, _EVENTS.c.event_id)
+)
+_OPEN_INTENTS = (
+    select(_INTENTS)
+    .where(_INTENTS.c.outcome.is_(None))
+    .where(_INTENTS.c.event_id.in_(bindparam("ids", expanding=True)))
+    .order_by(_INTENTS.c.id)
+)
+
+
+def _view(row: Row[Any], intent: Intent | None) -> EventView:
     running = repo.running_window(row)
     return EventView(
         event_id=row.event_id,
@@ -218,12 +246,16 @@ def _view(row: EventRow, intent: Intent | None) -> EventView:
     )
 
 
-def _pre_condition(row: EventRow) -> timedelta | None:
+def _pre_condition(row: Row[Any]) -> timedelta | None:
     """How long before the window the event pre-conditions (None: it does not)."""
     shaping = Shaping.from_content(row.shaping)
     pre = shaping.pre_condition if shaping is not None else None
     return pre.duration if pre is not None else None
 
 
-def _intent(row: IntentRow) -> Intent:
+def _movable(change: object) -> bool:
+    return change is None or (isinstance(change, Transition) and repo.movable_together(change))
+
+
+def _intent(row: IntentRow | Row[Any]) -> Intent:
     return Intent(row.event_id, IntentKind(row.kind), row.request_id, row.revision)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, delete, func, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
@@ -85,7 +85,7 @@ def insert_children(session: Session, events: Sequence[PlanEvent]) -> None:
 def bulk_insert(session: Session, model: type[Base], rows: Sequence[dict[str, object]]) -> None:
     """One ``executemany`` on the table (the ORM's bulk path goes row by row here)."""
     if rows:
-        session.execute(cast(Table, model.__table__).insert(), rows)
+        session.connection().execute(cast(Table, model.__table__).insert(), rows)
 
 
 def delete_children(session: Session, event_ids: Sequence[str]) -> None:
@@ -100,7 +100,67 @@ def chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
         yield items[index : index + size]
 
 
+class SignalColumns(Protocol):
+    """A row of ``event_signals``: an ORM row or a Core one (:mod:`.intents`)."""
+
+    @property
+    def signal_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def targets(self) -> list[str]: ...
+    @property
+    def min_temp(self) -> float | None: ...
+    @property
+    def max_temp(self) -> float | None: ...
+    @property
+    def temp_offset(self) -> float | None: ...
+    @property
+    def unit(self) -> str | None: ...
+
+
+class TargetColumns(Protocol):
+    """A row of ``event_targets``."""
+
+    @property
+    def ven_id(self) -> str: ...
+    @property
+    def resource_ids(self) -> list[str]: ...
+
+
+class EventColumns(Protocol):
+    """The ``events`` columns a :class:`PlanEvent` is made of."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def vtn_id(self) -> str: ...
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def end(self) -> datetime: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def program_id(self) -> str | None: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def dr_program(self) -> str | None: ...
+    @property
+    def shaping(self) -> dict[str, Any] | None: ...
+
+
 def to_plan_event(row: EventRow) -> PlanEvent:
+    return plan_event_of(row, row.signals, row.targets)
+
+
+def plan_event_of(
+    row: EventColumns, signals: Iterable[SignalColumns], targets: Iterable[TargetColumns]
+) -> PlanEvent:
+    """The event its row and its child rows (in position order) hold."""
     return PlanEvent(
         event_id=row.event_id,
         vtn_id=row.vtn_id,
@@ -117,9 +177,9 @@ def to_plan_event(row: EventRow) -> PlanEvent:
                 temp_offset=s.temp_offset,
                 unit=TempUnit(s.unit) if s.unit else None,
             )
-            for s in row.signals
+            for s in signals
         ),
-        targets=tuple(EventTarget(t.ven_id, tuple(t.resource_ids)) for t in row.targets),
+        targets=tuple(EventTarget(t.ven_id, tuple(t.resource_ids)) for t in targets),
         name=row.name,
         program_id=row.program_id,
         source=row.source,
@@ -136,7 +196,18 @@ def running_event(row: EventRow) -> PlanEvent:
     return from_content(content, program_id=row.program_id, source=row.source)
 
 
-def running_window(row: EventRow) -> tuple[datetime, datetime] | None:
+class RunningColumns(Protocol):
+    """The ``events`` columns that say which revision the DR service runs."""
+
+    @property
+    def revision(self) -> int: ...
+    @property
+    def submitted_revision(self) -> int | None: ...
+    @property
+    def submitted_content(self) -> dict[str, Any] | None: ...
+
+
+def running_window(row: RunningColumns) -> tuple[datetime, datetime] | None:
     """The running revision's window when it is not the stored one, else None."""
     content = _running_content(row)
     if content is None:
@@ -144,7 +215,7 @@ def running_window(row: EventRow) -> tuple[datetime, datetime] | None:
     return _instant(content["start"]), _instant(content["end"])
 
 
-def _running_content(row: EventRow) -> dict[str, Any] | None:
+def _running_content(row: RunningColumns) -> dict[str, Any] | None:
     """The submitted content, when the DR service runs another revision than the stored one.
 
     None also when the content is not of that revision (a request submitted
@@ -263,24 +334,74 @@ def record_transitions(session: Session, changes: Sequence[Transition]) -> None:
     bulk_insert(session, TransitionRow, [transition_values(c) for c in changes])
 
 
+_EVENTS = cast(Table, EventRow.__table__)
+#: Built once: a statement's SQL is cached by its shape, but building it costs too.
+_STATUS = select(_EVENTS.c.status).where(_EVENTS.c.event_id == bindparam("id"))
+_REVISIONS = select(_EVENTS.c.revision, _EVENTS.c.submitted_revision, _EVENTS.c.request_id).where(
+    _EVENTS.c.event_id == bindparam("id")
+)
+_MOVE = (
+    update(_EVENTS)
+    .where(_EVENTS.c.event_id == bindparam("id"))
+    .where(_EVENTS.c.status == bindparam("from_status"))
+    .values(status=bindparam("to_status"), updated_at=bindparam("at"))
+)
+
+
 def move(session: Session, change: Transition) -> bool:
-    """Apply ``change`` if the event is still in its from-status; record it either way only then."""
+    """Apply ``change`` if the event is still in its from-status; record it either way only then.
+
+    Core statements (issue 14): every submission and outcome moves its event.
+    """
+    connection = session.connection()
+    key = {"id": change.event_id}
     if change.from_status == change.to_status:
-        found = session.scalar(select(EventRow.status).where(EventRow.event_id == change.event_id))
+        found = connection.execute(_STATUS, key).scalar()
         if found != change.from_status.value:
             return False
     else:
-        result = session.execute(
-            update(EventRow)
-            .where(EventRow.event_id == change.event_id)
-            .where(EventRow.status == change.from_status.value)
-            .values(status=change.to_status.value, updated_at=change.at)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult; typed as Result
+        moved = {
+            "from_status": change.from_status.value,
+            "to_status": change.to_status.value,
+            "at": change.at,
+        }
+        result = connection.execute(_MOVE, {**key, **moved})
+        if result.rowcount != 1:
             return False
     record_transitions(session, [change, *_not_applied(session, change)])
     return True
+
+
+def movable_together(change: Transition) -> bool:
+    """Whether ``change`` may go to :func:`move_all`: a move (not a note) that adds no note."""
+    return change.from_status != change.to_status and change.from_status != Status.PENDING
+
+
+def move_all(session: Session, changes: Sequence[Transition]) -> None:
+    """:func:`move` for each of ``changes`` (each :func:`movable_together`), in two statements.
+
+    Raises :class:`NotAllMoved` when some event was no longer in its from-status: the
+    caller undoes the transaction and moves them one by one (``move`` says which).
+    """
+    if not changes:
+        return
+    rows = [
+        {
+            "id": c.event_id,
+            "from_status": c.from_status.value,
+            "to_status": c.to_status.value,
+            "at": c.at,
+        }
+        for c in changes
+    ]
+    result = session.connection().execute(_MOVE, rows)
+    if result.rowcount != len(changes):
+        raise NotAllMoved(f"{result.rowcount} of {len(changes)} events moved")
+    record_transitions(session, changes)
+
+
+class NotAllMoved(Exception):
+    """Another writer moved an event first: :func:`move_all` cannot say which."""
 
 
 #: Moves that end the time a change may still be re-submitted (only pending can be deleted).
@@ -296,11 +417,7 @@ def _not_applied(session: Session, change: Transition) -> list[Transition]:
     """
     if change.from_status != Status.PENDING or change.to_status not in _PAST_PENDING:
         return []
-    row = session.execute(
-        select(EventRow.revision, EventRow.submitted_revision, EventRow.request_id).where(
-            EventRow.event_id == change.event_id
-        )
-    ).one()
+    row = session.connection().execute(_REVISIONS, {"id": change.event_id}).one()
     if row.submitted_revision is None or row.revision <= row.submitted_revision:
         return []
     detail = (

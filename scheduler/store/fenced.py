@@ -5,7 +5,9 @@ transaction (issue 14: 200 submissions due at once were 200 transactions one
 after the other): while it runs, each call's own :meth:`FencedStore._write` (and
 :meth:`FencedStore._read`) is that one fenced transaction. Should a call fail, nothing
 of the batch is written and each call runs again alone, as it would have without
-batching.
+batching. Calls of one method next to each other may run as one call of a form
+that takes them all (:meth:`FencedStore._many`: the daemon's intents, written by one
+``executemany`` per statement).
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from scheduler.store import transaction
+
+#: Runs calls of one store method at once: their results, in order (``FencedStore._many``).
+Many = Callable[[Sequence[Callable[[], Any]]], list[Any]]
 
 #: Called first in every write transaction (the leader's fencing check); raises once this
 #: instance no longer leads. The one definition: the election hands its fence to the store.
@@ -101,9 +106,9 @@ class FencedStore:
         with self._write() as session:
             self._joined.session, self._joined.after_commit = session, after
             try:
-                for call in calls:
+                for many, run in self._runs(calls):
                     try:
-                        results.append(call())
+                        results.extend(many(run) if many is not None else [run[0]()])
                         session.flush()  # its own errors surface here, not in another's
                     except Exception as error:  # one call failed: the batch is undone
                         raise _CallFailed from error
@@ -115,6 +120,31 @@ class FencedStore:
         for done in after:
             done()
         return results
+
+    def _runs(
+        self, calls: Sequence[Callable[[], Any]]
+    ) -> Iterator[tuple[Many | None, Sequence[Callable[[], Any]]]]:
+        """``calls`` in order: those next to each other with the same :meth:`_many`
+        form together, with it; any other alone, with None."""
+        index = 0
+        while index < len(calls):
+            many = self._many(calls[index])
+            end = index + 1
+            if many is not None:
+                while end < len(calls) and self._many(calls[end]) == many:
+                    end += 1
+            yield many, calls[index:end]
+            index = end
+
+    def _many(self, call: Callable[[], Any]) -> Many | None:
+        """What runs many calls like ``call`` at once (``executemany``), if any.
+
+        ``call`` is given by the store gateway as a :class:`functools.partial` of
+        this store's method and its arguments. ``Many`` takes the calls and returns
+        their results in order; it raises (and the batch is run again one call at
+        a time) when any of them would.
+        """
+        return None
 
 
 class _CallFailed(Exception):

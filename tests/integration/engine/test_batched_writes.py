@@ -26,8 +26,8 @@ async def test_a_tick_of_n_submissions_writes_their_intents_in_one_transaction(
         w.clock.set(start - POLICY.submit_lead)  # every submission is due now
         transactions = transactions_of_intents(w.store.engine)
         await w.engine.tick()
-        assert len(transactions) == EVENTS
-        assert len(set(transactions)) == 1
+        assert transactions  # the INSERTs of every intent (one executemany, or one each)
+        assert len(set(transactions)) == 1  # all in one transaction
         assert {w.status(f"ev{n:02d}") for n in range(EVENTS)} == {Status.PENDING}
         assert w.store.open_intents() == []  # every outcome recorded after its POST
         for n in range(EVENTS):

@@ -28,7 +28,7 @@ from scheduler.store import open_engine
 from scheduler.store.control import ControlStore, records_of
 from scheduler.store.daemon import DaemonStore
 from scheduler.store.migrate import upgrade
-from tests.support.stored_events import NOW
+from tests.support.stored_events import NOW, move
 from tests.support.stored_events import event as plan_event
 
 
@@ -57,6 +57,22 @@ def transactions_of_intents(sql: Engine) -> list[int]:
     return seen
 
 
+def statements_of(sql: Engine) -> list[tuple[int, str]]:
+    """Each statement executed from now on, with the number of its transaction."""
+    numbers = itertools.count(1)
+    seen: list[tuple[int, str]] = []
+
+    @event.listens_for(sql, "begin")
+    def _begun(connection: Any) -> None:
+        connection.info["tx"] = next(numbers)
+
+    @event.listens_for(sql, "before_cursor_execute")
+    def _executed(connection: Any, cursor: Any, statement: str, *_: Any) -> None:
+        seen.append((connection.info.get("tx", 0), statement.lstrip().upper()))
+
+    return seen
+
+
 def submitting(event_id: str) -> tuple[Intent, Transition]:
     change = Transition(event_id, Status.PLANNED, Status.SUBMITTING, NOW, Source.CLOCK, "")
     return Intent(event_id, IntentKind.CREATE, event_id, 1), change
@@ -77,12 +93,82 @@ def test_n_intents_are_written_in_one_transaction(sql: Engine) -> None:
     store.apply_events([plan_event(e) for e in ids], NOW)
     transactions = transactions_of_intents(sql)
     calls = [partial(store.begin_intent, *submitting(e), NOW) for e in ids]
-    assert store.together(calls) == [None] * len(ids)
-    assert len(transactions) == len(ids)
+    sent = store.together(calls)
+    assert sent == [store.running_event(e) for e in ids]  # each the content its POST sends
     assert len(set(transactions)) == 1  # one transaction, not one per intent
     assert sorted(i.event_id for i in store.open_intents()) == sorted(ids)
     assert {r.status for r in store.overview()} == {Status.SUBMITTING}
+    assert [t.to_status for t in store.timeline()] == [Status.SUBMITTING] * len(ids)
     assert len(counted) == len(ids)  # the metrics hear of each, once committed
+
+
+def begin_and_end(store: DaemonStore, ids: list[str]) -> None:
+    """Submissions begun together, then their outcomes (``pending``) ended together."""
+    store.together([partial(store.begin_intent, *submitting(e), NOW) for e in ids])
+    pending = [
+        Transition(e, Status.SUBMITTING, Status.PENDING, NOW, Source.API, "accepted") for e in ids
+    ]
+    ends = [
+        partial(store.end_intent, submitting(e)[0], "created", change, NOW)
+        for e, change in zip(ids, pending, strict=True)
+    ]
+    assert store.together(ends) == [None] * len(ids)
+
+
+def test_intents_begun_or_ended_together_cost_the_same_statements_for_3_or_30(
+    sql: Engine,
+) -> None:
+    """One ``executemany`` per statement for a batch, not a round of statements per intent."""
+    counted: list[tuple[str, str, str]] = []
+    store = DaemonStore(sql, counted=lambda *moved: counted.append(moved))
+    few, many = [f"f{n}" for n in range(3)], [f"m{n}" for n in range(30)]
+    store.apply_events([plan_event(e) for e in few + many], NOW)
+    statements = statements_of(sql)
+    begin_and_end(store, few)
+    for_few = len(statements)
+    begin_and_end(store, many)
+    assert len(statements) - for_few == for_few
+    assert store.open_intents() == []
+    assert {r.status for r in store.overview()} == {Status.PENDING}
+    assert len(store.timeline()) == 2 * len(few + many)
+    assert len(counted) == 2 * len(few + many)
+
+
+def test_a_batch_with_an_event_moved_meanwhile_is_written_one_call_at_a_time(
+    sql: Engine,
+) -> None:
+    """``move_all`` cannot tell which event did not move: each call then runs alone."""
+    store = DaemonStore(sql)
+    store.apply_events([plan_event(e) for e in ("a", "b", "c")], NOW)
+    move(store, "b", Status.PLANNED, Status.SUBMITTING)  # another writer was first
+    calls = [partial(store.begin_intent, *submitting(e), NOW) for e in ("a", "b", "c")]
+    sent = store.together(calls)
+    assert [e.event_id for e in sent] == ["a", "b", "c"]
+    assert sorted(i.event_id for i in store.open_intents()) == ["a", "b", "c"]
+    assert [t.event_id for t in store.timeline()] == ["b", "a", "c"]  # b's move not twice
+
+
+def test_calls_that_cannot_go_together_run_in_their_place_in_the_same_transaction(
+    sql: Engine,
+) -> None:
+    store = DaemonStore(sql)
+    store.apply_events([plan_event(e) for e in ("a", "b", "c")], NOW)
+    note = Transition("b", Status.PLANNED, Status.PLANNED, NOW, Source.PLAN, "a note")
+    intent_b = Intent("b", IntentKind.CREATE, "b", 1)
+    transactions = transactions_of_intents(sql)
+    calls = [
+        partial(store.begin_intent, *submitting("a"), NOW),
+        partial(store.begin_intent, intent_b, note, NOW),  # a note: alone
+        partial(store.begin_intent, *submitting("c"), NOW),
+    ]
+    assert [e.event_id for e in store.together(calls)] == ["a", "b", "c"]
+    assert len(transactions) == 3
+    assert len(set(transactions)) == 1
+    assert [(t.event_id, t.to_status) for t in store.timeline()] == [
+        ("a", Status.SUBMITTING),
+        ("b", Status.PLANNED),
+        ("c", Status.SUBMITTING),
+    ]
 
 
 def test_a_call_that_fails_mid_batch_leaves_nothing_of_itself_and_the_others_go_alone(
@@ -92,7 +178,7 @@ def test_a_call_that_fails_mid_batch_leaves_nothing_of_itself_and_the_others_go_
     store.apply_events([plan_event("a"), plan_event("c")], NOW)
     calls = [partial(store.begin_intent, *submitting(e), NOW) for e in ("a", "gone", "c")]
     first, failed, last = store.together(calls)
-    assert (first, last) == (None, None)
+    assert (first.event_id, last.event_id) == ("a", "c")
     assert type(failed) is type(alone_error(store, "gone"))  # the error it raises alone
     assert sorted(i.event_id for i in store.open_intents()) == ["a", "c"]
     assert [t.event_id for t in store.timeline()] == ["a", "c"]  # no half of "gone"
@@ -120,7 +206,7 @@ def test_reads_in_a_batch_see_its_writes_and_do_not_wait_for_its_lock(sql: Engin
     written, running = store.together(
         [partial(store.begin_intent, *submitting("a"), NOW), partial(store.running_event, "a")]
     )
-    assert written is None
+    assert written == running
     assert running.event_id == "a"
     assert store.open_intents() == [submitting("a")[0]]
 

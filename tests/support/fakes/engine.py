@@ -94,7 +94,9 @@ class FakeStore:
     def open_intents(self) -> list[Intent]:
         return [i for i, outcome in self.intents if outcome is None]
 
-    def begin_intent(self, intent: Intent, change: Transition | None, at: datetime) -> None:
+    def begin_intent(
+        self, intent: Intent, change: Transition | None, at: datetime
+    ) -> PlanEvent | None:
         self.intents.append((intent, None))
         view = replace(self.views[intent.event_id], open_intent=intent)
         if intent.kind == IntentKind.CREATE:
@@ -109,6 +111,7 @@ class FakeStore:
         self.views[intent.event_id] = view
         if change is not None:
             self._apply(change)
+        return self.submitted[intent.event_id] if intent.kind == IntentKind.CREATE else None
 
     def end_intent(
         self, intent: Intent, outcome: str, change: Transition | None, at: datetime

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 from typing import Any
 
 import aiohttp
@@ -11,7 +12,7 @@ import httpx_aiohttp
 import pytest
 
 from scheduler.clients.http import make_client
-from scheduler.clients.transport import VendorTransport
+from scheduler.clients.transport import VendorTransport, preload
 
 
 def closed_port() -> int:
@@ -63,3 +64,27 @@ async def test_nothing_is_made_before_the_first_request(monkeypatch: pytest.Monk
     async with make_client(base_url="http://vendor.test", timeout=1):
         pass
     assert made == []
+
+
+async def test_every_transport_verifies_with_the_one_context_preload_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Loading the CA bundle took the first POST of a system-wide event 30-40 ms (issue 14)."""
+    given: list[Any] = []
+
+    def make(**kwargs: Any) -> Failing:
+        given.append(kwargs["verify"])
+        return Failing(**kwargs)
+
+    preload()
+    monkeypatch.setattr(httpx_aiohttp, "AiohttpTransport", make)
+    for _ in range(2):
+        async with httpx.AsyncClient(
+            transport=VendorTransport(httpx.Limits()), base_url="http://vendor.test"
+        ) as client:
+            with pytest.raises(httpx.TransportError):
+                await client.get("/x")
+    assert len(given) == 2
+    assert isinstance(given[0], ssl.SSLContext)
+    assert given[0] is given[1]
+    assert given[0].verify_mode == ssl.CERT_REQUIRED  # httpx's default: verified
