@@ -25,8 +25,10 @@ records; ``tick``, ``stop``, ``reconcile`` and ``release`` share a lock.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
+
+import structlog
 
 from scheduler.clock import Clock
 from scheduler.domain.events import PlanEvent
@@ -41,6 +43,8 @@ from scheduler.hvac.sending import Sending
 from scheduler.hvac.start_stop import StartStop
 from scheduler.hvac.verification import Verification
 from scheduler.store_gateway import StoreGateway
+
+log = structlog.get_logger("scheduler.hvac")
 
 
 class HvacController:
@@ -75,10 +79,10 @@ class HvacController:
         self._context = context
 
     async def prepare(self, event: PlanEvent, now: datetime) -> None:
-        await self._start_stop.prepare(event, now)
+        await self._resync_on_failure(self._start_stop.prepare(event, now), event, now)
 
     async def start(self, event: PlanEvent, now: datetime) -> None:
-        await self._start_stop.start(event, now)
+        await self._resync_on_failure(self._start_stop.start(event, now), event, now)
 
     async def stop(self, event: PlanEvent, now: datetime, reason: str) -> None:
         await self._start_stop.stop(event, now, reason)
@@ -93,6 +97,20 @@ class HvacController:
     async def tick(self, now: datetime) -> None:
         async with self._context.work_lock:
             await self._verification.work(now)
+
+    async def _resync_on_failure(
+        self, call: Awaitable[object], event: PlanEvent, now: datetime
+    ) -> None:
+        """``call``, and when it fails, the event's memory from the store (its claim may
+        be written: :meth:`.reconcile.Reconcile.event`) before its error goes on."""
+        try:
+            await call
+        except Exception:
+            try:
+                await self._reconcile.event(event.event_id, now)
+            except Exception:  # the store still failing: the next call tries again
+                log.warning("hvac.resync_failed", event_id=event.event_id, exc_info=True)
+            raise
 
     async def reconcile(self, now: datetime) -> None:
         await self._reconcile.run(now)

@@ -61,6 +61,23 @@ class Reconcile:
             log.info("hvac.reconciled", open=len(records), events=len(events))
             await self._verification.work(now)
 
+    async def event(self, event_id: str, now: datetime) -> None:
+        """One event's memory from the store again, after a call for it failed midway.
+
+        ``claim`` writes outside :meth:`.context.Context.record` (the records stay
+        ``planned`` in memory until the write after it): when that next write fails,
+        the store holds the facilities and memory does not know, and no start or
+        periodic work would ever act for them (simulation seed 1198, batched). As at
+        start-up, what the crash left without a due time is looked at now.
+        """
+        context = self._context
+        async with context.work_lock:
+            stored = await context.gateway.call(context.store.open_records)
+            mine = [r for r in stored if r.event_id == event_id]
+            context.memory.open.forget_event(event_id)
+            context.memory.open.remember(mine)
+            await context.record([replace(r, due_at=now) for r in _unscheduled(mine)])
+
     async def _one_holder_each(
         self, records: Sequence[ControlRecord], now: datetime
     ) -> list[ControlRecord]:

@@ -64,6 +64,24 @@ async def test_a_crash_after_the_claim_waits_for_the_start() -> None:
     assert all(rig.becon.sent(k) == [78] for k in keys)
 
 
+async def test_a_failed_write_after_the_claim_then_the_start_controls_every_unit() -> None:
+    """The claim is written, the write after it fails, and the daemon goes on (no restart):
+    the start finds the facilities held in the store and still gives each its DR setpoint
+    (simulation seed 1198, batched: one unit left uncontrolled for its whole window)."""
+    rig = Rig(start=PRE_AT)
+    keys = rig.becon.add("S1", "GW1", *(idu(f"IDU-{i}", 74) for i in range(3)))
+    plan = pre_conditioned()
+    rig.store.saves_ok = [False]  # the write after the claim
+    with pytest.raises(StoreError):
+        await begin(rig, plan)
+    await rig.run_until(T0)
+    assert rig.becon.puts == [], "nothing before the DR service runs it"
+    await rig.start(plan)
+    await rig.run_until(T0 + timedelta(minutes=1))
+    assert all(rig.becon.sent(k) == [78] for k in keys)
+    assert all(r.state is S.APPLIED for r in rig.store.of("ev"))
+
+
 async def test_an_occupant_change_during_pre_conditioning_is_respected() -> None:
     rig = Rig(start=PRE_AT)
     (key,) = rig.becon.add("S1", "GW1", idu("IDU-1", 74))
