@@ -9,6 +9,7 @@ import pytest
 
 from scheduler.domain.control_records import ControlState
 from scheduler.domain.events import PlanEvent, TempUnit
+from scheduler.domain.hvac import FacilityKey
 from scheduler.domain.lifecycle import Status
 from scheduler.domain.shaping import PreCondition, Shaping
 from scheduler.errors import StoreError
@@ -33,6 +34,16 @@ async def begin(rig: Rig, plan: PlanEvent) -> None:
     await rig.hvac.prepare(plan, rig.now)
 
 
+async def fail_after_the_claim(rig: Rig) -> tuple[list[FacilityKey], PlanEvent]:
+    """Three units; the prepare's claim is written and the write after it fails."""
+    keys = rig.becon.add("S1", "GW1", *(idu(f"IDU-{i}", 74) for i in range(3)))
+    plan = pre_conditioned()
+    rig.store.saves_ok = [False]  # the write after the claim
+    with pytest.raises(StoreError):
+        await begin(rig, plan)
+    return keys, plan
+
+
 async def test_pre_conditioning_then_the_dr_setpoint_at_the_start() -> None:
     rig = Rig(start=PRE_AT)
     keys = rig.becon.add("S1", "GW1", *(idu(f"IDU-{i}", 74) for i in range(3)))
@@ -50,11 +61,7 @@ async def test_a_crash_after_the_claim_waits_for_the_start() -> None:
     """Between the claim and the pre-conditioning write: the intents carry no
     pre-conditioning yet, and none gets a DR setpoint before the window."""
     rig = Rig(start=PRE_AT)
-    keys = rig.becon.add("S1", "GW1", *(idu(f"IDU-{i}", 74) for i in range(3)))
-    plan = pre_conditioned()
-    rig.store.saves_ok = [False]  # the write after the claim
-    with pytest.raises(StoreError):
-        await begin(rig, plan)
+    keys, plan = await fail_after_the_claim(rig)
     assert all(r.state is S.INTENT and r.pre_target is None for r in rig.store.of("ev"))
     rig.clock.set(PRE_AT + timedelta(minutes=1))
     await rig.new_controller().reconcile(rig.now)
@@ -69,11 +76,7 @@ async def test_a_failed_write_after_the_claim_then_the_start_controls_every_unit
     the start finds the facilities held in the store and still gives each its DR setpoint
     (simulation seed 1198, batched: one unit left uncontrolled for its whole window)."""
     rig = Rig(start=PRE_AT)
-    keys = rig.becon.add("S1", "GW1", *(idu(f"IDU-{i}", 74) for i in range(3)))
-    plan = pre_conditioned()
-    rig.store.saves_ok = [False]  # the write after the claim
-    with pytest.raises(StoreError):
-        await begin(rig, plan)
+    keys, plan = await fail_after_the_claim(rig)
     await rig.run_until(T0)
     assert rig.becon.puts == [], "nothing before the DR service runs it"
     await rig.start(plan)
