@@ -354,20 +354,12 @@ def move(session: Session, change: Transition) -> bool:
     Core statements (issue 14): every submission and outcome moves its event.
     """
     connection = session.connection()
-    key = {"id": change.event_id}
     if change.from_status == change.to_status:
-        found = connection.execute(_STATUS, key).scalar()
+        found = connection.execute(_STATUS, {"id": change.event_id}).scalar()
         if found != change.from_status.value:
             return False
-    else:
-        moved = {
-            "from_status": change.from_status.value,
-            "to_status": change.to_status.value,
-            "at": change.at,
-        }
-        result = connection.execute(_MOVE, {**key, **moved})
-        if result.rowcount != 1:
-            return False
+    elif connection.execute(_MOVE, _move_params(change)).rowcount != 1:
+        return False
     record_transitions(session, [change, *_not_applied(session, change)])
     return True
 
@@ -385,19 +377,20 @@ def move_all(session: Session, changes: Sequence[Transition]) -> None:
     """
     if not changes:
         return
-    rows = [
-        {
-            "id": c.event_id,
-            "from_status": c.from_status.value,
-            "to_status": c.to_status.value,
-            "at": c.at,
-        }
-        for c in changes
-    ]
-    result = session.connection().execute(_MOVE, rows)
+    result = session.connection().execute(_MOVE, [_move_params(c) for c in changes])
     if result.rowcount != len(changes):
         raise NotAllMoved(f"{result.rowcount} of {len(changes)} events moved")
     record_transitions(session, changes)
+
+
+def _move_params(change: Transition) -> dict[str, object]:
+    """:data:`_MOVE`'s parameters for ``change``."""
+    return {
+        "id": change.event_id,
+        "from_status": change.from_status.value,
+        "to_status": change.to_status.value,
+        "at": change.at,
+    }
 
 
 class NotAllMoved(Exception):

@@ -133,7 +133,7 @@ class FaultyStore:
         name = getattr(fn, "__name__", "")
         crash_after = await self._outside.enter()
         if self.faulted(fn):
-            raise StoreError(f"simulated database write failure in {name}")
+            raise _write_failure(fn)
         if name == "snapshot" and self._cache is not None:
             result = self._cache.snapshot(self._inner, *args)
         else:
@@ -154,9 +154,7 @@ class FaultyStore:
         faulted = [self.faulted(call.func) for call in calls]
         if any(faulted):
             results = [
-                StoreError(f"simulated database write failure in {call.func.__name__}")
-                if fault
-                else runner([call])[0]
+                _write_failure(call.func) if fault else runner([call])[0]
                 for call, fault in zip(calls, faulted, strict=True)
             ]
         else:
@@ -168,6 +166,10 @@ class FaultyStore:
         """Whether a write fault hits this call (drawn once per call)."""
         name = getattr(fn, "__name__", "")
         return name in WRITES and self._outside.fault("db_write", f"{self._name}.{name}")
+
+
+def _write_failure(fn: Callable[..., Any]) -> StoreError:
+    return StoreError(f"simulated database write failure in {getattr(fn, '__name__', '')}")
 
 
 def _aims(aimed: str, target: str) -> bool:
