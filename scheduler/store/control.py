@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     Float,
@@ -30,7 +30,6 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Table,
     Text,
     and_,
     bindparam,
@@ -51,7 +50,7 @@ from scheduler.domain.outside import OutsideCall, may_touch_outside
 from scheduler.errors import StoreError
 from scheduler.store import events as repo
 from scheduler.store.fenced import FencedStore
-from scheduler.store.models import Base, EventRow, UtcDateTime
+from scheduler.store.models import Base, EventRow, UtcDateTime, table
 
 _OPEN = sorted(s.value for s in OPEN)
 _HELD = sorted(s.value for s in HELD)
@@ -169,7 +168,7 @@ def to_record(row: FacilityControlRow) -> ControlRecord:
     )
 
 
-_TABLE = cast(Table, FacilityControlRow.__table__)  # a declarative class's Table
+_TABLE = table(FacilityControlRow)
 _KEY = ("event_id", "site", "gateway", "facility_type", "facility_id")
 _SAVE = (
     update(_TABLE)

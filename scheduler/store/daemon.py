@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, cast
 
-from sqlalchemy import Engine, Row, Table, bindparam, select
+from sqlalchemy import Engine, Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from scheduler.domain.events import PlanEvent
@@ -23,7 +23,7 @@ from scheduler.domain.shaping import Shaping
 from scheduler.store import events as repo
 from scheduler.store import intents
 from scheduler.store.fenced import Fence, FencedStore, Many
-from scheduler.store.models import EventRow, IntentRow
+from scheduler.store.models import EventRow, IntentRow, table
 from scheduler.store.plan_apply import apply_plan
 
 #: Told of every committed lifecycle transition: ``(from_status, to_status, source)``.
@@ -191,8 +191,8 @@ def _cancel_outcome(status: Status, request_id: str | None) -> str:
     )
 
 
-_EVENTS = cast(Table, EventRow.__table__)
-_INTENTS = cast(Table, IntentRow.__table__)
+_EVENTS = table(EventRow)
+_INTENTS = table(IntentRow)
 #: Every non-terminal event, except planned ones starting at or after ``before``.
 _SNAPSHOT = (
     select(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
-from sqlalchemy import Table, bindparam, delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from scheduler.domain.events import EventTarget, PlanEvent, Signal, TempUnit
@@ -24,6 +24,7 @@ from scheduler.store.models import (
     SignalRow,
     TargetRow,
     TransitionRow,
+    table,
 )
 
 # -- domain <-> rows -----------------------------------------------------------
@@ -85,7 +86,7 @@ def insert_children(session: Session, events: Sequence[PlanEvent]) -> None:
 def bulk_insert(session: Session, model: type[Base], rows: Sequence[dict[str, object]]) -> None:
     """One ``executemany`` on the table (the ORM's bulk path goes row by row here)."""
     if rows:
-        session.connection().execute(cast(Table, model.__table__).insert(), rows)
+        session.connection().execute(table(model).insert(), rows)
 
 
 def delete_children(session: Session, event_ids: Sequence[str]) -> None:
@@ -334,7 +335,7 @@ def record_transitions(session: Session, changes: Sequence[Transition]) -> None:
     bulk_insert(session, TransitionRow, [transition_values(c) for c in changes])
 
 
-_EVENTS = cast(Table, EventRow.__table__)
+_EVENTS = table(EventRow)
 #: Built once: a statement's SQL is cached by its shape, but building it costs too.
 _STATUS = select(_EVENTS.c.status).where(_EVENTS.c.event_id == bindparam("id"))
 _REVISIONS = select(_EVENTS.c.revision, _EVENTS.c.submitted_revision, _EVENTS.c.request_id).where(

@@ -15,21 +15,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Row, Table, bindparam, func, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from scheduler.domain.events import PlanEvent
 from scheduler.domain.intents import Intent, IntentKind
 from scheduler.errors import UnknownEventError
 from scheduler.store.events import chunks, plan_event_of, submitted_content
-from scheduler.store.models import EventRow, IntentRow, SignalRow, TargetRow
+from scheduler.store.models import EventRow, IntentRow, SignalRow, TargetRow, table
 
-_EVENTS = cast(Table, EventRow.__table__)
-_SIGNALS = cast(Table, SignalRow.__table__)
-_TARGETS = cast(Table, TargetRow.__table__)
-_INTENTS = cast(Table, IntentRow.__table__)
+_EVENTS = table(EventRow)
+_SIGNALS = table(SignalRow)
+_TARGETS = table(TargetRow)
+_INTENTS = table(IntentRow)
 
 _INSERT = insert(_INTENTS)
 _EVENTS_IN = select(

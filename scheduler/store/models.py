@@ -8,7 +8,7 @@ migration so that Alembic's batch mode can alter SQLite tables later.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -64,6 +64,11 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = metadata
+
+
+def table(model: type[Base]) -> Table:
+    """A model's Core table, for Core statements (mypy sees ``__table__`` as a FromClause)."""
+    return cast(Table, model.__table__)
 
 
 class EventRow(Base):
