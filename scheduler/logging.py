@@ -10,6 +10,7 @@ go through the same processors and renderer.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -33,7 +34,9 @@ LEVELS["error"] = logging.ERROR
 Format = Literal["auto", "json", "console"]
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_name(name: str) -> bool:
+    """Cached: a process logs the same few dozen field names, on every line."""
     return bool(SECRET_NAME.search(name)) and not NOT_SECRET.search(name)
 
 
