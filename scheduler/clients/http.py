@@ -95,6 +95,10 @@ class Call:
     message_id: str | None = None
 
 
+#: Joined URLs an :class:`ApiCaller` keeps (its paths: request ids, gateways and types).
+_URLS_KEPT = 4096
+
+
 def _outcome(error: ApiError | None) -> str:
     if error is None:
         return "ok"
@@ -122,6 +126,7 @@ class ApiCaller:
         self.retry = retry or RetryPolicy()
         self._failing_since: float | None = None
         self._failures = 0
+        self._urls: dict[str, httpx.URL] = {}
 
     def __repr__(self) -> str:
         return f"ApiCaller(api={self.api!r}, base_url={str(self.client.base_url)!r})"
@@ -135,7 +140,7 @@ class ApiCaller:
         try:
             response = await self.client.request(
                 call.method,
-                call.path,
+                self._url(call.path),
                 headers=dict(call.headers),
                 json=call.json,
                 params=call.params,
@@ -153,6 +158,21 @@ class ApiCaller:
             raise
         self._record(call, response.status_code, started, None)
         return value
+
+    def _url(self, path: str) -> httpx.URL:
+        """``path`` joined to the client's base URL as httpx joins it, once per path.
+
+        httpx parses a relative URL and then the joined one again on every call: a
+        sixth of a DR POST's CPU (issue 14). The paths repeat (a request id polled
+        every few seconds, a gateway's PUT at every control), so the joined URL is
+        kept; the map is emptied when it grows past ``_URLS_KEPT`` paths.
+        """
+        url = self._urls.get(path)
+        if url is None:
+            if len(self._urls) >= _URLS_KEPT:
+                self._urls.clear()
+            url = self._urls[path] = self.client.build_request("GET", path).url
+        return url
 
     async def retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """``attempt()`` under this API's retry policy."""

@@ -332,3 +332,24 @@ def test_message_ids_are_fresh_uuids() -> None:
     ids = {h.new_message_id() for _ in range(100)}
     assert len(ids) == 100
     assert all(len(i) == 36 for i in ids)
+
+
+async def test_calls_reach_the_path_under_the_base_url_each_time_and_the_joins_kept_are_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The joined URL is kept per path (issue 14); what goes out is httpx's own join."""
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, json={})
+
+    monkeypatch.setattr(h, "_URLS_KEPT", 2)
+    caller = _caller(handler)
+    paths = ["/x", "/requests/a%2Fb", "/x", "/y", "/requests/a%2Fb"]
+    for path in paths:
+        call = h.Call("GET /any", "GET", path, "get", params={"q": "1"} if path == "/y" else None)
+        await caller.send(call, _decode)
+    expected = ["/x", "/requests/a%2Fb", "/x", "/y?q=1", "/requests/a%2Fb"]
+    assert seen == [f"http://vendor.test/api{path}" for path in expected]
+    assert len(caller._urls) <= 2
