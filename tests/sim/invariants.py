@@ -115,6 +115,9 @@ class Checker:
         self._holding: dict[FacilityKey, tuple[list[str], datetime]] = {}
         #: Stranded facilities an event took since (a DR setpoint other than the stranded one).
         self._retaken: set[FacilityKey] = set()
+        #: Stranded facilities put back where they were stranded, nothing landed since: the
+        #: same PUT again (its first answer lost, then sent again) is that restore (seed 7280).
+        self._put_back: set[FacilityKey] = set()
         self._remote_canceled_step: dict[str, int] = {}
         #: The first violation of each invariant, in the order found (the run goes on).
         self.found: dict[str, Violation] = {}
@@ -231,13 +234,18 @@ class Checker:
                 ok = results.get(control["facilityId"]) == "success"
                 stranded = self.truth.stranded.get(key)
                 # Putting a retaken stranded facility back where it was stranded is a restore.
-                if value in self.truth.occupant[key] or (
-                    value == stranded and key in self._retaken
-                ):
+                back = key in self._retaken or key in self._put_back
+                if value in self.truth.occupant[key] or (value == stranded and back):
                     if ok:
                         self._holding.pop(key, None)
                         self._retaken.discard(key)
+                        if value == stranded:
+                            self._put_back.add(key)
+                        else:
+                            self._put_back.discard(key)
                     continue
+                if ok:
+                    self._put_back.discard(key)
                 try:
                     owners = self._dr_owner(key, value, unit, now)
                 except Violation as violation:

@@ -48,6 +48,7 @@ REGRESSIONS: dict[int, str] = {
     1818: "pre-conditioning: a DR setpoint sent before the DR service ran the event",
     2467: "harness: a range narrowed past the occupant's last value, not past every value it had",
     7264: "harness: a DR service 10 min late never said active in a 5-min window: no chance",
+    7280: "harness: a restore to a stranded value sent again after its answer was lost",
     7661: "a restart after a cancel re-spread overdue restores over a whole new stagger",
 }
 #: The same with the store's batches in one transaction (``--batched``).
