@@ -163,7 +163,7 @@ class ApiCaller:
         """``path`` joined to the client's base URL as httpx joins it, once per path.
 
         httpx parses a relative URL and then the joined one again on every call: a
-        sixth of a DR POST's CPU (issue 14). The paths repeat (a request id polled
+        seventh of a DR POST's client CPU (issue 14). The paths repeat (a request id polled
         every few seconds, a gateway's PUT at every control), so the joined URL is
         kept; the map is emptied when it grows past ``_URLS_KEPT`` paths.
         """

@@ -195,7 +195,6 @@ def _cancel_outcome(status: Status, request_id: str | None) -> str:
 
 _EVENTS = table(EventRow)
 _INTENTS = table(IntentRow)
-#: Every non-terminal event, except planned ones starting at or after ``before``.
 #: ``submitted_content`` only where the DR service runs another revision than the stored
 #: one, the only rows whose view needs it (``repo.running_window``): decoding every
 #: row's content was half of a 200-event snapshot's 5 ms, read at every tick (issue 14).
@@ -203,6 +202,7 @@ _RUNNING_CONTENT = case(
     (_EVENTS.c.submitted_revision != _EVENTS.c.revision, _EVENTS.c.submitted_content),
     else_=null(),
 ).label("submitted_content")
+#: Every non-terminal event, except planned ones starting at or after ``before``.
 _SNAPSHOT = (
     select(
         *(
