@@ -87,8 +87,8 @@ class ControlStorePort(Protocol):
         """Write the records' new state (matched by event and facility)."""
         ...
 
-    def open_records(self) -> Sequence[ControlRecord]:
-        """Every record in an open state (start-up reconcile)."""
+    def open_records(self, event_id: str | None = None) -> Sequence[ControlRecord]:
+        """Every record in an open state (start-up reconcile), or one event's."""
         ...
 
     def event_statuses(self, event_ids: Sequence[str]) -> dict[str, Status]:

@@ -72,8 +72,7 @@ class Reconcile:
         """
         context = self._context
         async with context.work_lock:
-            stored = await context.gateway.call(context.store.open_records)
-            mine = [r for r in stored if r.event_id == event_id]
+            mine = await context.gateway.call(context.store.open_records, event_id)
             context.memory.open.forget_event(event_id)
             context.memory.open.remember(mine)
             await context.record([replace(r, due_at=now) for r in _unscheduled(mine)])

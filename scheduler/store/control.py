@@ -260,8 +260,10 @@ class ControlStore(FencedStore):
         with self._write() as session:
             session.execute(_SAVE, [_keyed(_row(r)) for r in records])
 
-    def open_records(self) -> list[ControlRecord]:
+    def open_records(self, event_id: str | None = None) -> list[ControlRecord]:
         query = select(FacilityControlRow).where(FacilityControlRow.state.in_(_OPEN))
+        if event_id is not None:
+            query = query.where(FacilityControlRow.event_id == event_id)
         with self._read() as session:
             return [to_record(r) for r in session.scalars(query.order_by(*_ORDER))]
 

@@ -205,6 +205,10 @@ def test_the_database_refuses_a_second_holder_whatever_the_code_does(
     assert {r.key.facility_id: r.event_id for r in store.open_records() if r.state in HELD} == {
         "IDU-0001": "b"
     }
+    assert {(r.event_id, r.key.facility_id) for r in store.open_records("b")} == {
+        ("b", "IDU-0001"),
+        ("b", "IDU-0002"),
+    }, "one event's open records (Reconcile.event)"
 
 
 def test_migration_0003_resolves_facilities_held_twice(db_url: str) -> None:

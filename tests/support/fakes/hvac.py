@@ -318,8 +318,10 @@ class FakeControlStore:
                         raise StoreError(f"UNIQUE constraint failed: {record.key} held twice")
         self.records = after
 
-    def open_records(self) -> list[ControlRecord]:
-        return [r for r in self.records.values() if r.state in OPEN]
+    def open_records(self, event_id: str | None = None) -> list[ControlRecord]:
+        return [
+            r for r in self.records.values() if r.state in OPEN and event_id in (None, r.event_id)
+        ]
 
     def event_statuses(self, event_ids: Sequence[str]) -> dict[str, Status]:
         return {e: self.statuses[e] for e in event_ids if e in self.statuses}
