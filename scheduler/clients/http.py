@@ -140,7 +140,7 @@ class ApiCaller:
         try:
             response = await self.client.request(
                 call.method,
-                self._url(call.path),
+                self._urls.get(call.path, call.path),
                 headers=dict(call.headers),
                 json=call.json,
                 params=call.params,
@@ -151,6 +151,7 @@ class ApiCaller:
             )
             self._record(call, None, started, error)
             raise error from exc
+        self._keep_url(call, response)
         try:
             value = decode(response)
         except ApiError as error:
@@ -159,20 +160,22 @@ class ApiCaller:
         self._record(call, response.status_code, started, None)
         return value
 
-    def _url(self, path: str) -> httpx.URL:
-        """``path`` joined to the client's base URL as httpx joins it, once per path.
+    def _keep_url(self, call: Call, response: httpx.Response) -> None:
+        """Keep the URL httpx joined for ``call.path``, for the path's next call.
 
         httpx parses a relative URL and then the joined one again on every call: a
         seventh of a DR POST's client CPU (issue 14). The paths repeat (a request id polled
         every few seconds, a gateway's PUT at every control), so the joined URL is
-        kept; the map is emptied when it grows past ``_URLS_KEPT`` paths.
+        kept; the map is emptied when it grows past ``_URLS_KEPT`` paths. It is taken
+        from the request httpx sent, not joined again here: a system-wide start sends
+        750 PUTs to 750 paths at once, and a second join of each would cost more than
+        the cache saves them.
         """
-        url = self._urls.get(path)
-        if url is None:
-            if len(self._urls) >= _URLS_KEPT:
-                self._urls.clear()
-            url = self._urls[path] = self.client.build_request("GET", path).url
-        return url
+        if call.params is not None or response.history or call.path in self._urls:
+            return  # the sent URL holds the query, or a redirect's target
+        if len(self._urls) >= _URLS_KEPT:
+            self._urls.clear()
+        self._urls[call.path] = response.request.url
 
     async def retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """``attempt()`` under this API's retry policy."""

@@ -346,10 +346,39 @@ async def test_calls_reach_the_path_under_the_base_url_each_time_and_the_joins_k
 
     monkeypatch.setattr(h, "_URLS_KEPT", 2)
     caller = _caller(handler)
+    built: list[httpx.URL | str] = []
+    build = caller.client.build_request
+
+    def counting_build(method: str, url: httpx.URL | str, **kwargs: Any) -> httpx.Request:
+        built.append(url)
+        return build(method, url, **kwargs)
+
+    monkeypatch.setattr(caller.client, "build_request", counting_build)
     paths = ["/x", "/requests/a%2Fb", "/x", "/y", "/requests/a%2Fb"]
     for path in paths:
         call = h.Call("GET /any", "GET", path, "get", params={"q": "1"} if path == "/y" else None)
         await caller.send(call, _decode)
     expected = ["/x", "/requests/a%2Fb", "/x", "/y?q=1", "/requests/a%2Fb"]
     assert seen == [f"http://vendor.test/api{path}" for path in expected]
+    # One request built a call: a path's first call is not joined twice (a system-wide
+    # start sends 750 PUTs to 750 paths); the next goes out by the URL httpx joined.
+    assert [isinstance(url, httpx.URL) for url in built] == [False, False, True, False, True]
     assert len(caller._urls) <= 2
+    assert "/y" not in caller._urls  # its sent URL holds the query
+
+
+async def test_a_redirected_call_keeps_no_url_for_its_path() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/old":
+            return httpx.Response(307, headers={"location": "http://vendor.test/api/new"})
+        return httpx.Response(200, json={})
+
+    client = httpx.AsyncClient(
+        base_url="http://vendor.test/api",
+        transport=httpx.MockTransport(handler),
+        follow_redirects=True,  # make_client's never follow one
+    )
+    caller = h.ApiCaller(client, api="dr", title="DR API")
+    await caller.send(h.Call("GET /any", "GET", "/old", "get"), _decode)
+    await caller.send(h.Call("GET /any", "GET", "/new", "get"), _decode)
+    assert list(caller._urls) == ["/new"]
