@@ -8,7 +8,11 @@ The daemon's vendor clients are httpx clients whose transport is injected
 
 - ``BECON PUT control``: :meth:`BeconClient.send_batch` of one facility's setpoint
   (the value it already has, so the simulated unit does not change);
-- ``DR GET status``: :meth:`DrApiClient.get` of one request created first.
+- ``DR GET status``: :meth:`DrApiClient.get` of one request created first;
+- ``BECON PUT, new path``: one PUT to each gateway and facility type of the simulator
+  (250 gateways, 750 paths, as at a system-wide start), each the first call to its path
+  on that client: what a start pays before any URL is kept
+  (``ApiCaller``'s joined URLs, issue 14). ``--calls`` does not apply: every path once.
 
 For each transport it prints the CPU time of this process per call
 (``time.process_time``: only the client runs here) beside the 1 ms limit, and the
@@ -86,10 +90,17 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def measured(
-    calls: int, concurrency: int, one: Callable[[int], Awaitable[object]], sim_pid: int
+    calls: int,
+    concurrency: int,
+    one: Callable[[int], Awaitable[object]],
+    sim_pid: int,
+    warm_up: Callable[[int], Awaitable[object]] | None = None,
 ) -> tuple[float, float]:
-    """(client CPU ms per call, simulator CPU ms per call) over ``calls`` calls."""
-    await asyncio.gather(*(one(n) for n in range(WARM_UP)))  # connections and token made
+    """(client CPU ms per call, simulator CPU ms per call) over ``calls`` calls.
+
+    ``warm_up`` (``one`` unless given) is called first, to make the connections and token.
+    """
+    await asyncio.gather(*((warm_up or one)(n) for n in range(WARM_UP)))
     slots = asyncio.Semaphore(concurrency)
 
     async def bounded(n: int) -> None:
@@ -127,6 +138,38 @@ async def becon_puts(
         return await measured(calls, concurrency, put, pid)
 
 
+async def becon_first_puts(
+    sim_url: str,
+    transport: httpx.AsyncBaseTransport | None,
+    _calls: int,
+    concurrency: int,
+    pid: int,
+) -> tuple[float, float]:
+    config = BeconConfig(base_url=sim_url, max_concurrency=concurrency)
+    client: BeconClient
+    async with becon_client(config, transport=transport) as client:
+        gateways = [
+            (g.site, g.gateway_id)
+            for site in await client.sites()
+            for g in await client.gateways(site.code)
+        ]
+        readings = [r for gw in gateways for r in await client.gateway_states(*gw)]
+        first: dict[tuple[str, str, str], Batch] = {}
+        for r in readings:
+            if r.set_temp is not None and r.unit is not None:
+                path = (r.key.site, r.key.gateway, r.key.facility_type)
+                first.setdefault(path, Batch(*path, (Control(r.key, r.set_temp, r.unit),)))
+        batches = list(first.values())
+
+        async def put(n: int) -> object:
+            return await client.send_batch(batches[n])
+
+        async def state(n: int) -> object:  # the warm-up reads: no control path used yet
+            return await client.gateway_states(*gateways[n % len(gateways)])
+
+        return await measured(len(batches), concurrency, put, pid, warm_up=state)
+
+
 async def dr_gets(
     sim_url: str, transport: httpx.AsyncBaseTransport | None, calls: int, concurrency: int, pid: int
 ) -> tuple[float, float]:
@@ -144,11 +187,18 @@ async def dr_gets(
         return await measured(calls, concurrency, get, pid)
 
 
+KINDS = {
+    "BECON PUT control": becon_puts,
+    "DR GET status": dr_gets,
+    "BECON PUT, new path": becon_first_puts,
+}
+
+
 async def bench(sim_url: str, pid: int, calls: int, levels: list[int], repeat: int) -> None:
     for concurrency in levels:
         print(f"{calls} calls of each kind, {concurrency} at a time, median of {repeat} runs:")
         for name, make in TRANSPORTS.items():
-            for kind, run in (("BECON PUT control", becon_puts), ("DR GET status", dr_gets)):
+            for kind, run in KINDS.items():
                 runs = [
                     await run(sim_url, make(concurrency), calls, concurrency, pid)
                     for _ in range(repeat)
@@ -157,7 +207,7 @@ async def bench(sim_url: str, pid: int, calls: int, levels: list[int], repeat: i
                 sim_ms = statistics.median(s for _, s in runs)
                 spread = f"{min(c for c, _ in runs):.2f}–{max(c for c, _ in runs):.2f}"
                 print(
-                    f"  {name:18} {kind:18} client {client_ms:5.2f} ms CPU a call ({spread}) = "
+                    f"  {name:18} {kind:19} client {client_ms:5.2f} ms CPU a call ({spread}) = "
                     f"{client_ms / LIMIT_MS:4.2f}× the {LIMIT_MS:g} ms limit; "
                     f"simulator {sim_ms:5.2f} ms a call"
                 )
@@ -172,7 +222,8 @@ def main() -> None:
     drsched_logging.configure(level="warning", format="json")  # as the daemon: no per-call log
     levels = [int(level) for level in args.concurrency.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
-        flags = ["--sites", "1", "--gateways", "1", "--facilities", "20"]
+        # the system-wide start's simulator (bench_system_wide): 250 gateways, 750 paths
+        flags = ["--sites", "5", "--gateways", "50", "--facilities", "20"]
         with simulator_process(flags, Path(tmp)) as (sim_url, pid):
             asyncio.run(bench(sim_url, pid, args.calls, levels, args.repeat))
 
