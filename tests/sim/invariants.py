@@ -233,8 +233,14 @@ class Checker:
                 )
                 ok = results.get(control["facilityId"]) == "success"
                 stranded = self.truth.stranded.get(key)
-                # Putting a retaken stranded facility back where it was stranded is a restore.
-                back = key in self._retaken or key in self._put_back
+                # Putting a stranded facility back where it was stranded is a restore once it
+                # moved away: an event took it, or the occupant set it elsewhere after an event
+                # had read the stranded value as its original (seed 20168, --long).
+                back = (
+                    key in self._retaken
+                    or key in self._put_back
+                    or self.truth.resting.get(key) != stranded
+                )
                 if value in self.truth.occupant[key] or (value == stranded and back):
                     if ok:
                         self._holding.pop(key, None)
