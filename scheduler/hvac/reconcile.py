@@ -68,14 +68,21 @@ class Reconcile:
         ``planned`` in memory until the write after it): when that next write fails,
         the store holds the facilities and memory does not know, and no start or
         periodic work would ever act for them (simulation seed 1198, batched). As at
-        start-up, what the crash left without a due time is looked at now.
+        start-up, what the failure left without a due time is looked at now.
+
+        That due time is memory's alone, as for a PUT whose answer was not written
+        (``Sending._settle_unanswered``): the store's record keeps none, which start-up
+        reads as "at once". Written here, a write failing again would leave memory with
+        a record nothing is ever due for, not even the window's end (seed 20186, --long).
         """
         context = self._context
         async with context.work_lock:
             mine = await context.gateway.call(context.store.open_records, event_id)
+            unscheduled = {r.ident for r in _unscheduled(mine)}
             context.memory.open.forget_event(event_id)
-            context.memory.open.remember(mine)
-            await context.record([replace(r, due_at=now) for r in _unscheduled(mine)])
+            context.memory.open.remember(
+                replace(r, due_at=now) if r.ident in unscheduled else r for r in mine
+            )
 
     async def _one_holder_each(
         self, records: Sequence[ControlRecord], now: datetime

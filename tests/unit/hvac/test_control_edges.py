@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
@@ -175,6 +176,28 @@ async def test_a_failed_write_of_a_restore_answer_is_settled_by_reading() -> Non
     record = rig.store.record("ev", keys[1])
     assert record.state is S.RESTORED
     assert rig.becon.sent(keys[1]) == [78, 74], "settled by reading, not sent again"
+
+
+async def test_a_start_whose_answer_and_resync_fail_still_restores_after_a_failed_stop() -> None:
+    """Simulation seed 20186 (``--long``): the start's PUT landed, writing its answer
+    failed, so the event's memory was loaded from the store again, which holds the record
+    as it was written before the PUT, with no due time (in flight). The stop's write
+    failed as well. Memory must still have the record looked at, so that once the store
+    works the window's end restores the unit, not a restart an hour later."""
+    rig = Rig()
+    (key,) = rig.becon.add("S1", "GW1", idu("IDU-1", 74))
+    plan = event()
+    await rig.prepare(plan)
+    rig.store.saves_ok = [False, False]  # the PUT's answer; the next write (the resync's)
+    with pytest.raises(StoreError):
+        await rig.start(plan)
+    assert rig.becon.setpoint(key) == 78
+    rig.store.saves_ok = [False]  # the stop's write, if it has one
+    with contextlib.suppress(StoreError):
+        await rig.stop(plan)
+    await rig.run_until(plan.end + SETTINGS.restore_stagger + timedelta(minutes=5))
+    assert rig.becon.setpoint(key) == 74
+    assert rig.store.record("ev", key).state is S.RESTORED
 
 
 # -- bug 10: a restore refused for good -------------------------------------------
