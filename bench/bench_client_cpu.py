@@ -24,6 +24,11 @@ same socket. Transports:
   :class:`scheduler.clients.transport.VendorTransport` around ``httpx-aiohttp``'s
   ``AiohttpTransport``: the httpx API, aiohttp's pool and HTTP parser underneath.
 
+Then, with no socket and no simulator, ``ApiCaller.send`` of ``--calls`` PUTs on an
+``httpx.MockTransport``, each the first call to its path and then the same paths again
+(the median of at least 5 runs): the caller's own CPU, steadier than the socket figures
+on a busy machine.
+
 Each figure is the median of ``--repeat`` runs (each on fresh clients, after a warm-up
 of 50 calls that makes the connections and the BECON token).
 
@@ -50,6 +55,7 @@ from bench._support import simulator_process
 from scheduler import logging as drsched_logging
 from scheduler.clients.becon.client import BeconClient
 from scheduler.clients.dr.client import DrApiClient
+from scheduler.clients.http import ApiCaller, Call, make_client
 from scheduler.config import BeconConfig, DrApiConfig
 from scheduler.config_values import becon_client, dr_client
 from scheduler.domain.hvac import Batch, Control
@@ -213,6 +219,40 @@ async def bench(sim_url: str, pid: int, calls: int, levels: list[int], repeat: i
                 )
 
 
+async def without_socket(calls: int, repeat: int) -> None:
+    """``ApiCaller.send`` of PUTs on ``httpx.MockTransport``: the caller's own CPU, no socket.
+
+    Each run on a fresh caller: ``calls`` PUTs to as many paths (each the first call to
+    its path), then the same again (each path's URL kept).
+    """
+    runs = []
+    for _ in range(repeat):
+        client = make_client(
+            base_url="http://127.0.0.1:8080/tms/v1.0/connect",
+            timeout=5,
+            transport=httpx.MockTransport(lambda _request: httpx.Response(200, json={})),
+        )
+        caller = ApiCaller(client, api="becon", title="BECON")
+        puts = [
+            Call("PUT /gw", "PUT", f"/site/S001/gw/GW-{n}/facility/IDU", "put", json={"v": 1})
+            for n in range(calls)
+        ]
+        times = []
+        for _ in ("first", "again"):
+            before = time.process_time()
+            for call in puts:
+                await caller.send(call, lambda _response: None)
+            times.append((time.process_time() - before) * 1000 / calls)
+        runs.append(times)
+        await client.aclose()
+    first, again = (statistics.median(run[k] for run in runs) for k in (0, 1))
+    print(
+        f"without a socket ({calls} PUTs through ApiCaller on httpx.MockTransport, median of "
+        f"{repeat}): {first:.3f} ms CPU a call, each the first to its path; "
+        f"{again:.3f} ms the same paths again"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
@@ -226,6 +266,7 @@ def main() -> None:
         flags = ["--sites", "5", "--gateways", "50", "--facilities", "20"]
         with simulator_process(flags, Path(tmp)) as (sim_url, pid):
             asyncio.run(bench(sim_url, pid, args.calls, levels, args.repeat))
+    asyncio.run(without_socket(args.calls, max(args.repeat, 5)))
 
 
 if __name__ == "__main__":
