@@ -78,11 +78,9 @@ class Reconcile:
         context = self._context
         async with context.work_lock:
             mine = await context.gateway.call(context.store.open_records, event_id)
-            unscheduled = {r.ident for r in _unscheduled(mine)}
             context.memory.open.forget_event(event_id)
-            context.memory.open.remember(
-                replace(r, due_at=now) if r.ident in unscheduled else r for r in mine
-            )
+            context.memory.open.remember(mine)
+            context.memory.open.remember(replace(r, due_at=now) for r in _unscheduled(mine))
 
     async def _one_holder_each(
         self, records: Sequence[ControlRecord], now: datetime

@@ -97,7 +97,7 @@ def seed_verdicts(
     ]
     with pool(max(1, min(default_jobs(), len(wanted)))) as executor:
         futures: dict[tuple[int, bool, bool], Future[Verdict]] = {}
-        for batched, long in ((False, False), (True, False), (False, True)):
+        for batched, long in dict.fromkeys((b, g) for _, b, g in wanted):  # each mode once
             seeds = [seed for seed, b, g in wanted if b is batched and g is long]
             queued = submit(executor, seeds, long=long, batched=batched)
             futures.update(((seed, batched, long), f) for seed, f in queued.items())
