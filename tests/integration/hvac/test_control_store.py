@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from alembic import command
 from sqlalchemy import Engine, inspect
+from sqlalchemy import event as sql_event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -251,3 +253,61 @@ def _downgrade(engine: Engine, revision: str) -> None:
         config = alembic_config()
         config.attributes["connection"] = conn
         command.downgrade(config, revision)
+
+
+def _stored(store: ControlStore, event_id: str) -> list[tuple[object, ...]]:
+    """The event's rows as the database holds them (text on SQLite), but its id and site."""
+    with store.engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT * FROM facility_controls WHERE event_id = "
+            + ("?" if store.engine.dialect.paramstyle == "qmark" else "%s")
+            + " ORDER BY facility_id",
+            (event_id,),
+        )
+        names = list(rows.keys())
+        return [
+            tuple(v for n, v in zip(names, row, strict=True) if n not in ("event_id", "site"))
+            for row in rows
+        ]
+
+
+def test_a_save_writes_what_sqlalchemy_itself_writes(
+    stores: tuple[ControlStore, DaemonStore],
+) -> None:
+    """``save`` goes past SQLAlchemy's per-row binds (issue 14): the stored values must not
+    change form (SQLite compares instants as text)."""
+    store, daemon = stores
+    _with_events(daemon, "by-sqlalchemy", "by-save")
+    at = T0 + timedelta(seconds=1, microseconds=250)
+    values = [
+        replace(record("", 1, S.RESTORED), applied_at=at, restored_at=at, restored=24.5),
+        replace(record("", 2, S.APPLIED), pre_target=25.0, pre_at=at, mode=None, unit=None),
+    ]
+    other_site = [replace(r, key=replace(r.key, site="S002")) for r in values]  # one holder
+    store.insert([replace(r, event_id="by-sqlalchemy") for r in other_site])
+    store.insert([replace(r, event_id="by-save", state=S.PLANNED, due_at=None) for r in values])
+    store.save([replace(r, event_id="by-save") for r in values])
+    assert _stored(store, "by-save") == _stored(store, "by-sqlalchemy")
+    assert store.open_records("by-save") == [replace(values[1], event_id="by-save")]
+
+
+def test_the_saves_of_one_batch_are_one_statement(
+    stores: tuple[ControlStore, DaemonStore],
+) -> None:
+    store, daemon = stores
+    _with_events(daemon, "ev")
+    store.insert([record("ev", n) for n in range(3)])
+    updates: list[str] = []
+
+    def executed(connection: object, cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE FACILITY_CONTROLS"):
+            updates.append(statement)
+
+    applied = [replace(record("ev", n, S.APPLIED), attempts=n) for n in range(3)]
+    sql_event.listen(store.engine, "before_cursor_execute", executed)
+    try:
+        store.together([partial(store.save, applied[:2]), partial(store.save, applied[2:])])
+    finally:
+        sql_event.remove(store.engine, "before_cursor_execute", executed)
+    assert len(updates) == 1
+    assert store.open_records("ev") == applied
