@@ -16,6 +16,9 @@ window (later in a long window: 1–2 min). The gain: a system-wide start of
 200 events made 200 GETs every 5 s for a minute beside its PUTs (2,400);
 now 400. Near the end an active event is polled fast as before (its
 ``completed`` ends control in the timeline when the DR service says so).
+
+A poll due less than ``FAST`` before the start or the end waits for it
+(:func:`_at_the_change`): it could only see the status before the change.
 """
 
 from __future__ import annotations
@@ -88,4 +91,23 @@ def next_poll_at(
     assert interval is not None  # POLLED statuses always have one
     due = last_poll + interval
     crossed = [b for b in _boundaries(start, end) if last_poll < b < due]
-    return min(crossed, default=due)
+    return _at_the_change(min(crossed, default=due), last_poll, start, end)
+
+
+def _at_the_change(due: datetime, last_poll: datetime, start: datetime, end: datetime) -> datetime:
+    """A poll due less than ``FAST`` before the start or the end waits for it.
+
+    The DR service changes the status exactly there, so such a poll can only
+    see the old one, and the start's (or end's) own poll follows it at once.
+    At a system-wide start those were 200 GETs through ``dr_api.max_concurrency``
+    (10 at a time: a second's worth) still running at the start: the tick that
+    sent them held back the start's own polls until every GET of its round and
+    every HVAC start it led to were done (issue 14). The cost: a change the DR
+    service makes in the last ``FAST`` before the start or the end (a cancel) is
+    seen at the start or the end, up to ``FAST`` later than before; nothing
+    starts before a poll has seen ``active``.
+    """
+    for change in (start, end):
+        if last_poll < change and change - FAST < due < change:
+            return change
+    return due

@@ -63,6 +63,24 @@ def test_seen_active_at_the_start_next_polled_after_near() -> None:
 
 
 @pytest.mark.parametrize(
+    ("last", "status", "expected"),
+    [
+        (START - timedelta(seconds=8), Status.STANDBY, START),  # not at START - 3 s
+        (START - timedelta(seconds=10), Status.STANDBY, START - timedelta(seconds=5)),
+        (START - timedelta(seconds=40), Status.PENDING, START - timedelta(seconds=35)),
+        (END - timedelta(seconds=9), Status.ACTIVE, END),  # not at END - 4 s
+        (END - timedelta(seconds=12), Status.ACTIVE, END - timedelta(seconds=7)),
+        (START + timedelta(seconds=2), Status.STANDBY, START + timedelta(seconds=7)),
+    ],
+)
+def test_a_poll_due_just_before_a_change_waits_for_it(
+    last: datetime, status: Status, expected: datetime
+) -> None:
+    """The status changes at the start and the end: a poll just before sees the old one."""
+    assert next_poll_at(last, last, START, END, status) == expected
+
+
+@pytest.mark.parametrize(
     "status", [Status.PLANNED, Status.SUBMITTING, Status.COMPLETED, Status.CANCELED, Status.FAILED]
 )
 def test_no_polling_outside_submitted_statuses(status: Status) -> None:
@@ -121,6 +139,17 @@ def test_an_active_event_is_polled_at_least_every_near_in_its_window(
     due = next_poll_at(last, last, START, end, Status.ACTIVE)
     assert due is not None
     assert due - last <= NEAR
+
+
+@given(last=instants, length=durations, status=polled)
+def test_no_poll_is_due_in_the_fast_before_the_start_or_the_end(
+    last: datetime, length: timedelta, status: Status
+) -> None:
+    end = START + length
+    due = next_poll_at(last, last, START, end, status)
+    assert due is not None
+    for change in (START, end):
+        assert not (last < change and change - FAST < due < change)
 
 
 @given(a=instants, b=instants)
