@@ -26,7 +26,13 @@ Processor = Callable[[Any], Any]
 
 
 class DriverStatement:
-    """``statement`` compiled for ``dialect``, its rows given as tuples in ``names``' order."""
+    """``statement`` compiled for ``dialect``, its rows given as tuples in ``names``' order.
+
+    Values equal in Python share one processed form within a call, so they must
+    be hashable (no JSON documents), and an instant must be a ``UtcDateTime``
+    (the same instant in two zones is equal in Python; SQLite's plain DATETIME
+    would write each in its own zone).
+    """
 
     def __init__(self, statement: ClauseElement, names: Sequence[str], dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
