@@ -105,9 +105,11 @@ def _at_the_change(due: datetime, last_poll: datetime, start: datetime, end: dat
     every HVAC start it led to were done (issue 14). The cost: a change the DR
     service makes in the last ``FAST`` before the start or the end (a cancel) is
     seen at the start or the end, up to ``FAST`` later than before; nothing
-    starts before a poll has seen ``active``.
+    starts before a poll has seen ``active``. A poll is never moved past the
+    first change after it: in a window shorter than ``FAST``, the start's own
+    poll moved to the end would never see ``active``.
     """
-    for change in (start, end):
-        if last_poll < change and change - FAST < due < change:
-            return change
+    change = next((c for c in (start, end) if due <= c), None)  # never past the first
+    if change is not None and last_poll < change and change - due < FAST:
+        return change
     return due

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from scheduler.domain.lifecycle import Status
@@ -80,6 +80,14 @@ def test_a_poll_due_just_before_a_change_waits_for_it(
     assert next_poll_at(last, last, START, END, status) == expected
 
 
+def test_the_start_poll_of_a_window_shorter_than_fast_stays_at_the_start() -> None:
+    """Moved to the end, it would never see ``active`` (and control would never start)."""
+    end = START + timedelta(seconds=3)
+    last = START - timedelta(seconds=4)
+    assert next_poll_at(last, last, START, end, Status.STANDBY) == START
+    assert next_poll_at(START, START, START, end, Status.ACTIVE) == end
+
+
 @pytest.mark.parametrize(
     "status", [Status.PLANNED, Status.SUBMITTING, Status.COMPLETED, Status.CANCELED, Status.FAILED]
 )
@@ -104,6 +112,9 @@ instants = st.integers(min_value=-3 * 86400, max_value=3 * 86400).map(
 )
 durations = st.integers(min_value=1, max_value=86400).map(lambda s: timedelta(seconds=s))
 polled = st.sampled_from(sorted(POLLED))
+near_start = st.integers(min_value=-10, max_value=10).map(lambda s: START + timedelta(seconds=s))
+#: Windows around ``FAST`` (the end tests' paced windows are seconds long).
+short_windows = st.integers(min_value=1, max_value=8).map(lambda s: timedelta(seconds=s))
 
 
 @given(last=instants, length=durations, status=polled)
@@ -141,7 +152,10 @@ def test_an_active_event_is_polled_at_least_every_near_in_its_window(
     assert due - last <= NEAR
 
 
-@given(last=instants, length=durations, status=polled)
+@example(last=START - timedelta(seconds=3), length=timedelta(seconds=3), status=Status.STANDBY)
+@given(
+    last=st.one_of(near_start, instants), length=st.one_of(short_windows, durations), status=polled
+)
 def test_no_poll_is_due_in_the_fast_before_the_start_or_the_end(
     last: datetime, length: timedelta, status: Status
 ) -> None:
@@ -149,7 +163,8 @@ def test_no_poll_is_due_in_the_fast_before_the_start_or_the_end(
     due = next_poll_at(last, last, START, end, status)
     assert due is not None
     for change in (START, end):
-        assert not (last < change and change - FAST < due < change)
+        assert due in (START, end) or not (last < change and change - FAST < due < change)
+        assert not last < change < due, "a poll never goes past a change"
 
 
 @given(a=instants, b=instants)
