@@ -91,10 +91,10 @@ def next_poll_at(
     assert interval is not None  # POLLED statuses always have one
     due = last_poll + interval
     crossed = [b for b in _boundaries(start, end) if last_poll < b < due]
-    return _at_the_change(min(crossed, default=due), last_poll, start, end)
+    return _at_the_change(min(crossed, default=due), start, end)
 
 
-def _at_the_change(due: datetime, last_poll: datetime, start: datetime, end: datetime) -> datetime:
+def _at_the_change(due: datetime, start: datetime, end: datetime) -> datetime:
     """A poll due less than ``FAST`` before the start or the end waits for it.
 
     The DR service changes the status exactly there, so such a poll can only
@@ -109,7 +109,8 @@ def _at_the_change(due: datetime, last_poll: datetime, start: datetime, end: dat
     first change after it: in a window shorter than ``FAST``, the start's own
     poll moved to the end would never see ``active``.
     """
+    # ``due`` is after the last poll, so the first change at or after it is too
     change = next((c for c in (start, end) if due <= c), None)  # never past the first
-    if change is not None and last_poll < change and change - due < FAST:
+    if change is not None and change - due < FAST:
         return change
     return due

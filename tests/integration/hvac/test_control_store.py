@@ -8,7 +8,7 @@ from functools import partial
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy import event as sql_event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -258,11 +258,9 @@ def _downgrade(engine: Engine, revision: str) -> None:
 def _stored(store: ControlStore, event_id: str) -> list[tuple[object, ...]]:
     """The event's rows as the database holds them (text on SQLite), but its id and site."""
     with store.engine.connect() as connection:
-        rows = connection.exec_driver_sql(
-            "SELECT * FROM facility_controls WHERE event_id = "
-            + ("?" if store.engine.dialect.paramstyle == "qmark" else "%s")
-            + " ORDER BY facility_id",
-            (event_id,),
+        rows = connection.execute(  # untyped text: the values as stored
+            text("SELECT * FROM facility_controls WHERE event_id = :e ORDER BY facility_id"),
+            {"e": event_id},
         )
         names = list(rows.keys())
         return [
