@@ -7,7 +7,7 @@ is still at a DR setpoint.
 
 A facility is held by at most one event (DESIGN invariant 4): the database
 owns that rule. :meth:`ControlStore.claim` is the one way a record enters a
-held state (one conditional statement per event), and a partial unique index
+held state (one conditional statement for the events claimed together), and a partial unique index
 over the facility's key, for rows in a held state, refuses a second holder
 whatever the code does (migration 0003). :class:`ControlStore` is the controller's
 ``ControlStorePort``; :func:`records_of` and :func:`under_control` serve
@@ -35,6 +35,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    func,
     insert,
     select,
     text,
@@ -95,7 +96,7 @@ class FacilityControlRow(Base):
     pre_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     __table_args__ = (
-        Index("ix_facility_controls_state", "state"),
+        Index("ix_facility_controls_state_event", "state", "event_id"),
         Index(
             HELD_INDEX,
             "site",
@@ -233,26 +234,25 @@ class ControlStore(FencedStore):
         """
         try:
             with self._write() as session:
-                found = session.execute(_HOLDERS_OF_PLANNED, {"claiming": event_id})
-                taken = {FacilityKey(*row[:4]): row[4] for row in found}
-                for key, holder in taken.items():
-                    session.execute(
-                        update(FacilityControlRow)
-                        .where(*_key_is(event_id, key))
-                        .values(
-                            state=ControlState.SKIPPED.value,
-                            due_at=None,
-                            updated_at=at,
-                            reason=f"under control of event {holder}",
-                        )
-                        .execution_options(synchronize_session=False)
-                    )
-                session.execute(_CLAIM, {"claiming": event_id, "claimed_at": at})
+                (taken,) = _claim(session, [event_id], at)
         except IntegrityError as exc:
             raise StoreError(
                 f"event {event_id}: a facility it claims is held by another event: {exc.orig}"
             ) from exc
         return taken
+
+    def _claim_all(self, calls: Sequence[Callable[[], Any]]) -> list[Any]:
+        """The claims of one batch (the events a start's polls saw ``active``) in the same
+        statements: as claimed one after the other, unless two of them plan one facility
+        (then one after the other: the first takes it). A second holder raises (the
+        batch then runs one call at a time, each its own error)."""
+        args = [cast(partial[Any], call).args for call in calls]
+        event_ids: list[str] = [event_id for event_id, _ in args]
+        alike = len(set(event_ids)) == len(event_ids) and len({at for _, at in args}) == 1
+        with self._write() as session:
+            if not alike or _plan_one_facility(session, event_ids):
+                return [_claim(session, [event_id], at)[0] for event_id, at in args]
+            return list(_claim(session, event_ids, args[0][1]))
 
     def save(self, records: Sequence[ControlRecord]) -> None:
         """One executemany UPDATE by primary key, whatever the number of records.
@@ -271,14 +271,14 @@ class ControlStore(FencedStore):
         return DriverStatement(_SAVE, _SAVE_BINDS, self.engine.dialect)
 
     def _many(self, call: Callable[[], Any]) -> Many | None:
-        """The saves of one batch (each answer's records) as one executemany."""
-        if (
-            isinstance(call, partial)
-            and call.func == self.save
-            and len(call.args) == 1
-            and not call.keywords
-        ):
+        """The saves of one batch (each answer's records) as one executemany; its claims
+        in the same two statements."""
+        if not isinstance(call, partial) or call.keywords:
+            return None
+        if call.func == self.save and len(call.args) == 1:
             return self._save_all
+        if call.func == self.claim and len(call.args) == 2:
+            return self._claim_all
         return None
 
     def _save_all(self, calls: Sequence[Callable[[], Any]]) -> list[None]:
@@ -362,25 +362,15 @@ def _may_start(row: EventRow, now: datetime) -> bool:
     return verdict.allowed
 
 
-def _key_is(event_id: str, key: FacilityKey) -> tuple[Any, ...]:
-    row = FacilityControlRow
-    return (
-        row.event_id == event_id,
-        row.site == key.site,
-        row.gateway == key.gateway,
-        row.facility_type == key.facility_type,
-        row.facility_id == key.facility_id,
-    )
+def _same_facility(row: Any, other: Any) -> Any:
+    return and_(*(other.c[name] == row.c[name] for name in _KEY[1:]))
 
 
 def _other_holds(row: Any, other: Any) -> Any:
     """``other`` is another event's record of ``row``'s facility, in a held state."""
     return and_(
-        other.c.site == row.c.site,
-        other.c.gateway == row.c.gateway,
-        other.c.facility_type == row.c.facility_type,
-        other.c.facility_id == row.c.facility_id,
-        other.c.event_id != bindparam("claiming"),
+        _same_facility(row, other),
+        other.c.event_id != row.c.event_id,
         # the held states as literals, not parameters: only then does SQLite see that
         # the partial unique index of held facilities applies (a claim of 25 records
         # read every held row instead: 10 ms a claim once thousands were held)
@@ -388,25 +378,78 @@ def _other_holds(row: Any, other: Any) -> Any:
     )
 
 
-# ``claim``'s two statements, built once (``claiming``: the event; ``claimed_at``: when):
+def _claim(session: Session, event_ids: list[str], at: datetime) -> list[dict[FacilityKey, str]]:
+    """Claim each event's planned records (:meth:`ControlStore.claim`), the events planning
+    no facility in common; for each, the facilities left to their holders."""
+    claiming = {"claiming": event_ids}
+    taken: dict[str, dict[FacilityKey, str]] = {event_id: {} for event_id in event_ids}
+    for row in session.execute(_HOLDERS_OF_PLANNED, claiming):
+        taken[row.event_id][FacilityKey(*row[1:5])] = row.holder
+    skipped = [
+        {
+            "event": event_id,
+            **{f"key_{name}": getattr(key, name) for name in _KEY[1:]},
+            "at": at,
+            "reason": f"under control of event {holder}",
+        }
+        for event_id, keys in taken.items()
+        for key, holder in keys.items()
+    ]
+    if skipped:
+        session.execute(_SKIP, skipped)
+    session.execute(_CLAIM, {**claiming, "claimed_at": at})
+    return [taken[event_id] for event_id in event_ids]
+
+
+def _plan_one_facility(session: Session, event_ids: list[str]) -> bool:
+    """Whether two of the events plan the same facility (then the first claimed takes it)."""
+    return session.execute(_SHARED_PLANNED, {"claiming": event_ids}).first() is not None
+
+
+# ``claim``'s statements, built once (``claiming``: the events, ``claimed_at``: when):
 # building them, with their aliased table, on every claim cost milliseconds of CPU
 # each, and 200 events claim at the same instant (issue 14).
 _OTHER = _TABLE.alias("other")
-#: The event's planned facilities that another event holds, with that event.
+_PLANNED = ControlState.PLANNED.value
+
+
+def _claiming(row: Any) -> Any:
+    return and_(row.c.event_id.in_(bindparam("claiming", expanding=True)), row.c.state == _PLANNED)
+
+
+#: The events' planned facilities that another event holds, with that event.
 _HOLDERS_OF_PLANNED = (
-    select(_TABLE.c.site, _TABLE.c.gateway, _TABLE.c.facility_type, _TABLE.c.facility_id)
-    .add_columns(_OTHER.c.event_id)
+    select(_TABLE.c.event_id, *(_TABLE.c[name] for name in _KEY[1:]))
+    .add_columns(_OTHER.c.event_id.label("holder"))
     .join(_OTHER, _other_holds(_TABLE, _OTHER))
-    .where(_TABLE.c.event_id == bindparam("claiming"))
-    .where(_TABLE.c.state == ControlState.PLANNED.value)
+    .where(_claiming(_TABLE))
 )
-#: The event's planned records become ``intent`` where no other event holds the facility.
+#: The events' planned records become ``intent`` where no other event holds the facility.
 _CLAIM = (
     update(_TABLE)
-    .where(_TABLE.c.event_id == bindparam("claiming"))
-    .where(_TABLE.c.state == ControlState.PLANNED.value)
+    .where(_claiming(_TABLE))
     .where(~select(_OTHER.c.event_id).where(_other_holds(_TABLE, _OTHER)).exists())
     .values(state=ControlState.INTENT.value, due_at=None, updated_at=bindparam("claimed_at"))
+)
+#: A planned record whose facility another event holds becomes ``skipped``.
+_SKIP = (
+    update(_TABLE)
+    .where(_TABLE.c.event_id == bindparam("event"))
+    .where(*(_TABLE.c[name] == bindparam(f"key_{name}") for name in _KEY[1:]))
+    .values(
+        state=ControlState.SKIPPED.value,
+        due_at=None,
+        updated_at=bindparam("at"),
+        reason=bindparam("reason"),
+    )
+)
+#: A facility two of the events plan.
+_SHARED_PLANNED = (
+    select(func.count())
+    .where(_claiming(_TABLE))
+    .group_by(*(_TABLE.c[name] for name in _KEY[1:]))
+    .having(func.count() > 1)
+    .limit(1)
 )
 
 

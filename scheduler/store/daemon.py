@@ -95,11 +95,12 @@ class DaemonStore(FencedStore):
     # -- many intents at once (``together``, issue 14) ---------------------------
 
     def _many(self, call: Callable[[], Any]) -> Many | None:
-        """Intents begun or ended together: one ``executemany`` per statement for them all.
+        """Intents begun or ended, or moves recorded, together: one ``executemany`` per
+        statement for them all.
 
         Only calls whose transition :func:`~scheduler.store.events.movable_together`
-        (the submission's ``submitting``, the outcome's ``pending`` or ``failed``);
-        any other runs alone, in the same transaction.
+        (the submission's ``submitting``, the outcome's ``pending`` or ``failed``, a
+        poll's ``active`` or ``completed``); any other runs alone, in the same transaction.
         """
         if not isinstance(call, partial) or call.keywords:
             return None
@@ -107,6 +108,8 @@ class DaemonStore(FencedStore):
             return self._begin_all if _movable(call.args[1]) else None
         if call.func == self.end_intent and len(call.args) == 4:
             return self._end_all if _movable(call.args[2]) else None
+        if call.func == self.record and len(call.args) == 1 and call.args[0] is not None:
+            return self._record_all if _movable(call.args[0]) else None
         return None
 
     def _begin_all(self, calls: Sequence[Callable[[], Any]]) -> list[Any]:
@@ -122,6 +125,12 @@ class DaemonStore(FencedStore):
             intents.end_all(session, [(intent, outcome, at) for intent, outcome, _, at in args])
             self._move_all(session, [change for _, _, change, _ in args])
         return [None] * len(calls)
+
+    def _record_all(self, calls: Sequence[Callable[[], Any]]) -> list[Any]:
+        """Transitions seen together (the polls of a start: ``active``), in two statements."""
+        with self._write() as session:
+            self._move_all(session, [cast(partial[Any], call).args[0] for call in calls])
+        return [True] * len(calls)
 
     def _move_all(self, session: Session, changes: Sequence[Transition | None]) -> None:
         moves = [c for c in changes if c is not None]

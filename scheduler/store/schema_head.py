@@ -11,4 +11,4 @@ without moving it.
 from __future__ import annotations
 
 #: The newest revision in ``migrations/versions``; what ``drsched db upgrade`` leads to.
-SCHEMA_HEAD = "0010"
+SCHEMA_HEAD = "0011"

@@ -148,6 +148,54 @@ def test_a_batch_with_an_event_moved_meanwhile_is_written_one_call_at_a_time(
     assert [t.event_id for t in store.timeline()] == ["b", "a", "c"]  # b's move not twice
 
 
+def activate(store: DaemonStore, ids: list[str]) -> list[Any]:
+    """The moves to ``active`` a start's polls record, together."""
+    return store.together(
+        [
+            partial(
+                store.record,
+                Transition(e, Status.STANDBY, Status.ACTIVE, NOW, Source.API, "request " + e),
+            )
+            for e in ids
+        ]
+    )
+
+
+def test_moves_recorded_together_cost_the_same_statements_for_3_or_30(sql: Engine) -> None:
+    counted: list[tuple[str, str, str]] = []
+    store = DaemonStore(sql, counted=lambda *moved: counted.append(moved))
+    few, many = [f"f{n}" for n in range(3)], [f"m{n}" for n in range(30)]
+    store.apply_events([plan_event(e) for e in few + many], NOW)
+    for e in few + many:
+        move(store, e, Status.PLANNED, Status.SUBMITTING, Status.PENDING, Status.STANDBY)
+    counted.clear()
+    statements = statements_of(sql)
+    assert activate(store, few) == [True] * 3
+    for_few = len(statements)
+    assert activate(store, many) == [True] * 30
+    assert len(statements) - for_few == for_few
+    assert {r.status for r in store.overview()} == {Status.ACTIVE}
+    active = [t for t in store.timeline() if t.to_status is Status.ACTIVE]
+    assert sorted(t.event_id for t in active) == sorted(few + many)
+    assert len(counted) == len(few + many)
+
+
+def test_moves_recorded_together_say_which_event_had_moved_meanwhile(sql: Engine) -> None:
+    """An event another writer moved first is not moved, and its caller hears so."""
+    store = DaemonStore(sql)
+    store.apply_events([plan_event(e) for e in ("a", "b", "c")], NOW)
+    for e in ("a", "b", "c"):
+        move(store, e, Status.PLANNED, Status.SUBMITTING, Status.PENDING, Status.STANDBY)
+    move(store, "b", Status.STANDBY, Status.CANCELED)
+    assert activate(store, ["a", "b", "c"]) == [True, False, True]
+    assert {r.event_id: r.status for r in store.overview()} == {
+        "a": Status.ACTIVE,
+        "b": Status.CANCELED,
+        "c": Status.ACTIVE,
+    }
+    assert [t.event_id for t in store.timeline() if t.to_status is Status.ACTIVE] == ["a", "c"]
+
+
 def test_calls_that_cannot_go_together_run_in_their_place_in_the_same_transaction(
     sql: Engine,
 ) -> None:
@@ -229,6 +277,51 @@ def test_claims_in_one_batch_still_give_a_facility_to_one_event(sql: Engine) -> 
     with Session(sql) as session:
         states = {e: records_of(session, e)[0].state for e in ("a", "b")}
     assert states == {"a": ControlState.INTENT, "b": ControlState.SKIPPED}
+
+
+def test_claims_in_one_batch_cost_the_same_statements_for_3_or_30_events(sql: Engine) -> None:
+    """A start's claims together, in the same statements; a facility held by an event
+    outside the batch is still left to it."""
+    few, many = [f"f{n}" for n in range(3)], [f"m{n}" for n in range(30)]
+    DaemonStore(sql).apply_events([plan_event(e) for e in [*few, *many, "holder"]], NOW)
+    store = ControlStore(sql)
+
+    def key(event_id: str, name: str) -> FacilityKey:
+        return FacilityKey("S001", "GW-01", "IDU", f"IDU-{event_id}-{name}")
+
+    store.replace_planned("holder", [planned("holder", key(e, "held")) for e in few + many])
+    store.claim("holder", NOW)
+    for event_id in few + many:
+        keys = [key(event_id, name) for name in ("1", "2", "held")]
+        store.replace_planned(event_id, [planned(event_id, k) for k in keys])
+    statements = statements_of(sql)
+    taken = store.together([partial(store.claim, e, NOW) for e in few])
+    assert taken == [{key(e, "held"): "holder"} for e in few]
+    for_few = len(statements)
+    taken = store.together([partial(store.claim, e, NOW) for e in many])
+    assert taken == [{key(e, "held"): "holder"} for e in many]
+    assert len(statements) - for_few == for_few
+    with Session(sql) as session:
+        for event_id in few + many:
+            states = {r.key: (r.state, r.reason) for r in records_of(session, event_id)}
+            skipped = (ControlState.SKIPPED, "under control of event holder")
+            assert states.pop(key(event_id, "held")) == skipped
+            assert {state for state, _ in states.values()} == {ControlState.INTENT}
+
+
+def test_claims_in_one_batch_at_different_instants_keep_each_its_own(sql: Engine) -> None:
+    DaemonStore(sql).apply_events([plan_event("a"), plan_event("b")], NOW)
+    store = ControlStore(sql)
+    for n, event_id in enumerate(("a", "b")):
+        store.replace_planned(event_id, [planned(event_id, FacilityKey("S", "G", "IDU", str(n)))])
+    later = NOW + timedelta(seconds=1)
+    assert store.together([partial(store.claim, "a", NOW), partial(store.claim, "b", later)]) == [
+        {},
+        {},
+    ]
+    with Session(sql) as session:
+        claimed = {e: records_of(session, e)[0].updated_at for e in ("a", "b")}
+    assert claimed == {"a": NOW, "b": later}
 
 
 def planned(event_id: str, key: FacilityKey) -> ControlRecord:
