@@ -7,10 +7,10 @@ is still at a DR setpoint.
 
 A facility is held by at most one event (DESIGN invariant 4): the database
 owns that rule. :meth:`ControlStore.claim` is the one way a record enters a
-held state (one conditional statement for the events claimed together), and a partial unique index
-over the facility's key, for rows in a held state, refuses a second holder
-whatever the code does (migration 0003). :class:`ControlStore` is the controller's
-``ControlStorePort``; :func:`records_of` and :func:`under_control` serve
+held state (one conditional statement for the events claimed together), and a
+partial unique index over the facility's key, for rows in a held state, refuses a
+second holder whatever the code does (migration 0003). :class:`ControlStore` is the
+controller's ``ControlStorePort``; :func:`records_of` and :func:`under_control` serve
 ``drsched events show`` and ``drsched hvac status``.
 
 Writes are short transactions (``BEGIN IMMEDIATE`` on SQLite), fenced like
@@ -249,9 +249,9 @@ class ControlStore(FencedStore):
         args = [cast(partial[Any], call).args for call in calls]
         event_ids: list[str] = [event_id for event_id, _ in args]
         alike = len(set(event_ids)) == len(event_ids) and len({at for _, at in args}) == 1
-        with self._write() as session:
+        with self._write() as session:  # the batch's transaction: each call joins it
             if not alike or _plan_one_facility(session, event_ids):
-                return [_claim(session, [event_id], at)[0] for event_id, at in args]
+                return [call() for call in calls]
             return list(_claim(session, event_ids, args[0][1]))
 
     def save(self, records: Sequence[ControlRecord]) -> None:
@@ -272,7 +272,7 @@ class ControlStore(FencedStore):
 
     def _many(self, call: Callable[[], Any]) -> Many | None:
         """The saves of one batch (each answer's records) as one executemany; its claims
-        in the same two statements."""
+        in the same statements (:meth:`_claim_all`)."""
         if not isinstance(call, partial) or call.keywords:
             return None
         if call.func == self.save and len(call.args) == 1:
@@ -363,6 +363,7 @@ def _may_start(row: EventRow, now: datetime) -> bool:
 
 
 def _same_facility(row: Any, other: Any) -> Any:
+    """``other`` is a record of ``row``'s facility (any event's)."""
     return and_(*(other.c[name] == row.c[name] for name in _KEY[1:]))
 
 
