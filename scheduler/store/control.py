@@ -37,6 +37,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal_column,
     select,
     text,
     update,
@@ -234,7 +235,7 @@ class ControlStore(FencedStore):
         """
         try:
             with self._write() as session:
-                (taken,) = _claim(session, [event_id], at)
+                (taken,) = _claim(session, [(event_id, at)])
         except IntegrityError as exc:
             raise StoreError(
                 f"event {event_id}: a facility it claims is held by another event: {exc.orig}"
@@ -243,16 +244,15 @@ class ControlStore(FencedStore):
 
     def _claim_all(self, calls: Sequence[Callable[[], Any]]) -> list[Any]:
         """The claims of one batch (the events a start's polls saw ``active``) in the same
-        statements: as claimed one after the other, unless two of them plan one facility
-        (then one after the other: the first takes it). A second holder raises (the
-        batch then runs one call at a time, each its own error)."""
-        args = [cast(partial[Any], call).args for call in calls]
-        event_ids: list[str] = [event_id for event_id, _ in args]
-        alike = len(set(event_ids)) == len(event_ids) and len({at for _, at in args}) == 1
+        statements, each at its own instant: as claimed one after the other, unless two
+        of them plan one facility (then one after the other: the first takes it). A
+        second holder raises (the batch then runs one call at a time, each its own error)."""
+        claims: list[tuple[str, datetime]] = [cast(partial[Any], c).args for c in calls]
+        event_ids = [event_id for event_id, _ in claims]
         with self._write() as session:  # the batch's transaction: each call joins it
-            if not alike or _plan_one_facility(session, event_ids):
+            if len(set(event_ids)) < len(event_ids) or _plan_one_facility(session, event_ids):
                 return [call() for call in calls]
-            return list(_claim(session, event_ids, args[0][1]))
+            return list(_claim(session, claims))
 
     def save(self, records: Sequence[ControlRecord]) -> None:
         """One executemany UPDATE by primary key, whatever the number of records.
@@ -374,23 +374,31 @@ def _other_holds(row: Any, other: Any) -> Any:
         other.c.event_id != row.c.event_id,
         # the held states as literals, not parameters: only then does SQLite see that
         # the partial unique index of held facilities applies (a claim of 25 records
-        # read every held row instead: 10 ms a claim once thousands were held)
-        other.c.state.in_(bindparam("held", _HELD, expanding=True, literal_execute=True)),
+        # read every held row instead: 10 ms a claim once thousands were held); in the
+        # statement's text, so that it may be run as an executemany
+        other.c.state.in_([literal_column(f"'{state}'") for state in _HELD]),
     )
 
 
-def _claim(session: Session, event_ids: list[str], at: datetime) -> list[dict[FacilityKey, str]]:
-    """Claim each event's planned records (:meth:`ControlStore.claim`), the events planning
-    no facility in common; for each, the facilities left to their holders."""
-    claiming = {"claiming": event_ids}
-    taken: dict[str, dict[FacilityKey, str]] = {event_id: {} for event_id in event_ids}
-    for row in session.execute(_HOLDERS_OF_PLANNED, claiming):
+def _claim(
+    session: Session, claims: Sequence[tuple[str, datetime]]
+) -> list[dict[FacilityKey, str]]:
+    """Claim each event's planned records at its instant (:meth:`ControlStore.claim`), the
+    events planning no facility in common; for each, the facilities left to their holders.
+
+    Three statements however many events: the holders of their planned facilities, then
+    one ``executemany`` each for the skipped records and the claimed events (the daemon
+    reads its clock for each event, so a start's claims come at as many instants).
+    """
+    at = dict(claims)
+    taken: dict[str, dict[FacilityKey, str]] = {event_id: {} for event_id in at}
+    for row in session.execute(_HOLDERS_OF_PLANNED, {"claiming": list(at)}):
         taken[row.event_id][FacilityKey(*row[1:5])] = row.holder
     skipped = [
         {
             "event": event_id,
             **{f"key_{name}": getattr(key, name) for name in _KEY[1:]},
-            "at": at,
+            "at": at[event_id],
             "reason": f"under control of event {holder}",
         }
         for event_id, keys in taken.items()
@@ -398,8 +406,8 @@ def _claim(session: Session, event_ids: list[str], at: datetime) -> list[dict[Fa
     ]
     if skipped:
         session.execute(_SKIP, skipped)
-    session.execute(_CLAIM, {**claiming, "claimed_at": at})
-    return [taken[event_id] for event_id in event_ids]
+    session.execute(_CLAIM, [{"event": e, "claimed_at": when} for e, when in claims])
+    return [taken[event_id] for event_id in at]
 
 
 def _plan_one_facility(session: Session, event_ids: list[str]) -> bool:
@@ -407,7 +415,8 @@ def _plan_one_facility(session: Session, event_ids: list[str]) -> bool:
     return session.execute(_SHARED_PLANNED, {"claiming": event_ids}).first() is not None
 
 
-# ``claim``'s statements, built once (``claiming``: the events, ``claimed_at``: when):
+# ``claim``'s statements, built once (``claiming``: the events; ``event``, ``claimed_at``:
+# one of them and when):
 # building them, with their aliased table, on every claim cost milliseconds of CPU
 # each, and 200 events claim at the same instant (issue 14).
 _OTHER = _TABLE.alias("other")
@@ -422,13 +431,14 @@ def _claiming(row: Any) -> Any:
 _HOLDERS_OF_PLANNED = (
     select(_TABLE.c.event_id, *(_TABLE.c[name] for name in _KEY[1:]))
     .add_columns(_OTHER.c.event_id.label("holder"))
+    .select_from(_TABLE)
     .join(_OTHER, _other_holds(_TABLE, _OTHER))
     .where(_claiming(_TABLE))
 )
-#: The events' planned records become ``intent`` where no other event holds the facility.
+#: The event's planned records become ``intent`` where no other event holds the facility.
 _CLAIM = (
     update(_TABLE)
-    .where(_claiming(_TABLE))
+    .where(_TABLE.c.event_id == bindparam("event"), _TABLE.c.state == _PLANNED)
     .where(~select(_OTHER.c.event_id).where(_other_holds(_TABLE, _OTHER)).exists())
     .values(state=ControlState.INTENT.value, due_at=None, updated_at=bindparam("claimed_at"))
 )

@@ -295,10 +295,12 @@ def test_claims_in_one_batch_cost_the_same_statements_for_3_or_30_events(sql: En
         keys = [key(event_id, name) for name in ("1", "2", "held")]
         store.replace_planned(event_id, [planned(event_id, k) for k in keys])
     statements = statements_of(sql)
-    taken = store.together([partial(store.claim, e, NOW) for e in few])
+    # each at its own instant, as the daemon claims them (its clock read per event)
+    at = {e: NOW + timedelta(microseconds=n) for n, e in enumerate(few + many)}
+    taken = store.together([partial(store.claim, e, at[e]) for e in few])
     assert taken == [{key(e, "held"): "holder"} for e in few]
     for_few = len(statements)
-    taken = store.together([partial(store.claim, e, NOW) for e in many])
+    taken = store.together([partial(store.claim, e, at[e]) for e in many])
     assert taken == [{key(e, "held"): "holder"} for e in many]
     assert len(statements) - for_few == for_few
     with Session(sql) as session:
@@ -307,6 +309,7 @@ def test_claims_in_one_batch_cost_the_same_statements_for_3_or_30_events(sql: En
             skipped = (ControlState.SKIPPED, "under control of event holder")
             assert states.pop(key(event_id, "held")) == skipped
             assert {state for state, _ in states.values()} == {ControlState.INTENT}
+            assert {r.updated_at for r in records_of(session, event_id)} == {at[event_id]}
 
 
 def test_claims_in_one_batch_at_different_instants_keep_each_its_own(sql: Engine) -> None:
