@@ -28,6 +28,7 @@ from sqlalchemy import Engine as SqlEngine
 from sqlalchemy.orm import Session
 
 from scheduler import metrics
+from scheduler.clients.http import OwnedClient
 from scheduler.clients.transport import preload
 from scheduler.clock import Clock, SystemClock
 from scheduler.config import Config
@@ -69,6 +70,20 @@ log = structlog.get_logger("scheduler.run")
 # -- the parts -------------------------------------------------------------------
 
 
+@dataclass
+class VendorClients:
+    """The engine's :class:`~scheduler.engine.ports.VendorPools`: the daemon's two clients."""
+
+    dr: OwnedClient
+    #: None while HVAC control is off.
+    becon: OwnedClient | None = None
+
+    async def open_ahead(self, *, window: bool, within: float) -> None:
+        clients = [self.dr, *([self.becon] if window and self.becon is not None else [])]
+        opened = await asyncio.gather(*(c.preconnect(within) for c in clients))
+        log.debug("engine.pools_opened", window=window, connections=sum(opened))
+
+
 @asynccontextmanager
 async def hvac_control(
     config: Config,
@@ -78,6 +93,7 @@ async def hvac_control(
     transport: httpx.AsyncBaseTransport | None = None,
     fence: Fence | None = None,
     gateway: StoreGateway | None = None,
+    pools: VendorClients | None = None,
 ) -> AsyncIterator[HvacControl]:
     """The controller (or ``NoHvac``) for the daemon's life; its BECON client closed after.
 
@@ -85,12 +101,14 @@ async def hvac_control(
     Otherwise the controller gets its own BECON client (pooled connection,
     ``becon.max_concurrency``, retries from ``becon.*``) and the control
     records of the daemon's database, through ``gateway`` (the daemon's one
-    bridge to the store, shared with the engine).
+    bridge to the store, shared with the engine). Its BECON client joins ``pools``.
     """
     if not config.hvac.targets:
         yield NoHvac()
         return
     async with becon_client(config.becon, transport=transport, clock=clock) as client:
+        if pools is not None:
+            pools.becon = client
         reads = ReadStore(sql, config.hvac.reads_retention, fence)
         store = ControlStore(sql, fence)
         yield HvacController(
@@ -176,10 +194,17 @@ async def wired(
     try:
         async with AsyncExitStack() as stack:
             api = await stack.enter_async_context(dr_client(config.dr_api, transport=transport))
+            pools = VendorClients(api)
             if hvac is None:
                 hvac = await stack.enter_async_context(
                     hvac_control(
-                        config, sql, clock, transport=transport, fence=fence, gateway=gateway
+                        config,
+                        sql,
+                        clock,
+                        transport=transport,
+                        fence=fence,
+                        gateway=gateway,
+                        pools=pools,
                     )
                 )
             store = DaemonStore(sql, fence, metrics.record_transition)
@@ -191,6 +216,7 @@ async def wired(
                 hvac=hvac,
                 gateway=gateway,
                 max_concurrency=config.dr_api.max_concurrency,
+                pools=pools,
             )
             rules = config.program_rules()
             yield Wiring(

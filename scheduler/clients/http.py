@@ -16,7 +16,7 @@
   ``http.recovered`` when the API answers again: not one warning per retry.
 - **Pooled clients** (:func:`make_client`, :class:`Connection`) with timeouts and
   limits as plain values and an injectable ``transport``; whoever makes a client
-  closes it.
+  closes it. Its pool can be opened ahead of a burst of calls (:func:`preconnect`).
 
 Errors live in :mod:`scheduler.clients.http_errors` and retries in
 :mod:`scheduler.clients.retries`; this module re-exports both, so clients
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import time
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -269,6 +270,10 @@ class OwnedClient:
         if self._owns_http:
             await self._caller.client.aclose()
 
+    async def preconnect(self, within: float) -> int:
+        """Open this API's connections ahead of a burst of calls (:func:`preconnect`)."""
+        return await preconnect(self._caller.client, within)
+
 
 @dataclass(frozen=True)
 class Connection:
@@ -308,14 +313,39 @@ def make_client(
         max_keepalive_connections=max_connections,
         keepalive_expiry=30.0,
     )
-    return httpx.AsyncClient(
+    pooled = VendorTransport(limits) if transport is None else None
+    client = httpx.AsyncClient(
         base_url=base_url,
         timeout=httpx.Timeout(seconds),
         limits=limits,
         headers=dict(headers or {}),
-        transport=transport or VendorTransport(limits),
+        transport=transport or pooled,
         follow_redirects=False,
     )
+    if pooled is not None:
+        _POOLS[client] = pooled
+    return client
+
+
+#: The pool of each client :func:`make_client` made with the default transport.
+_POOLS: weakref.WeakKeyDictionary[httpx.AsyncClient, VendorTransport] = weakref.WeakKeyDictionary()
+
+
+async def preconnect(client: httpx.AsyncClient, within: float) -> int:
+    """Open ``client``'s pool to its base URL now, sending nothing; connections open.
+
+    Up to the pool's size (the API's ``max_concurrency``), each within ``within``
+    seconds (or the client's connect timeout, if shorter), best effort
+    (:meth:`VendorTransport.preconnect`). A client on an injected transport (the
+    tests', the simulation's) has no pool of ours: nothing is done.
+    """
+    pool = _POOLS.get(client)
+    if pool is None:
+        return 0
+    timeout = min(within, client.timeout.connect or within)
+    opened = await pool.preconnect(client.base_url, timeout)
+    log.debug("http.preconnected", base_url=str(client.base_url), connections=opened)
+    return opened
 
 
 __all__ = [
@@ -335,5 +365,6 @@ __all__ = [
     "make_client",
     "new_message_id",
     "parse_retry_after",
+    "preconnect",
     "retrying",
 ]

@@ -13,6 +13,9 @@ about 1 ms a call (``bench/bench_client_cpu.py``; ``bench/README.md`` has the fi
   ``drsched run`` and READY. The daemon imports it once READY (:func:`preload`, in
   the background): made on the first call, it made the first POST of 200 due at
   once 0.15 s later (issue 14). Whatever comes first pays for the import, once.
+- **Its pool can be opened ahead** (:meth:`VendorTransport.preconnect`): before a
+  burst of calls the engine knows is coming (a window's start, submissions due
+  together), so that its first calls do not wait for TCP and TLS handshakes.
 - **Only httpx errors leave it.** The clients turn ``httpx.HTTPError`` into our
   errors (:func:`scheduler.clients.http_errors.error_from_transport`). httpx-aiohttp
   maps aiohttp's usual failures; anything else aiohttp or the socket raises becomes
@@ -25,6 +28,7 @@ ASGI app), as before: this is only the default of :func:`scheduler.clients.http.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import ssl
@@ -78,6 +82,44 @@ class VendorTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         if self._transport is not None:
             await self._transport.aclose()
+
+    async def preconnect(self, url: httpx.URL, within: float) -> int:
+        """Open the pool's connections to ``url``'s origin now; the number open and idle.
+
+        Sends nothing: each connection is made (TCP, and TLS for ``https``) and left
+        idle in the pool for the next calls, up to the pool's size, each within
+        ``within`` seconds; connections already idle are kept, not doubled (aiohttp
+        hands them out first). With 50 ms to the vendor, a call on a new TLS
+        connection waits two more round trips (100 ms) before its request even leaves;
+        and at a system-wide start the handshakes of the first GETs and PUTs also wait
+        behind everything else the event loop does then (issue 14). Best effort: a
+        connection that fails is not counted and not raised; the call that needs it
+        makes its own and reports its error as usual.
+        """
+        import aiohttp
+        from yarl import URL
+
+        transport = self._open()
+        if not isinstance(transport.client, aiohttp.ClientSession):
+            transport.client = transport.get_client()
+        connector = transport.client.connector
+        size = self._limits.max_connections
+        if connector is None or not size:
+            return 0
+        # aiohttp opens or reuses a connection for a request's origin; this request is
+        # never sent, it only names the origin (and its TLS settings: the pool's own)
+        origin = aiohttp.ClientRequest("GET", URL(str(url)), loop=asyncio.get_running_loop())
+        limit = aiohttp.ClientTimeout(total=within)  # each connection's own, not the whole
+        # all taken at once, then all given back: one given back early would be taken
+        # again by the next instead of a new one being made
+        taken = await asyncio.gather(
+            *(connector.connect(origin, [], limit) for _ in range(size)),
+            return_exceptions=True,
+        )
+        opened = [c for c in taken if not isinstance(c, BaseException)]
+        for connection in opened:
+            connection.release()
+        return len(opened)
 
 
 class _GuardedStream(httpx.AsyncByteStream):

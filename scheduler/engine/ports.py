@@ -98,4 +98,11 @@ class DrApi(Protocol):
     async def delete(self, request_id: str) -> object: ...
 
 
-__all__ = ["DrApi", "EngineStore", "RemoteRequest"]
+class VendorPools(Protocol):
+    """The vendor clients' connection pools, opened ahead of a burst (:mod:`.ahead`)."""
+
+    async def open_ahead(self, *, window: bool, within: float) -> None:
+        """Open the DR API's pool (and BECON's, when ``window``); best effort, never raises."""
+
+
+__all__ = ["DrApi", "EngineStore", "RemoteRequest", "VendorPools"]

@@ -24,13 +24,15 @@ from scheduler.clock import Clock
 from scheduler.domain.intents import EventView
 from scheduler.domain.lifecycle import Source, Status, transition
 from scheduler.engine import actions as act
+from scheduler.engine import ahead
+from scheduler.engine.ahead import Burst, next_burst
 from scheduler.engine.decide import Decision, Policy, decide
 from scheduler.engine.dr import DrEffects
 from scheduler.engine.hvac import HvacControl, NoHvac
 from scheduler.engine.hvac_calls import HvacCalls
 from scheduler.engine.memory import EventMemory
 from scheduler.engine.model import HvacPhase
-from scheduler.engine.ports import DrApi, EngineStore
+from scheduler.engine.ports import DrApi, EngineStore, VendorPools
 from scheduler.store_gateway import StoreGateway
 
 log = structlog.get_logger("scheduler.engine")
@@ -51,6 +53,7 @@ class Engine:
         hvac: HvacControl | None = None,
         gateway: StoreGateway | None = None,
         max_concurrency: int = 10,
+        pools: VendorPools | None = None,
     ) -> None:
         self.store = store
         #: The bridge to the blocking store, shared with HVAC control (built by the wiring).
@@ -70,6 +73,10 @@ class Engine:
         )
         slots = asyncio.Semaphore(max_concurrency)
         self._dr = DrEffects(store, self.gateway, clock, self.memory, self._hvac_calls, api, slots)
+        #: The vendor pools to open ahead of a burst (:mod:`.ahead`); None: never.
+        self._pools = pools
+        #: The burst they were last opened for.
+        self._opened_for: datetime | None = None
 
     async def start_up(self) -> None:
         """Before anything new: HVAC reconcile, then every unfinished intent (GET).
@@ -88,6 +95,7 @@ class Engine:
         """Do what is due now; return the decision, whose ``next_wake`` says when to come back."""
         now = self.clock.now()
         views = await self._snapshot(now)
+        burst = next_burst(views, now, self.policy.submit_lead) if self._pools else None
         hvac_due = await self._hvac_due(now)
         decision = decide(views, self.memory, now, self.policy, hvac_due=hvac_due)
         by_event: dict[str, list[act.Action]] = defaultdict(list)
@@ -97,19 +105,43 @@ class Engine:
         self._due_times = dict(decision.due_times)
         index = {v.event_id: v for v in views}
         self._failures = 0
-        await self._gather(self._run_event(index[e], todo) for e, todo in by_event.items())
+        opening = self._opening(burst, now)  # beside the actions, not before them
+        await self._gather(
+            [*(self._run_event(index[e], todo) for e, todo in by_event.items()), *opening]
+        )
         await self._forget_all_but(index)
         if decision.hvac_tick:
             await self._hvac_tick()
         later = await self._hvac_due(now)  # what the actions and the tick changed
         if later is not None and later < decision.next_wake:
             decision = replace(decision, next_wake=max(later, now))
+        if burst is not None and now < burst.at - ahead.LEAD < decision.next_wake:
+            decision = replace(decision, next_wake=burst.at - ahead.LEAD)  # to open the pools
         if self._failures:  # come back after a pause, not in a tight loop
             retry = now + self.policy.retry_delay
             return replace(decision, next_wake=min(decision.next_wake, retry))
         if decision.actions:  # what they changed may make more due at once (submit -> poll)
             return replace(decision, next_wake=now)
         return decision
+
+    def _opening(self, burst: Burst | None, now: datetime) -> list[Coroutine[Any, Any, None]]:
+        """The pools' opening, once per burst, when it is :data:`.ahead.LEAD` away or less.
+
+        Within half the lead: a vendor that does not answer delays nothing due at
+        the burst (the tick waits for it, beside its actions).
+        """
+        if self._pools is None or burst is None or burst.at - ahead.LEAD > now:
+            return []
+        if self._opened_for == burst.at:
+            return []
+        self._opened_for = burst.at
+        return [self._open_pools(self._pools, burst.window)]
+
+    async def _open_pools(self, pools: VendorPools, window: bool) -> None:
+        try:
+            await pools.open_ahead(window=window, within=ahead.LEAD.total_seconds() / 2)
+        except Exception:  # best effort: the calls make their own connections
+            log.warning("engine.open_ahead_failed", exc_info=True)
 
     def _observe_lateness(self, due_now: Iterable[str], now: datetime) -> None:
         """``drsched_scheduler_lateness_seconds``: how late each awaited action ran."""

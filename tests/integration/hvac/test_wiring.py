@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from scheduler.config import Config, DatabaseConfig, HvacConfig, HvacTarget
 from scheduler.config_values import settings_from
 from scheduler.engine.hvac import NoHvac
 from scheduler.hvac.controller import HvacController
-from scheduler.wiring import wired
+from scheduler.wiring import VendorClients, wired
 
 
 def _config(url: str, **hvac: object) -> Config:
@@ -42,3 +43,32 @@ async def test_targets_build_the_controller(sqlite_url: str) -> None:
     async with wired(_config(sqlite_url, targets=[target])) as parts:
         assert isinstance(parts.engine.hvac, HvacController)
         assert await parts.engine.hvac.due(parts.engine.clock.now()) is None
+
+
+@dataclass
+class Pool:
+    opened: list[float] = field(default_factory=list)
+
+    async def preconnect(self, within: float) -> int:
+        self.opened.append(within)
+        return 1
+
+
+async def test_a_window_start_opens_both_pools_a_submission_only_the_dr_one() -> None:
+    dr, becon = Pool(), Pool()
+    pools = VendorClients(dr, becon)  # type: ignore[arg-type]  # a client's preconnect alone
+    await pools.open_ahead(window=False, within=0.5)
+    assert (dr.opened, becon.opened) == ([0.5], [])
+    await pools.open_ahead(window=True, within=0.5)
+    assert (dr.opened, becon.opened) == ([0.5, 0.5], [0.5])
+    alone = VendorClients(dr)  # type: ignore[arg-type]  # HVAC control off
+    await alone.open_ahead(window=True, within=0.5)
+    assert dr.opened == [0.5, 0.5, 0.5]
+
+
+async def test_the_daemon_s_engine_opens_its_clients_pools(sqlite_url: str) -> None:
+    target = HvacTarget(ven="CE-02", site="S001", gateway="GW-01")
+    async with wired(_config(sqlite_url, targets=[target])) as parts:
+        pools = parts.engine._pools
+        assert isinstance(pools, VendorClients)
+        assert pools.becon is not None
