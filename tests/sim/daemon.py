@@ -29,6 +29,7 @@ from scheduler.hvac.controller import HvacController
 from scheduler.store.control import ControlStore
 from scheduler.store.daemon import DaemonStore
 from scheduler.store_gateway import Runner, StoreGateway
+from scheduler.wiring import VendorClients
 from tests.sim.outside import FaultyStore, FaultyTransport
 from tests.sim.reads import SnapshotCache, Writes
 from tests.sim.world import SUBMIT_LEAD
@@ -141,6 +142,9 @@ class Daemon:
             POLICY,
             hvac=controller,
             gateway=gateway,
+            # the daemon's: its pools are opened ahead of a burst (on the simulator's
+            # transport that opens nothing, but the engine wakes for it as in the daemon)
+            pools=VendorClients(api, becon),
         )
         return self.engine
 
