@@ -12,8 +12,10 @@ Per run:
 
 - the latency-bound limit of the start: ``PUTs / becon.max_concurrency × latency``;
 - the last PUT answered after the window start, and its ratio to that limit;
-- the first PUT after the start (its answer, less the latency: when it reached the
-  simulator);
+- the first PUT after the start: when it reached the simulator (its record's
+  ``arrived``, taken before the latency), and, as measured until 2026-12-01, its answer
+  less the latency (that also counts the time the simulator's loop took to come back to
+  it after the latency, with 16 PUTs and 10 GETs arriving together);
 - POST lateness p50/p99: each POST's log time minus the instant it was due
   (``start − submit_lead``), beside its floor: with ``dr_api.max_concurrency`` POSTs
   in flight and every one taking the latency, the k-th cannot be answered before
@@ -125,6 +127,8 @@ class Run:
     puts: int
     limit_s: float
     first_put_s: float
+    #: The first PUT's answer less the latency (the figure until 2026-12-01).
+    first_answer_s: float
     last_put_s: float
     post_p50_s: float
     post_p99_s: float
@@ -142,7 +146,8 @@ class Run:
         return (
             f"load {self.load:.2f}; {self.puts} PUTs, limit {self.limit_s:.2f} s; "
             f"last PUT answered {self.last_put_s:.2f} s after the start = {self.ratio:.2f}x; "
-            f"first PUT {self.first_put_s * 1000:.0f} ms; POST lateness p50 "
+            f"first PUT {self.first_put_s * 1000:.0f} ms (answered less the latency "
+            f"{self.first_answer_s * 1000:.0f} ms); POST lateness p50 "
             f"{self.post_p50_s:.3f} s, p99 {self.post_p99_s:.3f} s "
             f"(floor {self.post_floor_p99_s:.2f} s); CPU to the last PUT: daemon main thread "
             f"{self.cpu_s[0]:.2f} s, daemon {self.cpu_s[1]:.2f} s, simulator "
@@ -244,11 +249,13 @@ def one_run(
     floor_s = asyncio.run(client_alone(sim_url, [_batch(c) for c in puts]))
     late = sorted((datetime.fromisoformat(c["time"]) - due).total_seconds() for c in posts)
     answered = sorted((datetime.fromisoformat(c["time"]) - start).total_seconds() for c in puts)
+    arrived = sorted((datetime.fromisoformat(c["arrived"]) - start).total_seconds() for c in puts)
     return Run(
         load=load,
         puts=len(puts),
         limit_s=len(puts) / BECON_CONCURRENCY * LATENCY_MS / 1000,
-        first_put_s=answered[0] - LATENCY_MS / 1000,
+        first_put_s=arrived[0],
+        first_answer_s=answered[0] - LATENCY_MS / 1000,
         last_put_s=answered[-1],
         post_p50_s=percentile(late, 0.5),
         post_p99_s=percentile(late, 0.99),
@@ -323,7 +330,8 @@ def summary(runs: list[Run]) -> None:
         f" x {LATENCY_MS:g} ms); last PUT answered {last:.2f} s = "
         f"{median([r.ratio for r in runs]):.2f}x the limit (target <= 1.2x); first PUT "
         f"{median([r.first_put_s for r in runs]) * 1000:.0f} ms (max "
-        f"{max(r.first_put_s for r in runs) * 1000:.0f} ms; target p99 <= 100 ms); POST "
+        f"{max(r.first_put_s for r in runs) * 1000:.0f} ms; target p99 <= 100 ms; answered less"
+        f" the latency {median([r.first_answer_s for r in runs]) * 1000:.0f} ms); POST "
         f"lateness p50 {median([r.post_p50_s for r in runs]):.3f} s, p99 "
         f"{median([r.post_p99_s for r in runs]):.3f} s (floor {runs[0].post_floor_p99_s:.2f} s);"
         f" daemon main thread CPU {median([r.cpu_s[0] for r in runs]):.2f} s of "

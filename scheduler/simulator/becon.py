@@ -53,6 +53,7 @@ from scheduler.simulator.becon_inventory import (
     SimInventory,
     generate,
 )
+from scheduler.simulator.faults import waited
 from scheduler.simulator.options import SimOptions
 
 ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -293,10 +294,13 @@ class BeconSim:
             sent = None
         answer = json.loads(bytes(response.body))
         data = answer.get("data") or {}
+        now = self.now()
         self.controls.append(
             {
                 "seq": len(self.controls) + 1,
-                "time": self.now().isoformat(),
+                "time": now.isoformat(),
+                # when it reached the simulator, before its latency (``faults.waited``)
+                "arrived": (now - timedelta(seconds=waited(request.scope))).isoformat(),
                 "method": request.method,
                 "site": request.path_params["site"],
                 "gateway": request.path_params["gw"],

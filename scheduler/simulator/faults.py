@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import json
 import random
+import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
@@ -229,6 +230,21 @@ async def _throttled(retry_after: float | None, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+#: The scope key holding when a call reached the simulator (``time.monotonic``).
+ARRIVED = "drsched.arrived"
+
+
+def waited(scope: Scope) -> float:
+    """Seconds since the call reached the simulator: its latency and any queueing after it.
+
+    A call is recorded once handled, after its latency; a benchmark asking when
+    a call *reached* the service takes this off the record's time (at a start,
+    16 PUTs arrive together and wait for one another in the simulator's loop).
+    """
+    arrived = scope.get(ARRIVED)
+    return 0.0 if arrived is None else time.monotonic() - arrived
+
+
 class FaultMiddleware:
     """ASGI middleware applying :class:`Faults` to every route outside ``/_sim``."""
 
@@ -241,6 +257,7 @@ class FaultMiddleware:
         if scope["type"] != "http" or path.startswith(ADMIN_PREFIX):
             await self.app(scope, receive, send)
             return
+        scope[ARRIVED] = time.monotonic()  # before the latency: see :func:`waited`
         decision = self.faults.decide(scope["method"], path)
         if decision.delay_s > 0:
             await asyncio.sleep(decision.delay_s)  # simulated latency, not a test's clock

@@ -477,3 +477,20 @@ def test_the_whole_sequence_over_a_real_socket() -> None:
         assert put.json()["data"]["results"][0]["result"] == "success"
         log = httpx.get(f"{running.url}/_sim/becon/controls").json()
         assert [e["controls"][0]["setTemp"] for e in log] == [26.5]
+
+
+def test_a_control_s_record_says_when_it_arrived_before_its_latency() -> None:
+    """Recorded once handled, after the latency; ``arrived`` is before it (the benchmarks'
+    "first PUT reached the simulator")."""
+    with (
+        serve_in_background(SimOptions(facilities=3, latency_ms=50)) as running,
+        httpx.Client(base_url=running.url + API, headers=SERVICE) as http,
+    ):
+        ms = http.get("/auth/servertime").json()["data"]["serverTime"]
+        token = http.post("/auth/token", json={"serverTime": ms, "signature": sign(ms)})
+        headers = {"x-lgtms-service-token": token.json()["data"]["accessToken"]}
+        control = {"facilityId": "IDU-0201", "setTemp": 26.5, "unit": "C"}
+        http.put("/site/S001/gw/GW-02/facility/IDU", json={"controls": [control]}, headers=headers)
+        (entry,) = httpx.get(f"{running.url}/_sim/becon/controls").json()
+    waited = datetime.fromisoformat(entry["time"]) - datetime.fromisoformat(entry["arrived"])
+    assert waited >= timedelta(milliseconds=50)
