@@ -418,7 +418,7 @@ def _plan_one_facility(session: Session, event_ids: list[str]) -> bool:
 # ``claim``'s statements, built once (``claiming``: the events; ``event``, ``claimed_at``:
 # one of them and when):
 # building them, with their aliased table, on every claim cost milliseconds of CPU
-# each, and 200 events claim at the same instant (issue 14).
+# each, and 200 events claim at once at a start (issue 14).
 _OTHER = _TABLE.alias("other")
 _PLANNED = ControlState.PLANNED.value
 
