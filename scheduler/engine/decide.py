@@ -70,10 +70,13 @@ def decide(
     policy: Policy,
     *,
     hvac_due: datetime | None = None,
+    poll_ahead: timedelta = timedelta(0),
 ) -> Decision:
     """The actions due at ``now`` and when to wake up next (at most one horizon away).
 
-    ``hvac_due`` is when HVAC control next needs a tick (``HvacControl.due``).
+    ``hvac_due`` is when HVAC control next needs a tick (``HvacControl.due``);
+    ``poll_ahead`` how long a GET takes to reach the DR service: a start's
+    poll leaves that much before the start (:func:`.polling.next_poll_at`).
     """
     actions: list[Action] = []
     wake = now + policy.horizon
@@ -83,7 +86,7 @@ def decide(
     due_times: dict[str, datetime] = {}
     for event in events:
         tracking = memory.get(event.event_id, _NO_TRACKING)
-        due, later = _for_event(event, tracking, now, policy)
+        due, later = _for_event(event, tracking, now, policy, poll_ahead)
         actions.extend(due)
         if later is not None:
             due_times[event.event_id] = later
@@ -92,13 +95,13 @@ def decide(
 
 
 def _for_event(
-    event: EventView, tracking: Tracking, now: datetime, policy: Policy
+    event: EventView, tracking: Tracking, now: datetime, policy: Policy, poll_ahead: timedelta
 ) -> tuple[list[Action], datetime | None]:
     """The actions due for one event, and the next instant something is due for it."""
     if event.status.is_terminal:
         return [], None
     hvac, hvac_next = _hvac(event, tracking, now, policy)
-    dr, dr_next = _dr(event, tracking, now, policy)
+    dr, dr_next = _dr(event, tracking, now, policy, poll_ahead)
     nexts = [t for t in (hvac_next, dr_next) if t is not None]
     return hvac + dr, min(nexts, default=None)
 
@@ -119,7 +122,7 @@ def _at_or_later(
 
 
 def _dr(
-    event: EventView, tracking: Tracking, now: datetime, policy: Policy
+    event: EventView, tracking: Tracking, now: datetime, policy: Policy, poll_ahead: timedelta
 ) -> tuple[list[Action], datetime | None]:
     if event.open_intent is not None:
         return _at_or_later(Reconcile(event.open_intent), _retry_due(tracking, policy), now)
@@ -134,7 +137,9 @@ def _dr(
         retry = tracking.resubmit_tried == event.revision
         return _at_or_later(_resubmit(event), _retry_due(tracking, policy) if retry else None, now)
     assert event.request_id is not None  # every submitted status has one
-    due = next_poll_at(tracking.last_contact, now, event.runs_from, event.runs_until, event.status)
+    due = next_poll_at(
+        tracking.last_contact, now, event.runs_from, event.runs_until, event.status, poll_ahead
+    )
     return _at_or_later(Poll(event.event_id, event.request_id), due, now)
 
 

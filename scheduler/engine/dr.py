@@ -31,6 +31,7 @@ from scheduler.engine.memory import EventMemory
 from scheduler.engine.model import HvacPhase, Tracking
 from scheduler.engine.ports import DrApi, EngineStore, RemoteRequest
 from scheduler.engine.remote import HvacCall, on_remote_status
+from scheduler.engine.round_trips import RoundTrips
 from scheduler.errors import ApiError, NotFoundError, PermanentApiError, RetryableApiError
 from scheduler.store_gateway import StoreGateway
 
@@ -74,6 +75,8 @@ class DrEffects:
         self._hvac = hvac
         self._api = api
         self._slots = slots
+        #: The GETs' round trips: how early a start's poll leaves (:mod:`.round_trips`).
+        self.round_trips = RoundTrips()
 
     async def run(self, view: EventView, action: act.Action) -> None:
         self._memory.track(view.event_id, last_contact=self._clock.now())
@@ -242,7 +245,10 @@ class DrEffects:
         bound = log.bind(event_id=view.event_id, request_id=request_id)
         try:
             async with self._slots:
-                return await self._api.get(request_id)
+                sent = self._clock.now()
+                remote = await self._api.get(request_id)
+                self.round_trips.observe(self._clock.now() - sent)
+                return remote
         except NotFoundError:
             return _MISSING
         except ApiError as exc:

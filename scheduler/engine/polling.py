@@ -19,6 +19,9 @@ now 400. Near the end an active event is polled fast as before (its
 
 A poll due less than ``FAST`` before the start or the end waits for it
 (:func:`_at_the_change`): it could only see the status before the change.
+The start's own poll leaves a little before the start, the time its GET
+takes to reach the DR service (:func:`_ahead_of_start`), so that it is read
+there at the start rather than one trip after it.
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ ZONES: tuple[tuple[timedelta, timedelta], ...] = (
     (timedelta(minutes=10), NEAR),
     (timedelta(hours=1), MEDIUM),
 )
+
+#: The most a start's poll leaves before the start (``next_poll_at``'s ``ahead``).
+MAX_AHEAD = timedelta(milliseconds=500)
 
 #: Statuses whose request exists at the DR service and may still change.
 POLLED = frozenset({Status.PENDING, Status.STANDBY, Status.ACTIVE})
@@ -80,18 +86,49 @@ def _boundaries(start: datetime, end: datetime) -> list[datetime]:
 
 
 def next_poll_at(
-    last_poll: datetime | None, now: datetime, start: datetime, end: datetime, status: Status
+    last_poll: datetime | None,
+    now: datetime,
+    start: datetime,
+    end: datetime,
+    status: Status,
+    ahead: timedelta = timedelta(0),
 ) -> datetime | None:
-    """When the next GET is due: at once if never polled, None for terminal statuses."""
+    """When the next GET is due: at once if never polled, None for terminal statuses.
+
+    ``ahead``: how long a GET takes to reach the DR service (half a round
+    trip, :class:`~scheduler.engine.round_trips.RoundTrips`); the start's
+    poll leaves that much before the start, at most :data:`MAX_AHEAD`.
+    """
     if status not in POLLED:
         return None
     if last_poll is None:
         return now
+    if status is Status.ACTIVE and start - MAX_AHEAD <= last_poll < start:
+        last_poll = start  # the start's own poll, left ahead of it: the change is seen
     interval = poll_interval(last_poll, start, end, status)
     assert interval is not None  # POLLED statuses always have one
     due = last_poll + interval
     crossed = [b for b in _boundaries(start, end) if last_poll < b < due]
-    return _at_the_change(min(crossed, default=due), start, end)
+    due = _at_the_change(min(crossed, default=due), start, end)
+    return _ahead_of_start(due, last_poll, start, ahead)
+
+
+def _ahead_of_start(
+    due: datetime, last_poll: datetime, start: datetime, ahead: timedelta
+) -> datetime:
+    """The start's poll leaves ``ahead`` before the start, once, to be read there at the start.
+
+    The DR service reads the status when the GET reaches it: a GET that
+    leaves at the start sees ``active`` half a round trip after it, and the
+    first PUT follows one whole round trip after the start (issue 14). A
+    GET that left early and still found the old status (a trip shorter than
+    the ones measured, a clock behind the service's) is followed by the
+    start's poll at the start, as without ``ahead``: the cost is one GET.
+    """
+    early = start - min(max(ahead, timedelta(0)), MAX_AHEAD)
+    if due == start and last_poll < early:
+        return early
+    return due
 
 
 def _at_the_change(due: datetime, start: datetime, end: datetime) -> datetime:

@@ -97,7 +97,10 @@ class Engine:
         views = await self._snapshot(now)
         burst = next_burst(views, now, self.policy.submit_lead) if self._pools else None
         hvac_due = await self._hvac_due(now)
-        decision = decide(views, self.memory, now, self.policy, hvac_due=hvac_due)
+        poll_ahead = self._dr.round_trips.one_way()
+        decision = decide(
+            views, self.memory, now, self.policy, hvac_due=hvac_due, poll_ahead=poll_ahead
+        )
         by_event: dict[str, list[act.Action]] = defaultdict(list)
         for action in decision.actions:
             by_event[action.event_id].append(action)

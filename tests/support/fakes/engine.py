@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from scheduler.clock import Clock
+from scheduler.clock import Clock, FakeClock
 from scheduler.domain.events import EventTarget, PlanEvent, Signal
 from scheduler.domain.intents import EventView, Intent, IntentKind
 from scheduler.domain.lifecycle import Status, Transition
@@ -161,6 +161,9 @@ class FakeDr:
     down: bool = False
     #: A status the service reports whatever the clock says (e.g. late: still active).
     reported: dict[str, Status] = field(default_factory=dict)
+    #: A GET's way there and its way back, each moving the (fake) clock; the service
+    #: reads the status in between, as a real one does when the request reaches it.
+    way: timedelta = timedelta(0)
 
     def status_of(self, request_id: str) -> Status:
         if request_id in self.reported:
@@ -199,9 +202,18 @@ class FakeDr:
     async def get(self, request_id: str) -> RemoteReq:
         self._unreachable("get")
         self.calls.append(("GET", request_id))
-        if request_id not in self.requests or request_id in self.deleted:
+        self._travel()
+        found = request_id in self.requests and request_id not in self.deleted
+        status = self.status_of(request_id) if found else None
+        self._travel()
+        if not found:
             raise NotFoundError("dr", "get", code="4302", message="request not found")
-        return RemoteReq(self.status_of(request_id))
+        return RemoteReq(status)
+
+    def _travel(self) -> None:
+        if self.way:
+            assert isinstance(self.clock, FakeClock), "a way takes a fake clock to move"
+            self.clock.advance(self.way)
 
     async def delete(self, request_id: str) -> None:
         self._unreachable("delete")

@@ -9,7 +9,15 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from scheduler.domain.lifecycle import Status
-from scheduler.engine.polling import FAST, NEAR, POLLED, SLOW, next_poll_at, poll_interval
+from scheduler.engine.polling import (
+    FAST,
+    MAX_AHEAD,
+    NEAR,
+    POLLED,
+    SLOW,
+    next_poll_at,
+    poll_interval,
+)
 
 START = datetime(2026, 7, 15, 18, 0, tzinfo=UTC)
 END = START + timedelta(hours=4)
@@ -152,19 +160,63 @@ def test_an_active_event_is_polled_at_least_every_near_in_its_window(
     assert due - last <= NEAR
 
 
-@example(last=START - timedelta(seconds=3), length=timedelta(seconds=3), status=Status.STANDBY)
+aheads = st.integers(min_value=0, max_value=800).map(lambda ms: timedelta(milliseconds=ms))
+
+
+@example(
+    last=START - timedelta(seconds=3),
+    length=timedelta(seconds=3),
+    status=Status.STANDBY,
+    ahead=timedelta(0),
+)
 @given(
-    last=st.one_of(near_start, instants), length=st.one_of(short_windows, durations), status=polled
+    last=st.one_of(near_start, instants),
+    length=st.one_of(short_windows, durations),
+    status=polled,
+    ahead=aheads,
 )
 def test_no_poll_is_due_in_the_fast_before_the_start_or_the_end(
-    last: datetime, length: timedelta, status: Status
+    last: datetime, length: timedelta, status: Status, ahead: timedelta
 ) -> None:
+    """Except the start's own poll, which leaves its way ahead of the start (at most 0.5 s)."""
     end = START + length
-    due = next_poll_at(last, last, START, end, status)
+    due = next_poll_at(last, last, START, end, status, ahead)
     assert due is not None
+    assert last < due
+    early = START - min(ahead, MAX_AHEAD)
     for change in (START, end):
-        assert due in (START, end) or not (last < change and change - FAST < due < change)
+        assert due in (START, early, end) or not (last < change and change - FAST < due < change)
         assert not last < change < due, "a poll never goes past a change"
+
+
+WAY = timedelta(milliseconds=30)
+
+
+@pytest.mark.parametrize(
+    ("last", "status", "expected"),
+    [
+        (START - FAST, Status.STANDBY, START - WAY),  # the start's poll, its way ahead
+        (START - timedelta(seconds=2), Status.STANDBY, START - WAY),
+        (START - WAY, Status.STANDBY, START),  # it left early and saw standby: once more
+        (START - timedelta(milliseconds=10), Status.STANDBY, START),
+        (START - WAY, Status.ACTIVE, START + NEAR),  # it saw active: the start's change
+        (START - MAX_AHEAD, Status.ACTIVE, START + NEAR),
+        (START - timedelta(seconds=3), Status.ACTIVE, START - WAY),  # active early: as any
+        (END - FAST, Status.ACTIVE, END),  # the end's poll is not moved
+    ],
+)
+def test_the_start_s_poll_leaves_its_way_ahead_once(
+    last: datetime, status: Status, expected: datetime
+) -> None:
+    assert next_poll_at(last, last, START, END, status, WAY) == expected
+
+
+def test_the_way_ahead_is_bounded() -> None:
+    last = START - FAST
+    assert next_poll_at(last, last, START, END, Status.STANDBY, timedelta(seconds=4)) == (
+        START - MAX_AHEAD
+    )
+    assert next_poll_at(last, last, START, END, Status.STANDBY, -WAY) == START
 
 
 @given(a=instants, b=instants)
