@@ -382,3 +382,40 @@ async def test_a_redirected_call_keeps_no_url_for_its_path() -> None:
     await caller.send(h.Call("GET /any", "GET", "/old", "get"), _decode)
     await caller.send(h.Call("GET /any", "GET", "/new", "get"), _decode)
     assert list(caller._urls) == ["/new"]
+
+
+async def test_a_call_goes_straight_to_its_client_s_transport() -> None:
+    """No cookie jar, auth flow or redirect loop between a vendor call and its transport
+    (issue 14): the response comes back whole, with its request, its stream closed; a
+    Set-Cookie is not kept (the vendors authenticate by header)."""
+    closed: list[bool] = []
+
+    class Body(httpx.AsyncByteStream):
+        async def __aiter__(self) -> Any:
+            yield b'{"ok": '
+            yield b"true}"
+
+        async def aclose(self) -> None:
+            closed.append(True)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"set-cookie": "session=1; Path=/"}, stream=Body())
+
+    caller = _caller(handler)
+    seen: list[httpx.Response] = []
+
+    def decode(response: httpx.Response) -> Any:
+        seen.append(response)
+        return _decode(response)
+
+    assert await caller.send(h.Call("GET /any", "GET", "/x", "get"), decode) == {"ok": True}
+    assert seen[0].request.url == "http://vendor.test/api/x"
+    assert closed == [True]
+    assert not caller.client.cookies
+
+
+async def test_a_call_on_a_closed_client_fails_as_httpx_says() -> None:
+    caller = _caller(lambda request: httpx.Response(200, json={}))
+    await caller.client.aclose()
+    with pytest.raises(RuntimeError, match="client has been closed"):
+        await caller.send(h.Call("GET /any", "GET", "/x", "get"), _decode)
