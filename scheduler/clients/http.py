@@ -128,6 +128,8 @@ class ApiCaller:
         self._failing_since: float | None = None
         self._failures = 0
         self._urls: dict[str, httpx.URL] = {}
+        #: The transport :func:`make_client` gave ``client``, if it made it (:meth:`_exchange`).
+        self._transport = _TRANSPORTS.get(client)
 
     def __repr__(self) -> str:
         return f"ApiCaller(api={self.api!r}, base_url={str(self.client.base_url)!r})"
@@ -169,11 +171,11 @@ class ApiCaller:
         jar that parses every response and an INFO log line, none of which a vendor call
         uses (no auth object or cookies: the vendors take headers; ``follow_redirects``
         is off in :func:`make_client`): 0.1–0.2 ms of a call's CPU with 16 in flight,
-        a quarter of it (``bench/bench_client_cpu.py``, issue 14). A
-        client :func:`make_client` did not make, or a closed one (its error), goes through
+        about a quarter (``bench/bench_client_cpu.py``, issue 14). A client
+        :func:`make_client` did not make, or a closed one (its error), goes through
         ``send``, as before.
         """
-        transport = _TRANSPORTS.get(self.client)
+        transport = self._transport
         if transport is None or self.client.is_closed:
             return await self.client.send(request)
         response = await transport.handle_async_request(request)
@@ -336,8 +338,7 @@ def make_client(
         max_keepalive_connections=max_connections,
         keepalive_expiry=30.0,
     )
-    pooled = VendorTransport(limits) if transport is None else None
-    sender = transport if pooled is None else pooled
+    sender = VendorTransport(limits) if transport is None else transport
     client = httpx.AsyncClient(
         base_url=base_url,
         timeout=httpx.Timeout(seconds),
@@ -346,16 +347,12 @@ def make_client(
         transport=sender,
         follow_redirects=False,  # ApiCaller sends through the transport: it follows none
     )
-    if sender is not None:  # always; said for the type checker
-        _TRANSPORTS[client] = sender
-    if pooled is not None:
-        _POOLS[client] = pooled
+    _TRANSPORTS[client] = sender
     return client
 
 
-#: The pool of each client :func:`make_client` made with the default transport.
-_POOLS: weakref.WeakKeyDictionary[httpx.AsyncClient, VendorTransport] = weakref.WeakKeyDictionary()
-#: The transport of each client :func:`make_client` made (``ApiCaller._exchange``).
+#: The transport of each client :func:`make_client` made (``ApiCaller._exchange``); a
+#: :class:`VendorTransport` is a pool of ours (:func:`preconnect`).
 _TRANSPORTS: weakref.WeakKeyDictionary[httpx.AsyncClient, httpx.AsyncBaseTransport] = (
     weakref.WeakKeyDictionary()
 )
@@ -369,8 +366,8 @@ async def preconnect(client: httpx.AsyncClient, within: float) -> int:
     (:meth:`VendorTransport.preconnect`). A client on an injected transport (the
     tests', the simulation's) has no pool of ours: nothing is done.
     """
-    pool = _POOLS.get(client)
-    if pool is None:
+    pool = _TRANSPORTS.get(client)
+    if not isinstance(pool, VendorTransport):
         return 0
     timeout = min(within, client.timeout.connect or within)
     opened = await pool.preconnect(client.base_url, timeout)
