@@ -13,7 +13,6 @@ store gateway, the clock, the DR API, the engine's memory of events
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 
 import structlog
@@ -25,6 +24,7 @@ from scheduler.domain.lifecycle import Source, Status, Transition, transition
 from scheduler.domain.outside import OutsideCall, Verdict
 from scheduler.domain.request_ids import request_id_for
 from scheduler.engine import actions as act
+from scheduler.engine.call_slots import CallSlots
 from scheduler.engine.decide import MISSED_DETAIL
 from scheduler.engine.hvac_calls import HvacCalls
 from scheduler.engine.memory import EventMemory
@@ -66,7 +66,7 @@ class DrEffects:
         memory: EventMemory,
         hvac: HvacCalls,
         api: DrApi,
-        slots: asyncio.Semaphore,
+        slots: CallSlots,
     ) -> None:
         self._store = store
         self._gateway = gateway
@@ -107,6 +107,7 @@ class DrEffects:
         )
 
     async def _end(self, intent: Intent, outcome: str, change: Transition | None) -> None:
+        await self._slots.none_waiting()  # the calls still to leave go first (.call_slots)
         now = self._clock.now()
         store = self._store
         await self._gateway.batch(store.together, store.end_intent, intent, outcome, change, now)
@@ -159,7 +160,7 @@ class DrEffects:
             event = await self._gateway.batch(store.together, store.running_event, intent.event_id)
         bound = log.bind(event_id=intent.event_id, request_id=intent.request_id)
         try:
-            async with self._slots:
+            async with self._slots.slot():
                 await self._api.create(event, intent.request_id)
         except RetryableApiError as exc:
             bound.warning("dr.submit_unknown", error=str(exc), message_id=exc.message_id)
@@ -244,7 +245,7 @@ class DrEffects:
         """GET the request: the request, ``_MISSING`` on 404, None when unknown for now."""
         bound = log.bind(event_id=view.event_id, request_id=request_id)
         try:
-            async with self._slots:
+            async with self._slots.slot():
                 sent = self._clock.now()
                 remote = await self._api.get(request_id)
                 self.round_trips.observe(self._clock.now() - sent)
@@ -323,7 +324,7 @@ class DrEffects:
             await self._end(intent, "not sent", None)
             return
         try:
-            async with self._slots:
+            async with self._slots.slot():
                 await self._api.delete(intent.request_id)
         except NotFoundError:
             bound.info("dr.delete_already_gone")

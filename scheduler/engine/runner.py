@@ -26,6 +26,7 @@ from scheduler.domain.lifecycle import Source, Status, transition
 from scheduler.engine import actions as act
 from scheduler.engine import ahead
 from scheduler.engine.ahead import Burst, next_burst
+from scheduler.engine.call_slots import CallSlots
 from scheduler.engine.decide import Decision, Policy, decide
 from scheduler.engine.dr import DrEffects
 from scheduler.engine.hvac import HvacControl, NoHvac
@@ -71,7 +72,7 @@ class Engine:
         self._hvac_calls = HvacCalls(
             self.hvac, store, self.gateway, clock, self.memory, policy.retry_delay
         )
-        slots = asyncio.Semaphore(max_concurrency)
+        slots = CallSlots(max_concurrency)
         self._dr = DrEffects(store, self.gateway, clock, self.memory, self._hvac_calls, api, slots)
         #: The vendor pools to open ahead of a burst (:mod:`.ahead`); None: never.
         self._pools = pools
