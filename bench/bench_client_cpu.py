@@ -22,7 +22,9 @@ same socket. Transports:
 - ``httpx + httpcore``: httpx's own transport, what the daemon used until issue 14;
 - ``httpx + aiohttp``: the daemon's transport since then,
   :class:`scheduler.clients.transport.VendorTransport` around ``httpx-aiohttp``'s
-  ``AiohttpTransport``: the httpx API, aiohttp's pool and HTTP parser underneath.
+  ``AiohttpTransport``: the httpx API, aiohttp's pool and HTTP parser underneath; since
+  2026-12-02 a call without a query skips httpx's request and response streaming
+  (:meth:`VendorTransport.exchange`).
 
 Then, with no socket and no simulator, ``ApiCaller.send`` of ``--calls`` PUTs on an
 ``httpx.MockTransport``, each the first call to its path and then the same paths again

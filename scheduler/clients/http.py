@@ -25,6 +25,7 @@ import the whole policy from here.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 import weakref
@@ -96,6 +97,11 @@ class Call:
     message_id: str | None = None
 
 
+def _json_body(value: Any) -> bytes:
+    """``value`` as httpx encodes a ``json=`` body (``httpx._content.encode_json``)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
 #: Joined URLs an :class:`ApiCaller` keeps (its paths: request ids, gateways and types).
 _URLS_KEPT = 4096
 
@@ -130,6 +136,11 @@ class ApiCaller:
         self._urls: dict[str, httpx.URL] = {}
         #: The transport :func:`make_client` gave ``client``, if it made it (:meth:`_exchange`).
         self._transport = _TRANSPORTS.get(client)
+        #: What httpx would join a path to, and the headers it would send with every call
+        #: (httpx's defaults and ``make_client``'s), for :meth:`VendorTransport.exchange`.
+        base = client.base_url  # its path ends with "/" (httpx)
+        self._base = f"{base.scheme}://{base.netloc.decode('ascii')}{base.raw_path.decode('ascii')}"
+        self._headers = {k.lower(): v for k, v in client.headers.items()}
 
     def __repr__(self) -> str:
         return f"ApiCaller(api={self.api!r}, base_url={str(self.client.base_url)!r})"
@@ -141,21 +152,13 @@ class ApiCaller:
         """
         started = time.monotonic()
         try:
-            request = self.client.build_request(
-                call.method,
-                self._urls.get(call.path, call.path),
-                headers=dict(call.headers),
-                json=call.json,
-                params=call.params,
-            )
-            response = await self._exchange(request)
+            response = await self._exchange(call)
         except httpx.HTTPError as exc:
             error = error_from_transport(
                 self.title, call.operation, exc, message_id=call.message_id
             )
             self._record(call, None, started, error)
             raise error from exc
-        self._keep_url(call, response)
         try:
             value = decode(response)
         except ApiError as error:
@@ -164,27 +167,59 @@ class ApiCaller:
         self._record(call, response.status_code, started, None)
         return value
 
-    async def _exchange(self, request: httpx.Request) -> httpx.Response:
-        """``request`` sent and its whole body read, through the client's own transport.
+    async def _exchange(self, call: Call) -> httpx.Response:
+        """``call`` sent and its whole body read, by the shortest way its client allows.
 
         httpx's ``send`` wraps the transport in an auth flow, a redirect loop, a cookie
         jar that parses every response and an INFO log line, none of which a vendor call
         uses (no auth object or cookies: the vendors take headers; ``follow_redirects``
         is off in :func:`make_client`): 0.1–0.2 ms of a call's CPU with 16 in flight,
-        about a quarter (``bench/bench_client_cpu.py``, issue 14). A client
-        :func:`make_client` did not make, or a closed one (its error), goes through
-        ``send``, as before.
+        about a quarter (``bench/bench_client_cpu.py``, issue 14). So a call goes to
+        the transport :func:`make_client` gave its client. On the daemon's own
+        (:class:`VendorTransport`) it goes straight to aiohttp, with no
+        ``httpx.Request`` at all (:meth:`VendorTransport.exchange`), unless it has a
+        query, which httpx encodes. A client :func:`make_client` did not make, or a
+        closed one (its error), goes through ``send``, as before.
         """
         transport = self._transport
+        direct = call.params is None and not self.client.is_closed
+        if direct and isinstance(transport, VendorTransport):
+            return await self._direct(call, transport)
+        request = self._request(call)
         if transport is None or self.client.is_closed:
-            return await self.client.send(request)
-        response = await transport.handle_async_request(request)
-        response.request = request
-        try:
-            await response.aread()
-        finally:
-            await response.aclose()
+            response = await self.client.send(request)
+        else:
+            response = await transport.handle_async_request(request)
+            response.request = request
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+        self._keep_url(call, response)
         return response
+
+    async def _direct(self, call: Call, transport: VendorTransport) -> httpx.Response:
+        """:meth:`VendorTransport.exchange` of what ``build_request`` would make of ``call``:
+        the path joined to the base URL, httpx's headers under the call's, a JSON body
+        encoded as httpx encodes it."""
+        headers = self._headers.copy()
+        body = None
+        if call.json is not None:
+            body = _json_body(call.json)
+            headers["content-type"] = "application/json"
+        for name, value in call.headers.items():
+            headers[name.lower()] = value
+        url = self._base + call.path.lstrip("/")
+        return await transport.exchange(call.method, url, headers, body, limits=self.client.timeout)
+
+    def _request(self, call: Call) -> httpx.Request:
+        return self.client.build_request(
+            call.method,
+            self._urls.get(call.path, call.path),
+            headers=dict(call.headers),
+            json=call.json,
+            params=call.params,
+        )
 
     def _keep_url(self, call: Call, response: httpx.Response) -> None:
         """Keep the URL httpx joined for ``call.path``, for the path's next call.
