@@ -165,12 +165,16 @@ class Engine:
 
     async def _run_event(self, view: EventView, todo: list[act.Action]) -> None:
         """One event's actions in order; a failure is logged and retried at a later tick."""
-        bound = log.bind(event_id=view.event_id, request_id=view.request_id)
         for action in todo:
             try:
                 await self._run(view, action)
             except Exception:  # one event's bug must not stop the others; logged with its id
-                bound.exception("engine.action_failed", action=type(action).__name__)
+                log.exception(
+                    "engine.action_failed",
+                    event_id=view.event_id,
+                    request_id=view.request_id,
+                    action=type(action).__name__,
+                )
                 self.memory.track(view.event_id, last_contact=self.clock.now())
                 self._failures += 1
                 return
