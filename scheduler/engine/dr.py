@@ -158,15 +158,14 @@ class DrEffects:
         if event is None:
             store = self._store
             event = await self._gateway.batch(store.together, store.running_event, intent.event_id)
+        ids = {"event_id": intent.event_id, "request_id": intent.request_id}  # see ``_get``
         try:
             async with self._slots.slot():
                 await self._api.create(event, intent.request_id)
         except RetryableApiError as exc:
-            ids = {"event_id": intent.event_id, "request_id": intent.request_id}
             log.warning("dr.submit_unknown", **ids, error=str(exc), message_id=exc.message_id)
             return
         except PermanentApiError as exc:
-            ids = {"event_id": intent.event_id, "request_id": intent.request_id}
             log.error("dr.rejected", **ids, error=str(exc), message_id=exc.message_id)
             detail = f"rejected by the DR service: {api_detail(exc)}"
             await self._end(
