@@ -3,8 +3,8 @@
 :meth:`VendorTransport.exchange` sends a call without an ``httpx.Request``. What
 reaches the vendor must be what httpx would have sent (method, target, headers,
 body), and what comes back must read as httpx would have read it. A plain
-HTTP/1.1 server over a real socket records each request's bytes and answers
-what the test asks.
+HTTP/1.1 server over a real socket (``tests/support/http_server.py``) records
+each request and answers what the test asks.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import gzip
 import json
 import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -24,52 +23,13 @@ import pytest
 from scheduler.clients.http import NO_RETRY, ApiCaller, Call, make_client
 from scheduler.clients.transport import VendorTransport
 from scheduler.errors import PermanentApiError, RetryableApiError
-
-
-@dataclass
-class Seen:
-    """One request as the server read it."""
-
-    method: str
-    target: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class Server:
-    url: str = ""
-    seen: list[Seen] = field(default_factory=list)
-    #: What the next answers carry (headers besides Content-Length, and the body).
-    answer_headers: dict[str, str] = field(default_factory=dict)
-    answer_body: bytes = b'{"ok":true}'
+from tests.support.http_server import HttpServer, http_server
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[Server]:
-    state = Server()
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-                line, *lines = head.split("\r\n")[:-2]
-                method, target, _ = line.split(" ")
-                headers = {k.lower(): v for k, v in (h.split(": ", 1) for h in lines)}
-                body = await reader.readexactly(int(headers.get("content-length", "0")))
-                state.seen.append(Seen(method, target, headers, body))
-                answer = {**state.answer_headers, "Content-Length": len(state.answer_body)}
-                lines = "".join(f"{k}: {v}\r\n" for k, v in answer.items())
-                writer.write(f"HTTP/1.1 200 OK\r\n{lines}\r\n".encode() + state.answer_body)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    listening = await asyncio.start_server(serve, "127.0.0.1", 0)
-    state.url = f"http://127.0.0.1:{listening.sockets[0].getsockname()[1]}/api/v1"
-    async with listening:
+async def server() -> AsyncIterator[HttpServer]:
+    async with http_server("/api/v1") as state:
+        state.answer_body = b'{"ok":true}'
         yield state
 
 
@@ -104,7 +64,7 @@ def no_httpx_request(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("no_httpx_request")
-async def test_a_call_sends_what_httpx_would_send(server: Server) -> None:
+async def test_a_call_sends_what_httpx_would_send(server: HttpServer) -> None:
     caller = _caller(server.url)
     async with caller.client:
         assert await caller.send(CALL, _json) == {"ok": True}
@@ -120,7 +80,7 @@ async def test_a_call_sends_what_httpx_would_send(server: Server) -> None:
 
 
 @pytest.mark.usefixtures("no_httpx_request")
-async def test_a_gzip_answer_reads_as_httpx_reads_it(server: Server) -> None:
+async def test_a_gzip_answer_reads_as_httpx_reads_it(server: HttpServer) -> None:
     server.answer_headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
     server.answer_body = gzip.compress(b'{"status":"pending"}')
     caller = _caller(server.url)
@@ -130,7 +90,7 @@ async def test_a_gzip_answer_reads_as_httpx_reads_it(server: Server) -> None:
     assert "gzip" in server.seen[0].headers["accept-encoding"]
 
 
-async def test_a_call_with_a_query_goes_through_httpx(server: Server) -> None:
+async def test_a_call_with_a_query_goes_through_httpx(server: HttpServer) -> None:
     caller = _caller(server.url)
     async with caller.client:
         query = Call("GET /requests", "GET", "/requests", "list", params={"ven": "V 1/2&3"})

@@ -1,8 +1,8 @@
 """Opening a vendor client's pool ahead of a burst of calls, over a real socket.
 
-A plain HTTP/1.1 server counts the connections it accepts: the calls after a
-preconnect must make none of their own, and a second preconnect must keep the
-idle connections rather than add more.
+A plain HTTP/1.1 server (``tests/support/http_server.py``) counts the
+connections it accepts: the calls after a preconnect must make none of their
+own, and a second preconnect must keep the idle connections rather than add more.
 """
 
 from __future__ import annotations
@@ -10,53 +10,24 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
 
 from scheduler.clients.http import make_client, preconnect
+from tests.support.http_server import HttpServer, http_server
 
 POOL = 4
 
 
-@dataclass
-class Server:
-    url: str
-    accepted: int = 0
-
-    async def until_accepted(self, count: int) -> None:
-        """The server's side of a connection runs a loop turn or more after the client's."""
-        for _ in range(500):
-            if self.accepted >= count:
-                return
-            await asyncio.sleep(0.01)
-
-
 @pytest.fixture
-async def server() -> AsyncIterator[Server]:
-    state = Server("")
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        state.accepted += 1
-        try:
-            while True:
-                await reader.readuntil(b"\r\n\r\n")
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    listening = await asyncio.start_server(serve, "127.0.0.1", 0)
-    state.url = f"http://127.0.0.1:{listening.sockets[0].getsockname()[1]}"
-    async with listening:
+async def server() -> AsyncIterator[HttpServer]:
+    async with http_server() as state:
         yield state
 
 
 async def test_a_preconnected_pool_serves_the_calls_without_new_connections(
-    server: Server,
+    server: HttpServer,
 ) -> None:
     client = make_client(base_url=server.url, timeout=5, max_connections=POOL)
     async with client:
