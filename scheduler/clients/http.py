@@ -182,13 +182,12 @@ class ApiCaller:
         closed one (its error), goes through ``send``, as before.
         """
         transport = self._transport
-        direct = call.params is None and not self.client.is_closed
-        if direct and isinstance(transport, VendorTransport):
-            return await self._direct(call, transport)
-        request = self._request(call)
         if transport is None or self.client.is_closed:
-            response = await self.client.send(request)
+            response = await self.client.send(self._request(call))
+        elif isinstance(transport, VendorTransport) and call.params is None:
+            return await self._direct(call, transport)
         else:
+            request = self._request(call)
             response = await transport.handle_async_request(request)
             response.request = request
             try:

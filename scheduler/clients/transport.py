@@ -68,8 +68,6 @@ class VendorTransport(httpx.AsyncBaseTransport):
     def __init__(self, limits: httpx.Limits) -> None:
         self._limits = limits
         self._transport: AiohttpTransport | None = None
-        #: The last timeout :meth:`exchange` was given, and aiohttp's for it.
-        self._timeouts: tuple[httpx.Timeout, aiohttp.ClientTimeout] | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         transport = self._open()
@@ -96,7 +94,13 @@ class VendorTransport(httpx.AsyncBaseTransport):
         quarter of a call (``bench/bench_client_cpu.py``, issue 14). The response has
         no ``request``: the clients read only its status, headers and body.
         """
+        import aiohttp
+
         session = self._session()
+        # httpx-aiohttp's reading of httpx's timeouts (connect, read, pool)
+        timeout = aiohttp.ClientTimeout(
+            sock_connect=limits.connect, sock_read=limits.read, connect=limits.pool
+        )
         with _as_httpx_errors(None):
             async with session.request(
                 method,
@@ -106,7 +110,7 @@ class VendorTransport(httpx.AsyncBaseTransport):
                 allow_redirects=False,
                 auto_decompress=False,
                 compress=False,
-                timeout=self._timeout(limits),
+                timeout=timeout,
             ) as answer:
                 body = await answer.read()
         extensions = {"http_version": b"HTTP/1.1"}
@@ -124,18 +128,6 @@ class VendorTransport(httpx.AsyncBaseTransport):
         if not isinstance(transport.client, aiohttp.ClientSession):
             transport.client = transport.get_client()
         return transport.client
-
-    def _timeout(self, timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
-        """httpx-aiohttp's reading of httpx's timeouts (connect, read, pool), made once
-        for the client's own (the one it is given every time)."""
-        import aiohttp
-
-        if self._timeouts is None or self._timeouts[0] is not timeout:
-            limit = aiohttp.ClientTimeout(
-                sock_connect=timeout.connect, sock_read=timeout.read, connect=timeout.pool
-            )
-            self._timeouts = (timeout, limit)
-        return self._timeouts[1]
 
     def _open(self) -> AiohttpTransport:
         if self._transport is None:
