@@ -9,10 +9,11 @@ import pytest
 import stamina
 from structlog.testing import capture_logs
 
+from scheduler.clients.becon import contract
 from scheduler.clients.becon.contract import control_body
 from scheduler.clients.http import RetryPolicy
 from scheduler.domain.events import TempUnit
-from scheduler.domain.hvac import Batch, Control, FacilityKey
+from scheduler.domain.hvac import MAX_CONTROLS_PER_CALL, Batch, Control, FacilityKey
 from tests.support.fakes.becon_api import FakeBecon, controls, fail, fan_out, make_client, ok
 
 
@@ -157,6 +158,12 @@ async def test_send_batch_raises_for_the_call_and_refuses_oversized_batches() ->
             await client.send_batch(batch)
         with pytest.raises(ValueError, match="at most 100"):
             await client.send_batch(Batch("S001", "GW-01", "IDU", tuple(controls(101))))
+
+
+def test_the_core_plans_puts_the_contract_allows() -> None:
+    """The pure core cannot import the adapter's contract, so it keeps its own copy of the
+    cap; were the contract to change alone, every full PUT would be refused."""
+    assert MAX_CONTROLS_PER_CALL == contract.MAX_CONTROLS
 
 
 async def test_unknown_result_words_and_missing_reasons() -> None:
