@@ -232,11 +232,11 @@ def plot(points: list[Point], path: Path) -> None:
     for axis, (title, values, limit) in zip(axes, panels, strict=True):
         axis.plot(x, values, marker="o")
         if limit is not None:
-            axis.axhline(limit, color="red", linestyle="--", label=f"limit {limit}")
+            axis.axhline(limit, color="red", linestyle="--", label=f"goal at 50,000: {limit}")
             axis.legend()
         axis.set_title(title)
         axis.set_xlabel("facilities")
-        axis.set_ylim(bottom=0)
+        axis.set_ylim(bottom=0, top=max(*values, limit or 0) * 1.1)  # the goal in sight
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
