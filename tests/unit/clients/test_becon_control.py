@@ -162,7 +162,7 @@ async def test_send_batch_raises_for_the_call_and_refuses_oversized_batches() ->
 
 def test_the_core_plans_puts_the_contract_allows() -> None:
     """The pure core cannot import the adapter's contract, so it keeps its own copy of the
-    cap; were the contract to change alone, every full PUT would be refused."""
+    cap; were one to change without the other, full PUTs would be refused or cut short."""
     assert MAX_CONTROLS_PER_CALL == contract.MAX_CONTROLS
 
 
