@@ -9,8 +9,7 @@ import pytest
 import stamina
 from structlog.testing import capture_logs
 
-from scheduler.clients.becon import contract
-from scheduler.clients.becon.contract import control_body
+from scheduler.clients.becon.contract import MAX_CONTROLS, control_body
 from scheduler.clients.http import RetryPolicy
 from scheduler.domain.events import TempUnit
 from scheduler.domain.hvac import MAX_CONTROLS_PER_CALL, Batch, Control, FacilityKey
@@ -163,7 +162,7 @@ async def test_send_batch_raises_for_the_call_and_refuses_oversized_batches() ->
 def test_the_core_plans_puts_the_contract_allows() -> None:
     """The pure core cannot import the adapter's contract, so it keeps its own copy of the
     cap; were one to change without the other, full PUTs would be refused or cut short."""
-    assert MAX_CONTROLS_PER_CALL == contract.MAX_CONTROLS
+    assert MAX_CONTROLS_PER_CALL == MAX_CONTROLS
 
 
 async def test_unknown_result_words_and_missing_reasons() -> None:
